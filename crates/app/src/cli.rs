@@ -1,0 +1,131 @@
+//! The command line. Every setting is a flag and an environment variable (12-factor);
+//! the names are the ones CONTRACT.md §10 promises operators.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use boxoffice_platform::Secret;
+use boxoffice_platform::telemetry::LogFormat;
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "boxoffice",
+    version,
+    about = "BoxOffice: a ticket marketplace.",
+    long_about = "BoxOffice: a ticket marketplace.\n\n\
+        With no command it runs every service in one process on SQLite files under \
+        DATA_DIR (the embedded mode). `serve <service>` runs one service on PostgreSQL."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    #[command(flatten)]
+    pub settings: Settings,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Subcommand)]
+pub enum Command {
+    /// Every service in one process, on SQLite, with one HTTP listener (the default).
+    All,
+    /// One service alone, on PostgreSQL (DATABASE_URL); JWT_KEY is required.
+    Serve {
+        #[arg(value_enum)]
+        service: Service,
+    },
+    /// Bring a service's PostgreSQL schema up to date, then exit.
+    Migrate {
+        #[arg(value_enum)]
+        service: Service,
+    },
+}
+
+/// The services that can run on their own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Service {
+    /// Accounts and sessions: /api/users.
+    Auth,
+}
+
+/// Settings shared by every command.
+#[derive(Debug, Clone, Args)]
+pub struct Settings {
+    /// Address to listen on.
+    #[arg(long, env = "HOST", default_value = "127.0.0.1", global = true)]
+    pub host: String,
+
+    /// Port to listen on (0 picks a free one).
+    #[arg(long, env = "PORT", default_value_t = 3000, global = true)]
+    pub port: u16,
+
+    /// Where the embedded mode keeps its SQLite files and its generated session key.
+    #[arg(long, env = "DATA_DIR", default_value = "./data", global = true)]
+    pub data_dir: PathBuf,
+
+    /// Session signing key (at least 32 characters). The embedded mode generates one
+    /// into DATA_DIR when unset; `serve` refuses to start without it.
+    #[arg(long, env = "JWT_KEY", hide_env_values = true, global = true)]
+    pub jwt_key: Option<Secret>,
+
+    /// How long a session lasts, in seconds (default: 7 days).
+    #[arg(
+        long,
+        env = "SESSION_TTL_SECONDS",
+        default_value_t = 604_800,
+        global = true
+    )]
+    pub session_ttl_seconds: u64,
+
+    /// Mark the session cookie `Secure` on every response, not only on requests that
+    /// arrived over HTTPS (`X-Forwarded-Proto: https`).
+    #[arg(long, env = "COOKIE_SECURE", default_value_t = false, global = true)]
+    pub cookie_secure: bool,
+
+    /// PostgreSQL URL of the service's own database, for `serve` and `migrate`.
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true, global = true)]
+    pub database_url: Option<Secret>,
+
+    /// Log line format.
+    #[arg(long, env = "LOG_FORMAT", value_enum, default_value_t = LogFormat::Text, global = true)]
+    pub log_format: LogFormat,
+}
+
+impl Settings {
+    pub fn session_ttl(&self) -> Duration {
+        Duration::from_secs(self.session_ttl_seconds)
+    }
+
+    /// Settings for tests and embedding: defaults, a data directory and port 0.
+    pub fn for_data_dir(data_dir: impl Into<PathBuf>) -> Self {
+        let mut settings = Cli::parse_from(["boxoffice"]).settings;
+        settings.data_dir = data_dir.into();
+        settings.port = 0;
+        settings
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::*;
+
+    #[test]
+    fn the_command_line_is_well_formed() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn no_command_means_the_embedded_mode() {
+        let cli = Cli::parse_from(["boxoffice"]);
+        assert_eq!(cli.command, None);
+        let cli = Cli::parse_from(["boxoffice", "serve", "auth", "--port", "4001"]);
+        assert_eq!(
+            cli.command,
+            Some(Command::Serve {
+                service: Service::Auth
+            })
+        );
+        assert_eq!(cli.settings.port, 4001);
+    }
+}

@@ -1,0 +1,37 @@
+//! `boxoffice`: runs the embedded mode by default, or one service with `serve <service>`.
+
+use boxoffice_app::application::{self, Application};
+use boxoffice_app::cli::{Cli, Command};
+use clap::Parser;
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    boxoffice_platform::telemetry::init_tracing(cli.settings.log_format);
+    match run(cli).await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(err) => {
+            tracing::error!(error = format!("{err:#}"), "boxoffice stopped");
+            eprintln!("error: {err:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command.unwrap_or(Command::All) {
+        Command::All => {
+            Application::embedded(&cli.settings)
+                .await?
+                .run_until(boxoffice_platform::shutdown::signal())
+                .await
+        }
+        Command::Serve { service } => {
+            Application::service(service, &cli.settings)
+                .await?
+                .run_until(boxoffice_platform::shutdown::signal())
+                .await
+        }
+        Command::Migrate { service } => application::migrate(service, &cli.settings).await,
+    }
+}

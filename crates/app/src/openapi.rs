@@ -1,0 +1,57 @@
+//! The OpenAPI description.
+//!
+//! Routes are registered together with their `#[utoipa::path]` documentation (via
+//! `utoipa_axum::routes!`), so the document is generated from the handlers themselves and
+//! cannot describe a route that does not exist. A snapshot test makes every change to it
+//! visible in review.
+
+use boxoffice_platform::http::{ErrorBody, ErrorItem};
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+/// Where the document is served.
+pub const OPENAPI_PATH: &str = "/api/docs/openapi.json";
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "BoxOffice API",
+        description = "A ticket marketplace. Every error is `{\"errors\":[{\"message\",\"field\"?}]}`; \
+            sessions travel in the `session` cookie (HttpOnly, SameSite=Lax) or as \
+            `Authorization: Bearer <token>`. State-changing requests that carry the cookie \
+            and an `Origin` of another site are refused with 401. Bodies are limited to 64 KiB \
+            (413) and must be JSON (415). Unknown routes and malformed ids answer 404.",
+        license(name = "MIT")
+    ),
+    tags((name = "users", description = "Accounts and sessions")),
+    components(schemas(ErrorBody, ErrorItem)),
+    modifiers(&SessionSchemes)
+)]
+struct ApiDoc;
+
+/// Documents both ways of presenting a session.
+struct SessionSchemes;
+
+impl Modify for SessionSchemes {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "session_cookie",
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::new("session"))),
+        );
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .build(),
+            ),
+        );
+    }
+}
+
+/// The document's fixed parts; routes are merged in by the application.
+pub fn base() -> utoipa::openapi::OpenApi {
+    ApiDoc::openapi()
+}

@@ -1,0 +1,135 @@
+//! Sign-up and sign-in.
+
+use std::sync::Arc;
+
+use boxoffice_common::{Clock, new_id};
+use boxoffice_platform::http::{Claims, SessionKeys};
+
+use crate::domain::{EMAIL_INVALID, Email, PASSWORD_INVALID, Password, User};
+use crate::limiter::SigninLimiter;
+use crate::password;
+use crate::store::{InsertUserError, UserStore};
+
+/// What sign-up and sign-in can refuse.
+#[derive(Debug, thiserror::Error)]
+pub enum AuthError {
+    /// One entry per bad field: `(field, message)`.
+    #[error("invalid credentials format")]
+    Invalid(Vec<(&'static str, &'static str)>),
+    #[error("email in use")]
+    EmailInUse,
+    /// Unknown email or wrong password — deliberately indistinguishable.
+    #[error("invalid credentials")]
+    InvalidCredentials,
+    #[error("too many failed sign-ins")]
+    TooManyAttempts { retry_after_secs: u64 },
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+/// A signed-in session: the token to hand out and what it says.
+#[derive(Debug)]
+pub struct Session {
+    pub token: String,
+    pub claims: Claims,
+}
+
+/// The auth use-cases, shared by every request. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct AuthService {
+    store: Arc<dyn UserStore>,
+    sessions: SessionKeys,
+    limiter: Arc<SigninLimiter>,
+    clock: Arc<dyn Clock>,
+}
+
+impl std::fmt::Debug for dyn UserStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("UserStore")
+    }
+}
+
+impl AuthService {
+    pub fn new(store: Arc<dyn UserStore>, sessions: SessionKeys, clock: Arc<dyn Clock>) -> Self {
+        Self {
+            store,
+            sessions,
+            limiter: Arc::default(),
+            clock,
+        }
+    }
+
+    /// The store, for readiness checks.
+    pub fn store(&self) -> &Arc<dyn UserStore> {
+        &self.store
+    }
+
+    /// The keys sessions are signed with.
+    pub fn sessions(&self) -> &SessionKeys {
+        &self.sessions
+    }
+
+    /// Creates an account and signs it in.
+    pub async fn sign_up(&self, email: &str, password: String) -> Result<Session, AuthError> {
+        let (email, password) = validate(email, password)?;
+        let user = User {
+            id: new_id(),
+            email,
+            password_hash: password::hash(password).await?,
+            created_at: self.clock.now(),
+        };
+        match self.store.insert(&user).await {
+            Ok(()) => {}
+            Err(InsertUserError::EmailTaken) => return Err(AuthError::EmailInUse),
+            Err(InsertUserError::Other(e)) => return Err(e.into()),
+        }
+        tracing::info!(user_id = %user.id, "user signed up");
+        self.start_session(&user)
+    }
+
+    /// Checks credentials and signs the user in.
+    pub async fn sign_in(&self, email: &str, password: String) -> Result<Session, AuthError> {
+        let (email, _) = validate(email, password.clone())?;
+        let now = self.clock.now();
+        if let Err(retry_after_secs) = self.limiter.check(email.as_str(), now) {
+            return Err(AuthError::TooManyAttempts { retry_after_secs });
+        }
+        let user = self.store.find_by_email(&email).await?;
+        let stored_hash = user.as_ref().map(|u| u.password_hash.clone());
+        let matches = password::verify(password, stored_hash).await?;
+        match user {
+            Some(user) if matches => {
+                self.limiter.clear(email.as_str());
+                self.start_session(&user)
+            }
+            _ => {
+                self.limiter.record_failure(email.as_str(), now);
+                Err(AuthError::InvalidCredentials)
+            }
+        }
+    }
+
+    fn start_session(&self, user: &User) -> Result<Session, AuthError> {
+        let (token, claims) =
+            self.sessions
+                .issue(&user.id.to_string(), user.email.as_str(), self.clock.now())?;
+        Ok(Session { token, claims })
+    }
+}
+
+/// Parses both fields, reporting every bad one.
+fn validate(email: &str, password: String) -> Result<(Email, Password), AuthError> {
+    match (Email::parse(email), Password::parse(password)) {
+        (Some(email), Some(password)) => Ok((email, password)),
+        (email, password) => {
+            let mut problems = Vec::new();
+            if email.is_none() {
+                problems.push(("email", EMAIL_INVALID));
+            }
+            if password.is_none() {
+                problems.push(("password", PASSWORD_INVALID));
+            }
+            Err(AuthError::Invalid(problems))
+        }
+    }
+}

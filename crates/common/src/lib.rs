@@ -1,0 +1,13 @@
+//! Pure building blocks shared by every BoxOffice service. Nothing here does I/O.
+//!
+//! * [`id`] — opaque UUIDv7 identifiers and their parsing rules.
+//! * [`money`] — prices as integer minor units, parsed from the API's decimal numbers.
+//! * [`clock`] — the source of "now", injectable so that time-driven rules are testable.
+
+pub mod clock;
+pub mod id;
+pub mod money;
+
+pub use clock::{Clock, SystemClock};
+pub use id::{Id, new_id};
+pub use money::Money;

@@ -1,0 +1,24 @@
+//! HTTP conventions shared by every service.
+//!
+//! * [`error`] — [`ApiError`], the one error type handlers return, rendered as the
+//!   contract's `{"errors":[…]}` body.
+//! * [`json`] — [`ApiJson`], a JSON extractor whose rejections use that body too.
+//! * [`session`] — signing and verifying session tokens; the [`MaybeUser`] and
+//!   [`AuthUser`] extractors; the session cookie.
+//! * [`csrf`] — refuses cross-site state changes that ride on the session cookie.
+//! * [`stack`] — the middleware every service runs behind (request ids, tracing, metrics,
+//!   panics, body limit, error bodies) and the fallback for unknown routes.
+//! * [`health`] — `/healthz`, `/readyz` and `/metrics`.
+//! * [`serve`] — binding and serving with graceful shutdown.
+
+pub mod csrf;
+pub mod error;
+pub mod health;
+pub mod json;
+pub mod serve;
+pub mod session;
+pub mod stack;
+
+pub use error::{ApiError, ErrorBody, ErrorItem};
+pub use json::ApiJson;
+pub use session::{AuthUser, Claims, MaybeUser, SessionKeys};

@@ -1,0 +1,23 @@
+//! Shared infrastructure for every BoxOffice service.
+//!
+//! Services hold business rules; this crate holds everything they have in common so that
+//! each service looks the same from the outside:
+//!
+//! * [`http`] — the contract's error body, the JSON extractor, sessions (JWT in a cookie
+//!   or a bearer header), the CSRF origin rule, the standard middleware stack, health and
+//!   metrics routes, and serving with graceful shutdown.
+//! * [`telemetry`] — tracing (text or JSON) and the Prometheus recorder, installed once.
+//! * [`db`] — opening SQLite files and PostgreSQL pools the way every store wants them.
+//! * [`secret`] — a wrapper that keeps keys out of `Debug` output and therefore out of logs.
+//! * [`shutdown`] — the SIGINT/SIGTERM future that starts a graceful stop.
+//! * `testing` (feature) — throw-away PostgreSQL databases for store contract tests.
+
+pub mod db;
+pub mod http;
+pub mod secret;
+pub mod shutdown;
+pub mod telemetry;
+#[cfg(feature = "testing")]
+pub mod testing;
+
+pub use secret::Secret;
