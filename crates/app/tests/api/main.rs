@@ -1,1 +1,13 @@
+//! API tests: the `boxoffice` application started on port 0 and driven over HTTP.
+//!
+//! One test binary (fast to link); one file per area. Tests marked with
+//! `on_both_backends!` run twice: against the embedded mode (SQLite) and against
+//! `boxoffice serve auth` on a fresh PostgreSQL database.
 
+mod helpers;
+
+mod auth;
+mod bad_input;
+mod openapi;
+mod platform;
+mod sessions;

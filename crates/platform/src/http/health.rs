@@ -40,6 +40,8 @@ struct Report {
 
 /// `/healthz`, `/readyz` and `/metrics`.
 pub fn router(probes: Probes) -> Router {
+    // Install the recorder now: counts recorded before installation would be lost.
+    telemetry::metrics_handle();
     Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))

@@ -27,17 +27,29 @@ where
     }
 }
 
+/// axum answers a well-formed body of the wrong shape with 422; the contract says 400
+/// for every unreadable body.
 fn rejection_to_error(rejection: JsonRejection) -> ApiError {
-    let status = rejection.status();
-    let message = match &rejection {
+    match &rejection {
         JsonRejection::JsonDataError(err) => {
-            format!("Invalid request body: {}", data_error_detail(err))
+            ApiError::bad_request(format!("Invalid request body: {}", data_error_detail(err)))
         }
-        JsonRejection::JsonSyntaxError(_) => "Malformed JSON in request body".to_owned(),
-        _ if status == StatusCode::BAD_REQUEST => "Could not read the request body".to_owned(),
-        _ => default_message(status).to_owned(),
-    };
-    ApiError::Status { status, message }
+        JsonRejection::JsonSyntaxError(_) => {
+            ApiError::bad_request("Malformed JSON in request body")
+        }
+        _ => {
+            let status = rejection.status();
+            let message = if status == StatusCode::BAD_REQUEST {
+                "Could not read the request body"
+            } else {
+                default_message(status)
+            };
+            ApiError::Status {
+                status,
+                message: message.to_owned(),
+            }
+        }
+    }
 }
 
 /// serde's explanation (e.g. "email: invalid type: integer, expected a string"), without

@@ -1,0 +1,245 @@
+//! `spawn_app()` and friends.
+
+use std::time::Duration;
+
+use boxoffice_app::application::Application;
+use boxoffice_app::cli::{Service, Settings};
+use boxoffice_platform::Secret;
+use boxoffice_platform::testing::TestDatabase;
+use reqwest::header::{HeaderMap, SET_COOKIE};
+use serde_json::{Value, json};
+use tempfile::TempDir;
+use tokio::sync::oneshot;
+
+/// The signing key tests use, so they can forge tokens (expired, tampered) on purpose.
+pub const TEST_KEY: &str = "test-session-key-0123456789abcdef-0123456789";
+
+/// Which store the application under test runs on.
+#[derive(Debug, Clone, Copy)]
+pub enum Backend {
+    /// `boxoffice` (embedded mode) on SQLite files in a temporary directory.
+    Sqlite,
+    /// `boxoffice serve auth` on a fresh PostgreSQL database.
+    Postgres,
+}
+
+/// A running application and an HTTP client for it. Stops the server when dropped.
+pub struct TestApp {
+    pub address: String,
+    pub client: reqwest::Client,
+    _data_dir: Option<TempDir>,
+    _database: Option<TestDatabase>,
+    shutdown: Option<oneshot::Sender<()>>,
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(stop) = self.shutdown.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+/// Embedded mode on a fresh data directory.
+pub async fn spawn_app() -> TestApp {
+    spawn_app_on(Backend::Sqlite).await
+}
+
+pub async fn spawn_app_on(backend: Backend) -> TestApp {
+    boxoffice_platform::telemetry::init_tracing(Default::default());
+    match backend {
+        Backend::Sqlite => {
+            let dir = tempfile::tempdir().expect("temp dir");
+            let mut settings = Settings::for_data_dir(dir.path());
+            settings.jwt_key = Some(Secret::new(TEST_KEY));
+            let app = Application::embedded(&settings)
+                .await
+                .expect("embedded app starts");
+            start(app, Some(dir), None)
+        }
+        Backend::Postgres => {
+            let database = TestDatabase::create("boxoffice_auth")
+                .await
+                .expect("test database");
+            let mut settings = Settings::for_data_dir("unused");
+            settings.jwt_key = Some(Secret::new(TEST_KEY));
+            settings.database_url = Some(Secret::new(database.url()));
+            let app = Application::service(Service::Auth, &settings)
+                .await
+                .expect("auth service starts");
+            start(app, None, Some(database))
+        }
+    }
+}
+
+/// Serves an already built application in the background.
+pub fn start(
+    app: Application,
+    data_dir: Option<TempDir>,
+    database: Option<TestDatabase>,
+) -> TestApp {
+    let address = format!("http://{}", app.address());
+    let (stop, stopped) = oneshot::channel::<()>();
+    tokio::spawn(app.run_until(async move {
+        let _ = stopped.await;
+    }));
+    TestApp {
+        address,
+        client: reqwest::Client::builder()
+            .timeout(Duration::from_secs(30))
+            .build()
+            .expect("client"),
+        _data_dir: data_dir,
+        _database: database,
+        shutdown: Some(stop),
+    }
+}
+
+/// Runs each named `async fn(TestApp)` once on SQLite and once on PostgreSQL.
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+
+            #[tokio::test]
+            async fn sqlite() {
+                super::$name(crate::helpers::spawn_app_on(crate::helpers::Backend::Sqlite).await).await;
+            }
+
+            #[tokio::test]
+            async fn postgres() {
+                super::$name(crate::helpers::spawn_app_on(crate::helpers::Backend::Postgres).await).await;
+            }
+        }
+    )*};
+}
+pub(crate) use on_both_backends;
+
+/// A response, read whole.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: u16,
+    pub headers: HeaderMap,
+    pub body: Value,
+}
+
+impl Reply {
+    async fn read(response: reqwest::Response) -> Self {
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let text = response.text().await.expect("body");
+        let body = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or_else(|_| panic!("body is not JSON: {text:?}"))
+        };
+        Self {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    /// The `Set-Cookie` header for the session cookie.
+    pub fn session_set_cookie(&self) -> Option<String> {
+        self.headers
+            .get_all(SET_COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .find(|v| v.starts_with("session="))
+            .map(str::to_owned)
+    }
+
+    /// `session=<token>`, ready to send back in a `Cookie` header.
+    pub fn cookie(&self) -> String {
+        let set_cookie = self.session_set_cookie().expect("a session cookie was set");
+        set_cookie
+            .split(';')
+            .next()
+            .expect("cookie pair")
+            .to_owned()
+    }
+
+    /// The session token inside the cookie.
+    pub fn token(&self) -> String {
+        self.cookie().trim_start_matches("session=").to_owned()
+    }
+
+    /// The messages of a contract error body, asserting its shape on the way.
+    pub fn error_messages(&self) -> Vec<String> {
+        let errors = self.body["errors"]
+            .as_array()
+            .unwrap_or_else(|| panic!("not an error body: {}", self.body));
+        errors
+            .iter()
+            .map(|e| {
+                e["message"]
+                    .as_str()
+                    .expect("message is a string")
+                    .to_owned()
+            })
+            .collect()
+    }
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.address)
+    }
+
+    pub async fn send(&self, request: reqwest::RequestBuilder) -> Reply {
+        Reply::read(request.send().await.expect("request sent")).await
+    }
+
+    pub async fn post_json(&self, path: &str, body: &Value) -> Reply {
+        self.send(self.client.post(self.url(path)).json(body)).await
+    }
+
+    pub async fn get(&self, path: &str) -> Reply {
+        self.send(self.client.get(self.url(path))).await
+    }
+
+    pub async fn sign_up(&self, email: &str, password: &str) -> Reply {
+        self.post_json(
+            "/api/users/signup",
+            &json!({ "email": email, "password": password }),
+        )
+        .await
+    }
+
+    pub async fn sign_in(&self, email: &str, password: &str) -> Reply {
+        self.post_json(
+            "/api/users/signin",
+            &json!({ "email": email, "password": password }),
+        )
+        .await
+    }
+
+    pub async fn current_user_with_cookie(&self, cookie: &str) -> Value {
+        let reply = self
+            .send(
+                self.client
+                    .get(self.url("/api/users/currentuser"))
+                    .header("cookie", cookie),
+            )
+            .await;
+        assert_eq!(reply.status, 200);
+        reply.body["currentUser"].clone()
+    }
+
+    pub async fn current_user_with_bearer(&self, token: &str) -> Value {
+        let reply = self
+            .send(
+                self.client
+                    .get(self.url("/api/users/currentuser"))
+                    .bearer_auth(token),
+            )
+            .await;
+        assert_eq!(reply.status, 200);
+        reply.body["currentUser"].clone()
+    }
+}
+
+/// An email nobody has used in this process.
+pub fn unique_email() -> String {
+    format!("user-{}@example.com", uuid::Uuid::new_v4().simple())
+}

@@ -1,0 +1,134 @@
+//! One set of cases for every `UserStore`: the SQLite file of the embedded mode and a
+//! fresh PostgreSQL database on the local server.
+
+use std::sync::Arc;
+
+use boxoffice_auth::domain::{Email, User};
+use boxoffice_auth::store::{InsertUserError, PostgresUserStore, SqliteUserStore, UserStore};
+use boxoffice_common::new_id;
+use boxoffice_platform::db::{postgres, sqlite::SqliteDb};
+use boxoffice_platform::testing::TestDatabase;
+use time::OffsetDateTime;
+
+/// A store plus whatever keeps its database alive.
+struct Subject {
+    store: Arc<dyn UserStore>,
+    _keep: Box<dyn std::any::Any + Send>,
+}
+
+async fn sqlite() -> Subject {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db = SqliteDb::open(&dir.path().join("auth.db"))
+        .await
+        .expect("open");
+    Subject {
+        store: Arc::new(SqliteUserStore::open(db).await.expect("migrate")),
+        _keep: Box::new(dir),
+    }
+}
+
+async fn postgres() -> Subject {
+    let database = TestDatabase::create("boxoffice_auth_store")
+        .await
+        .expect("database");
+    let pool = postgres::connect(database.url()).await.expect("connect");
+    Subject {
+        store: Arc::new(PostgresUserStore::open(pool).await.expect("migrate")),
+        _keep: Box::new(database),
+    }
+}
+
+macro_rules! contract {
+    ($($case:ident),* $(,)?) => {$(
+        mod $case {
+            #[tokio::test]
+            async fn sqlite() {
+                super::$case(super::sqlite().await).await;
+            }
+
+            #[tokio::test]
+            async fn postgres() {
+                super::$case(super::postgres().await).await;
+            }
+        }
+    )*};
+}
+
+contract!(
+    an_inserted_user_is_found_by_email_in_any_case,
+    an_unknown_email_finds_nothing,
+    a_second_account_for_the_same_email_is_refused,
+    concurrent_inserts_of_one_email_have_exactly_one_winner,
+    ping_answers,
+);
+
+fn user(email: &str) -> User {
+    User {
+        id: new_id(),
+        email: Email::parse(email).expect("valid email"),
+        password_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaA".to_owned(),
+        // Whole seconds: both stores keep at least microseconds, tests compare exactly.
+        created_at: OffsetDateTime::from_unix_timestamp(1_790_000_000).expect("time"),
+    }
+}
+
+async fn an_inserted_user_is_found_by_email_in_any_case(subject: Subject) {
+    let ann = user("ann@example.com");
+    subject.store.insert(&ann).await.expect("insert");
+
+    let found = subject
+        .store
+        .find_by_email(&Email::parse("ANN@Example.com").expect("valid"))
+        .await
+        .expect("query");
+    assert_eq!(found, Some(ann));
+}
+
+async fn an_unknown_email_finds_nothing(subject: Subject) {
+    subject
+        .store
+        .insert(&user("ann@example.com"))
+        .await
+        .expect("insert");
+    let found = subject
+        .store
+        .find_by_email(&Email::parse("bob@example.com").expect("valid"))
+        .await
+        .expect("query");
+    assert_eq!(found, None);
+}
+
+async fn a_second_account_for_the_same_email_is_refused(subject: Subject) {
+    subject
+        .store
+        .insert(&user("ann@example.com"))
+        .await
+        .expect("insert");
+    let second = subject.store.insert(&user("ann@example.com")).await;
+    assert!(
+        matches!(second, Err(InsertUserError::EmailTaken)),
+        "{second:?}"
+    );
+}
+
+async fn concurrent_inserts_of_one_email_have_exactly_one_winner(subject: Subject) {
+    let attempts: Vec<_> = (0..16)
+        .map(|_| {
+            let store = Arc::clone(&subject.store);
+            tokio::spawn(async move { store.insert(&user("race@example.com")).await })
+        })
+        .collect();
+    let mut won = 0;
+    for attempt in attempts {
+        match attempt.await.expect("task") {
+            Ok(()) => won += 1,
+            Err(InsertUserError::EmailTaken) => {}
+            Err(other) => panic!("unexpected error: {other:?}"),
+        }
+    }
+    assert_eq!(won, 1);
+}
+
+async fn ping_answers(subject: Subject) {
+    subject.store.ping().await.expect("ping");
+}
