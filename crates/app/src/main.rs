@@ -11,7 +11,6 @@ async fn main() -> std::process::ExitCode {
     match run(cli).await {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(err) => {
-            tracing::error!(error = format!("{err:#}"), "boxoffice stopped");
             eprintln!("error: {err:#}");
             std::process::ExitCode::FAILURE
         }
