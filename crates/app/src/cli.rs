@@ -128,4 +128,18 @@ mod tests {
         );
         assert_eq!(cli.settings.port, 4001);
     }
+
+    #[test]
+    fn secrets_do_not_show_in_debug_output() {
+        let cli = Cli::parse_from([
+            "boxoffice",
+            "--jwt-key",
+            "a-very-secret-signing-key-0123456789",
+            "--database-url",
+            "postgres://app:hunter2@db/auth",
+        ]);
+        let printed = format!("{cli:?}");
+        assert!(!printed.contains("a-very-secret"), "{printed}");
+        assert!(!printed.contains("hunter2"), "{printed}");
+    }
 }
