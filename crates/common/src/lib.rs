@@ -2,9 +2,11 @@
 //!
 //! * [`id`] — opaque UUIDv7 identifiers and their parsing rules.
 //! * [`money`] — prices as integer minor units, parsed from the API's decimal numbers.
+//! * [`events`] — the event type names and payloads services exchange (CONTRACT.md §7).
 //! * [`clock`] — the source of "now", injectable so that time-driven rules are testable.
 
 pub mod clock;
+pub mod events;
 pub mod id;
 pub mod money;
 

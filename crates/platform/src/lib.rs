@@ -7,13 +7,19 @@
 //!   or a bearer header), the CSRF origin rule, the standard middleware stack, health and
 //!   metrics routes, and serving with graceful shutdown.
 //! * [`telemetry`] — tracing (text or JSON) and the Prometheus recorder, installed once.
+//! * [`bus`] — the `EventBus` trait, the event envelope and the in-process bus.
+//! * [`outbox`] — transactional outbox with its relay, inbox and dead letters.
+//! * [`consumer`] — runs an event handler as a durable consumer: ack, retry, park.
 //! * [`db`] — opening SQLite files and PostgreSQL pools the way every store wants them.
 //! * [`secret`] — a wrapper that keeps keys out of `Debug` output and therefore out of logs.
 //! * [`shutdown`] — the SIGINT/SIGTERM future that starts a graceful stop.
 //! * `testing` (feature) — throw-away PostgreSQL databases for store contract tests.
 
+pub mod bus;
+pub mod consumer;
 pub mod db;
 pub mod http;
+pub mod outbox;
 pub mod secret;
 pub mod shutdown;
 pub mod telemetry;

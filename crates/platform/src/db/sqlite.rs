@@ -66,3 +66,32 @@ impl SqliteDb {
             .map(drop)
     }
 }
+
+/// Timestamps are stored as RFC 3339 text with a fixed width (UTC, nanoseconds), so that
+/// text order is time order and `<` comparisons in SQL are correct.
+pub fn time_text(at: time::OffsetDateTime) -> String {
+    let at = at.to_offset(time::UtcOffset::UTC);
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:09}Z",
+        at.year(),
+        u8::from(at.month()),
+        at.day(),
+        at.hour(),
+        at.minute(),
+        at.second(),
+        at.nanosecond()
+    )
+}
+
+/// The current time as [`time_text`].
+pub fn now_text() -> String {
+    time_text(time::OffsetDateTime::now_utc())
+}
+
+/// Reads a timestamp written by [`time_text`].
+pub fn parse_time(text: &str) -> anyhow::Result<time::OffsetDateTime> {
+    Ok(time::OffsetDateTime::parse(
+        text,
+        &time::format_description::well_known::Rfc3339,
+    )?)
+}

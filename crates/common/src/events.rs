@@ -1,0 +1,133 @@
+//! The events services exchange (CONTRACT.md §7): their type names and payloads.
+//!
+//! Payloads are the `data` of the envelope. Money travels as integer minor units
+//! (`price: 1250` is 12.50) — the only place a client-facing number becomes an integer
+//! is the HTTP edge, so no float ever crosses a service boundary.
+
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+use crate::Id;
+
+pub const TICKET_CREATED: &str = "ticket:created";
+pub const TICKET_UPDATED: &str = "ticket:updated";
+pub const TICKET_DELETED: &str = "ticket:deleted";
+pub const ORDER_CREATED: &str = "order:created";
+pub const ORDER_CANCELLED: &str = "order:cancelled";
+pub const ORDER_COMPLETED: &str = "order:completed";
+pub const EXPIRATION_COMPLETE: &str = "expiration:complete";
+pub const PAYMENT_CREATED: &str = "payment:created";
+pub const PAYMENT_REFUNDED: &str = "payment:refunded";
+
+/// An event payload knows its own type name.
+pub trait EventData: Serialize + for<'de> Deserialize<'de> {
+    const TYPE: &'static str;
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TicketCreated {
+    pub id: Id,
+    pub version: i64,
+    pub title: String,
+    /// Minor units.
+    pub price: i64,
+    pub user_id: Id,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TicketUpdated {
+    pub id: Id,
+    pub version: i64,
+    pub title: String,
+    /// Minor units.
+    pub price: i64,
+    pub user_id: Id,
+    pub order_id: Option<Id>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TicketDeleted {
+    pub id: Id,
+    pub version: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OrderCreated {
+    pub id: Id,
+    pub version: i64,
+    pub status: String,
+    pub user_id: Id,
+    #[serde(with = "time::serde::rfc3339")]
+    pub expires_at: OffsetDateTime,
+    pub ticket: OrderTicket,
+}
+
+/// The ticket as an order event describes it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderTicket {
+    pub id: Id,
+    /// Minor units; absent where the contract's payload has no price.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub price: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderCancelled {
+    pub id: Id,
+    pub version: i64,
+    /// `user`, `expired` or `payment_failed`.
+    pub reason: String,
+    pub ticket: OrderTicket,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderCompleted {
+    pub id: Id,
+    pub version: i64,
+    pub ticket: OrderTicket,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ExpirationComplete {
+    pub order_id: Id,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PaymentCreated {
+    pub id: Id,
+    pub order_id: Id,
+    pub provider_id: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PaymentRefunded {
+    pub id: Id,
+    pub order_id: Id,
+    pub provider_id: String,
+}
+
+macro_rules! event_types {
+    ($($ty:ident => $name:ident),* $(,)?) => {$(
+        impl EventData for $ty {
+            const TYPE: &'static str = $name;
+        }
+    )*};
+}
+
+event_types!(
+    TicketCreated => TICKET_CREATED,
+    TicketUpdated => TICKET_UPDATED,
+    TicketDeleted => TICKET_DELETED,
+    OrderCreated => ORDER_CREATED,
+    OrderCancelled => ORDER_CANCELLED,
+    OrderCompleted => ORDER_COMPLETED,
+    ExpirationComplete => EXPIRATION_COMPLETE,
+    PaymentCreated => PAYMENT_CREATED,
+    PaymentRefunded => PAYMENT_REFUNDED,
+);
