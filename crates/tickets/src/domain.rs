@@ -1,0 +1,326 @@
+//! Tickets and the rules that change them. Pure: no I/O, no clock.
+
+use boxoffice_common::events::TicketUpdated;
+use boxoffice_common::money::{MAX_MAJOR_UNITS, MoneyError};
+use boxoffice_common::{Id, Money};
+use time::OffsetDateTime;
+
+pub const TITLE_REQUIRED: &str = "Title is required";
+pub const PRICE_INVALID: &str = "Price must be greater than 0";
+pub const CANNOT_EDIT_RESERVED: &str = "Cannot edit a reserved ticket";
+pub const CANNOT_DELETE_RESERVED: &str = "Cannot delete a reserved ticket";
+
+const MAX_TITLE_CHARS: usize = 200;
+const MAX_DESCRIPTION_CHARS: usize = 5000;
+
+/// Where a ticket stands. Reservation is driven by the orders service's events.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TicketStatus {
+    Available,
+    Reserved,
+    Sold,
+}
+
+impl TicketStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Available => "available",
+            Self::Reserved => "reserved",
+            Self::Sold => "sold",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "available" => Some(Self::Available),
+            "reserved" => Some(Self::Reserved),
+            "sold" => Some(Self::Sold),
+            _ => None,
+        }
+    }
+}
+
+/// A ticket listed for sale.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ticket {
+    pub id: Id,
+    pub title: String,
+    pub price: Money,
+    pub description: String,
+    /// The seller.
+    pub user_id: Id,
+    /// The order holding or having bought the ticket.
+    pub order_id: Option<Id>,
+    pub status: TicketStatus,
+    /// Bumped by every change; replicas apply changes in this order.
+    pub version: i64,
+    pub created_at: OffsetDateTime,
+}
+
+/// The seller's part of a ticket, validated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TicketDraft {
+    pub title: String,
+    pub price: Money,
+    pub description: String,
+}
+
+/// A rule a request broke.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TicketError {
+    /// `(field, message)` for every bad field.
+    #[error("invalid ticket")]
+    Invalid(Vec<(&'static str, String)>),
+    #[error("not the owner")]
+    NotOwner,
+    #[error("{0}")]
+    Refused(&'static str),
+}
+
+impl TicketDraft {
+    /// Validates what a seller sent. `price` arrives as the JSON number in major units.
+    pub fn parse(
+        title: Option<&str>,
+        price: Option<f64>,
+        description: Option<&str>,
+    ) -> Result<Self, TicketError> {
+        let mut problems = Vec::new();
+        let title = title.map(str::trim).unwrap_or_default();
+        if title.is_empty() || title.chars().count() > MAX_TITLE_CHARS {
+            problems.push(("title", TITLE_REQUIRED.to_owned()));
+        }
+        let price = match price.map(Money::from_major) {
+            Some(Ok(price)) => Some(price),
+            Some(Err(MoneyError::TooPrecise)) => {
+                problems.push(("price", "Price must have at most 2 decimals".to_owned()));
+                None
+            }
+            Some(Err(MoneyError::TooLarge)) => {
+                problems.push(("price", format!("Price must be at most {MAX_MAJOR_UNITS}")));
+                None
+            }
+            _ => {
+                problems.push(("price", PRICE_INVALID.to_owned()));
+                None
+            }
+        };
+        let description = description.map(str::trim).unwrap_or_default();
+        if description.chars().count() > MAX_DESCRIPTION_CHARS {
+            problems.push((
+                "description",
+                format!("Description must be at most {MAX_DESCRIPTION_CHARS} characters"),
+            ));
+        }
+        match price {
+            Some(price) if problems.is_empty() => Ok(Self {
+                title: title.to_owned(),
+                price,
+                description: description.to_owned(),
+            }),
+            _ => Err(TicketError::Invalid(problems)),
+        }
+    }
+}
+
+impl Ticket {
+    /// A new listing, version 0.
+    pub fn list(id: Id, seller: Id, draft: TicketDraft, now: OffsetDateTime) -> Self {
+        Self {
+            id,
+            title: draft.title,
+            price: draft.price,
+            description: draft.description,
+            user_id: seller,
+            order_id: None,
+            status: TicketStatus::Available,
+            version: 0,
+            created_at: now,
+        }
+    }
+
+    /// Ownership is checked before the reservation, as the contract orders the errors.
+    pub fn edit(&mut self, user: Id, draft: TicketDraft) -> Result<(), TicketError> {
+        self.check_owner(user)?;
+        if self.status != TicketStatus::Available {
+            return Err(TicketError::Refused(CANNOT_EDIT_RESERVED));
+        }
+        self.title = draft.title;
+        self.price = draft.price;
+        self.description = draft.description;
+        self.version += 1;
+        Ok(())
+    }
+
+    /// Checks that the seller may withdraw the ticket; bumps the version for the event.
+    pub fn withdraw(&mut self, user: Id) -> Result<(), TicketError> {
+        self.check_owner(user)?;
+        if self.status != TicketStatus::Available {
+            return Err(TicketError::Refused(CANNOT_DELETE_RESERVED));
+        }
+        self.version += 1;
+        Ok(())
+    }
+
+    /// An order now holds the ticket. `false` when nothing changes (already held by it,
+    /// or sold). The orders service decides who may hold a ticket, so a newer order
+    /// replaces a holder whose cancellation has not arrived yet.
+    pub fn reserve(&mut self, order: Id) -> bool {
+        if self.status == TicketStatus::Sold || self.order_id == Some(order) {
+            return false;
+        }
+        self.order_id = Some(order);
+        self.status = TicketStatus::Reserved;
+        self.version += 1;
+        true
+    }
+
+    /// The order's hold ended. Only the holding order can free the ticket: a late
+    /// cancellation of an older order changes nothing.
+    pub fn release(&mut self, order: Id) -> bool {
+        if self.status != TicketStatus::Reserved || self.order_id != Some(order) {
+            return false;
+        }
+        self.order_id = None;
+        self.status = TicketStatus::Available;
+        self.version += 1;
+        true
+    }
+
+    /// The order was paid: the ticket is sold for good.
+    pub fn sell(&mut self, order: Id) -> bool {
+        if self.status == TicketStatus::Sold {
+            return false;
+        }
+        self.order_id = Some(order);
+        self.status = TicketStatus::Sold;
+        self.version += 1;
+        true
+    }
+
+    fn check_owner(&self, user: Id) -> Result<(), TicketError> {
+        if self.user_id == user {
+            Ok(())
+        } else {
+            Err(TicketError::NotOwner)
+        }
+    }
+
+    /// The `ticket:updated` payload describing the ticket as it is now.
+    pub fn updated_event(&self) -> TicketUpdated {
+        TicketUpdated {
+            id: self.id,
+            version: self.version,
+            title: self.title.clone(),
+            price: self.price.minor(),
+            user_id: self.user_id,
+            order_id: self.order_id,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use boxoffice_common::new_id;
+
+    use super::*;
+
+    fn draft(title: &str, price: f64) -> TicketDraft {
+        TicketDraft::parse(Some(title), Some(price), None).expect("valid draft")
+    }
+
+    fn ticket() -> (Ticket, Id) {
+        let seller = new_id();
+        (
+            Ticket::list(
+                new_id(),
+                seller,
+                draft("Concert", 20.0),
+                OffsetDateTime::UNIX_EPOCH,
+            ),
+            seller,
+        )
+    }
+
+    #[test]
+    fn drafts_report_every_bad_field() {
+        let err = TicketDraft::parse(Some("   "), Some(0.0), None).expect_err("invalid");
+        assert_eq!(
+            err,
+            TicketError::Invalid(vec![
+                ("title", TITLE_REQUIRED.to_owned()),
+                ("price", PRICE_INVALID.to_owned())
+            ])
+        );
+        assert!(TicketDraft::parse(Some(&"x".repeat(201)), Some(1.0), None).is_err());
+        assert!(TicketDraft::parse(Some("ok"), None, None).is_err());
+        assert!(TicketDraft::parse(Some("ok"), Some(1.005), None).is_err());
+        assert_eq!(draft(" Concert ", 12.5).price, Money::from_minor(1250));
+    }
+
+    #[test]
+    fn only_the_owner_edits_and_only_while_available() {
+        let (mut ticket, seller) = ticket();
+        assert_eq!(
+            ticket.edit(new_id(), draft("Other", 1.0)),
+            Err(TicketError::NotOwner)
+        );
+        ticket.edit(seller, draft("Renamed", 30.0)).expect("edit");
+        assert_eq!((ticket.title.as_str(), ticket.version), ("Renamed", 1));
+
+        assert!(ticket.reserve(new_id()));
+        assert_eq!(
+            ticket.edit(seller, draft("Again", 1.0)),
+            Err(TicketError::Refused(CANNOT_EDIT_RESERVED))
+        );
+        // Ownership is checked first.
+        assert_eq!(
+            ticket.edit(new_id(), draft("Again", 1.0)),
+            Err(TicketError::NotOwner)
+        );
+        assert_eq!(
+            ticket.withdraw(seller),
+            Err(TicketError::Refused(CANNOT_DELETE_RESERVED))
+        );
+    }
+
+    #[test]
+    fn a_stale_release_never_frees_a_newer_hold() {
+        let (mut ticket, _) = ticket();
+        let (old, new) = (new_id(), new_id());
+        assert!(ticket.reserve(old));
+        assert!(ticket.reserve(new), "the newer order takes over");
+        assert!(
+            !ticket.release(old),
+            "the old order's cancellation is stale"
+        );
+        assert_eq!(ticket.order_id, Some(new));
+        assert!(ticket.release(new));
+        assert_eq!(
+            (ticket.status, ticket.order_id),
+            (TicketStatus::Available, None)
+        );
+    }
+
+    #[test]
+    fn a_sold_ticket_stays_sold() {
+        let (mut ticket, seller) = ticket();
+        let order = new_id();
+        assert!(ticket.reserve(order));
+        assert!(ticket.sell(order));
+        assert!(!ticket.release(order));
+        assert!(!ticket.reserve(new_id()));
+        assert_eq!(ticket.status, TicketStatus::Sold);
+        assert!(ticket.edit(seller, draft("x", 1.0)).is_err());
+        assert!(ticket.withdraw(seller).is_err());
+    }
+
+    #[test]
+    fn redelivered_reservations_change_nothing() {
+        let (mut ticket, _) = ticket();
+        let order = new_id();
+        assert!(ticket.reserve(order));
+        let version = ticket.version;
+        assert!(!ticket.reserve(order));
+        assert_eq!(ticket.version, version);
+    }
+}
