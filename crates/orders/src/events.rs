@@ -1,0 +1,146 @@
+//! What the orders service does with other services' events: keep the ticket replica
+//! current (in version order) and expire orders whose hold ran out.
+
+use std::sync::Arc;
+
+use boxoffice_common::events::{
+    EXPIRATION_COMPLETE, ExpirationComplete, TICKET_CREATED, TICKET_DELETED, TICKET_UPDATED,
+    TicketCreated, TicketDeleted, TicketUpdated,
+};
+use boxoffice_common::{Clock, Money};
+use boxoffice_platform::bus::Envelope;
+use boxoffice_platform::consumer::{EventHandler, Handled};
+
+use crate::domain::{Order, TicketReplica, VersionCheck, check_version};
+use crate::service::cancelled_event;
+use crate::store::{Claim, Decision, Modified, OrderStore, ReplicaDecision, ReplicaOutcome};
+
+/// Durable consumer name.
+pub const CONSUMER: &str = "orders";
+/// Event types this service listens to.
+pub const SUBSCRIBES_TO: &[&str] = &[
+    TICKET_CREATED,
+    TICKET_UPDATED,
+    TICKET_DELETED,
+    EXPIRATION_COMPLETE,
+];
+
+#[derive(Debug, Clone)]
+pub struct OrdersEvents {
+    store: Arc<dyn OrderStore>,
+    clock: Arc<dyn Clock>,
+}
+
+impl OrdersEvents {
+    pub fn new(store: Arc<dyn OrderStore>, clock: Arc<dyn Clock>) -> Self {
+        Self { store, clock }
+    }
+
+    async fn replicate(
+        &self,
+        event: &Envelope,
+        incoming: TicketReplica,
+    ) -> anyhow::Result<Handled> {
+        let claim = Claim {
+            consumer: CONSUMER,
+            event_id: event.id,
+        };
+        let ticket_id = incoming.id;
+        let outcome = self
+            .store
+            .apply_to_replica(
+                ticket_id,
+                claim,
+                Box::new(move |current: Option<&TicketReplica>| {
+                    match check_version(current.map(|c| c.version), incoming.version) {
+                        VersionCheck::Apply => ReplicaDecision::Upsert(incoming),
+                        VersionCheck::Stale => ReplicaDecision::Keep,
+                        VersionCheck::Early => ReplicaDecision::NotYet,
+                    }
+                }),
+            )
+            .await?;
+        Ok(match outcome {
+            ReplicaOutcome::Applied => Handled::Applied,
+            ReplicaOutcome::Kept | ReplicaOutcome::Duplicate => Handled::Ignored,
+            ReplicaOutcome::NotYet => Handled::NotYet,
+        })
+    }
+
+    async fn expire(&self, event: &Envelope, data: ExpirationComplete) -> anyhow::Result<Handled> {
+        let now = self.clock.now();
+        let claim = Claim {
+            consumer: CONSUMER,
+            event_id: event.id,
+        };
+        let outcome = self
+            .store
+            .modify(
+                data.order_id,
+                Some(claim),
+                Box::new(move |order: &mut Order| {
+                    Ok(if order.expire() {
+                        Decision::Save(vec![cancelled_event(order, now)])
+                    } else {
+                        Decision::Keep
+                    })
+                }),
+            )
+            .await?
+            .map_err(|refusal| anyhow::anyhow!("unexpected refusal: {refusal}"))?;
+        Ok(match outcome {
+            Modified::Saved(_) => Handled::Applied,
+            _ => Handled::Ignored,
+        })
+    }
+}
+
+#[async_trait::async_trait]
+impl EventHandler for OrdersEvents {
+    async fn handle(&self, event: &Envelope) -> anyhow::Result<Handled> {
+        match event.kind.as_str() {
+            TICKET_CREATED => {
+                let t: TicketCreated = event.data()?;
+                let replica = TicketReplica {
+                    id: t.id,
+                    title: t.title,
+                    price: Money::from_minor(t.price),
+                    user_id: t.user_id,
+                    version: t.version,
+                    deleted: false,
+                };
+                self.replicate(event, replica).await
+            }
+            TICKET_UPDATED => {
+                let t: TicketUpdated = event.data()?;
+                let replica = TicketReplica {
+                    id: t.id,
+                    title: t.title,
+                    price: Money::from_minor(t.price),
+                    user_id: t.user_id,
+                    version: t.version,
+                    deleted: false,
+                };
+                self.replicate(event, replica).await
+            }
+            TICKET_DELETED => {
+                let t: TicketDeleted = event.data()?;
+                let Some(current) = self.store.ticket(t.id).await? else {
+                    return Ok(Handled::NotYet);
+                };
+                let replica = TicketReplica {
+                    version: t.version,
+                    deleted: true,
+                    ..current
+                };
+                self.replicate(event, replica).await
+            }
+            EXPIRATION_COMPLETE => self.expire(event, event.data()?).await,
+            _ => Ok(Handled::Ignored),
+        }
+    }
+
+    async fn park(&self, event: &Envelope, reason: &str) -> anyhow::Result<()> {
+        self.store.park(CONSUMER, event, reason).await
+    }
+}
