@@ -8,56 +8,145 @@ use axum::Router;
 use axum::routing::get;
 use boxoffice_auth::AuthService;
 use boxoffice_auth::store::{PostgresUserStore, SqliteUserStore};
-use boxoffice_common::SystemClock;
+use boxoffice_common::{Clock, SystemClock};
+use boxoffice_expiration::scheduler::Scheduler;
+use boxoffice_expiration::store::{JobStore, PostgresJobStore, SqliteJobStore};
+use boxoffice_orders::OrdersService;
+use boxoffice_orders::store::{OrderStore, PostgresOrderStore, SqliteOrderStore};
 use boxoffice_platform::Secret;
+use boxoffice_platform::bus::{EventBus, InProcessBus};
+use boxoffice_platform::consumer::{self, EventHandler};
 use boxoffice_platform::db::{postgres, sqlite::SqliteDb};
 use boxoffice_platform::http::health::{self, ReadinessProbe};
 use boxoffice_platform::http::{SessionKeys, serve, stack};
+use boxoffice_platform::outbox::{OutboxStore, Relay};
+use boxoffice_tickets::TicketsService;
+use boxoffice_tickets::store::{PostgresTicketStore, SqliteTicketStore, TicketStore};
 use tokio::net::TcpListener;
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
 use utoipa_axum::router::OpenApiRouter;
 
 use crate::cli::{Service, Settings};
 use crate::{keys, openapi};
 
-/// A bound listener and the router it will serve.
+/// A bound listener, the router it will serve, and the background work (relays,
+/// consumers, the expiration worker) that stops with it.
 #[derive(Debug)]
 pub struct Application {
     listener: TcpListener,
     router: Router,
     address: SocketAddr,
+    background: CancellationToken,
 }
 
-/// What a service contributes to an application: documented routes and readiness probes.
+/// What the services contribute: documented routes and readiness probes.
+#[derive(Default)]
 struct Parts {
     api: OpenApiRouter,
     probes: Vec<Arc<dyn ReadinessProbe>>,
 }
 
+impl Parts {
+    fn add(&mut self, api: OpenApiRouter, probe: Arc<dyn ReadinessProbe>) {
+        self.api = std::mem::take(&mut self.api).merge(api);
+        self.probes.push(probe);
+    }
+}
+
+/// Starts the background work of the event-driven services on `bus`. Consumers are
+/// subscribed before any relay publishes, so no event is published to nobody.
+struct Wiring {
+    bus: Arc<dyn EventBus>,
+    stop: CancellationToken,
+    relays: Vec<Relay>,
+}
+
+impl Wiring {
+    async fn consume(
+        &self,
+        durable: &'static str,
+        types: &[&'static str],
+        handler: Arc<dyn EventHandler>,
+    ) -> anyhow::Result<()> {
+        consumer::run(
+            Arc::clone(&self.bus),
+            durable,
+            types,
+            handler,
+            self.stop.clone(),
+        )
+        .await
+    }
+
+    fn relay(&mut self, name: &str, outbox: Arc<dyn OutboxStore>, wake: Arc<Notify>) {
+        self.relays
+            .push(Relay::new(name, outbox, Arc::clone(&self.bus), wake));
+    }
+
+    fn start_relays(self) {
+        for relay in self.relays {
+            tokio::spawn(relay.run(self.stop.clone()));
+        }
+    }
+}
+
 impl Application {
-    /// Every service in one process, on SQLite files under `DATA_DIR`.
+    /// Every service in one process, each on its own SQLite file under `DATA_DIR`,
+    /// talking through the in-process bus.
     pub async fn embedded(settings: &Settings) -> anyhow::Result<Self> {
-        std::fs::create_dir_all(&settings.data_dir)
-            .with_context(|| format!("creating DATA_DIR {}", settings.data_dir.display()))?;
+        let dir = &settings.data_dir;
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("creating DATA_DIR {}", dir.display()))?;
         let key = match &settings.jwt_key {
             Some(key) => {
                 keys::check_key(key)?;
                 key.clone()
             }
-            None => keys::load_or_create(&settings.data_dir)?,
+            None => keys::load_or_create(dir)?,
         };
         let sessions = session_keys(&key, settings);
-
-        let auth_db = SqliteDb::open(&settings.data_dir.join("auth.db")).await?;
-        let auth = AuthService::new(
-            Arc::new(SqliteUserStore::open(auth_db).await?),
-            sessions.clone(),
-            Arc::new(SystemClock),
-        );
-        let parts = Parts {
-            api: boxoffice_auth::router(auth.clone()),
-            probes: vec![boxoffice_auth::readiness_probe(&auth)],
+        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+        let open = |name: &str| {
+            let path = dir.join(format!("{name}.db"));
+            async move { SqliteDb::open(&path).await }
         };
-        Self::assemble(parts, sessions, settings, "embedded").await
+        let mut parts = Parts::default();
+
+        let auth = AuthService::new(
+            Arc::new(SqliteUserStore::open(open("auth").await?).await?),
+            sessions.clone(),
+            Arc::clone(&clock),
+        );
+        parts.add(
+            boxoffice_auth::router(auth.clone()),
+            boxoffice_auth::readiness_probe(&auth),
+        );
+
+        let stop = CancellationToken::new();
+        let mut wiring = Wiring {
+            bus: Arc::new(InProcessBus::new()),
+            stop: stop.clone(),
+            relays: Vec::new(),
+        };
+
+        let wake = Arc::new(Notify::new());
+        let tickets: Arc<dyn TicketStore> =
+            Arc::new(SqliteTicketStore::open(open("tickets").await?, Arc::clone(&wake)).await?);
+        wire_tickets(&mut wiring, &mut parts, tickets, wake, &clock).await?;
+
+        let wake = Arc::new(Notify::new());
+        let orders: Arc<dyn OrderStore> =
+            Arc::new(SqliteOrderStore::open(open("orders").await?, Arc::clone(&wake)).await?);
+        wire_orders(&mut wiring, &mut parts, orders, wake, &clock, settings).await?;
+
+        let wake = Arc::new(Notify::new());
+        let jobs: Arc<dyn JobStore> =
+            Arc::new(SqliteJobStore::open(open("expiration").await?, Arc::clone(&wake)).await?);
+        wire_expiration(&mut wiring, &mut parts, jobs, wake, &clock).await?;
+
+        wiring.start_relays();
+        Self::assemble(parts, sessions, settings, "embedded", stop).await
     }
 
     /// One service alone on PostgreSQL, as in the distributed mode.
@@ -68,21 +157,35 @@ impl Application {
             .context("JWT_KEY is required for `boxoffice serve` (every service must share it)")?;
         keys::check_key(key)?;
         let sessions = session_keys(key, settings);
-        let pool = postgres::connect(database_url(settings)?.expose()).await?;
-        let parts = match service {
+        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+        let mut parts = Parts::default();
+        match service {
             Service::Auth => {
+                let pool = postgres::connect(database_url(settings)?.expose()).await?;
                 let auth = AuthService::new(
                     Arc::new(PostgresUserStore::open(pool).await?),
                     sessions.clone(),
-                    Arc::new(SystemClock),
+                    clock,
                 );
-                Parts {
-                    api: boxoffice_auth::router(auth.clone()),
-                    probes: vec![boxoffice_auth::readiness_probe(&auth)],
-                }
+                parts.add(
+                    boxoffice_auth::router(auth.clone()),
+                    boxoffice_auth::readiness_probe(&auth),
+                );
             }
-        };
-        Self::assemble(parts, sessions, settings, service_name(service)).await
+            Service::Tickets | Service::Orders | Service::Expiration => anyhow::bail!(
+                "`serve {}` needs a shared event bus between processes (NATS JetStream), \
+                 which this build does not have yet; run the embedded mode instead",
+                service.name()
+            ),
+        }
+        Self::assemble(
+            parts,
+            sessions,
+            settings,
+            service.name(),
+            CancellationToken::new(),
+        )
+        .await
     }
 
     async fn assemble(
@@ -90,6 +193,7 @@ impl Application {
         sessions: SessionKeys,
         settings: &Settings,
         mode: &str,
+        background: CancellationToken,
     ) -> anyhow::Result<Self> {
         let (api, spec) = OpenApiRouter::with_openapi(openapi::base())
             .merge(parts.api)
@@ -115,6 +219,7 @@ impl Application {
             listener,
             router,
             address,
+            background,
         })
     }
 
@@ -123,15 +228,81 @@ impl Application {
         self.address
     }
 
-    /// Serves until `shutdown` completes, then drains in-flight requests.
+    /// Serves until `shutdown` completes, drains in-flight requests, then stops the
+    /// background work. Events not yet confirmed stay in their outboxes for next time.
     pub async fn run_until(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
-        serve::serve(self.listener, self.router, shutdown).await?;
+        let served = serve::serve(self.listener, self.router, shutdown).await;
+        self.background.cancel();
+        served?;
         tracing::info!("stopped");
         Ok(())
     }
+}
+
+async fn wire_tickets(
+    wiring: &mut Wiring,
+    parts: &mut Parts,
+    store: Arc<dyn TicketStore>,
+    wake: Arc<Notify>,
+    clock: &Arc<dyn Clock>,
+) -> anyhow::Result<()> {
+    use boxoffice_tickets::events::{CONSUMER, OrderEvents, SUBSCRIBES_TO};
+    let service = TicketsService::new(Arc::clone(&store), Arc::clone(clock));
+    parts.add(
+        boxoffice_tickets::router(service.clone()),
+        boxoffice_tickets::readiness_probe(&service),
+    );
+    let handler = Arc::new(OrderEvents::new(Arc::clone(&store), Arc::clone(clock)));
+    wiring.consume(CONSUMER, SUBSCRIBES_TO, handler).await?;
+    wiring.relay("tickets", store.outbox(), wake);
+    Ok(())
+}
+
+async fn wire_orders(
+    wiring: &mut Wiring,
+    parts: &mut Parts,
+    store: Arc<dyn OrderStore>,
+    wake: Arc<Notify>,
+    clock: &Arc<dyn Clock>,
+    settings: &Settings,
+) -> anyhow::Result<()> {
+    use boxoffice_orders::events::{CONSUMER, OrdersEvents, SUBSCRIBES_TO};
+    let service = OrdersService::new(
+        Arc::clone(&store),
+        Arc::clone(clock),
+        settings.expiration_window(),
+    );
+    parts.add(
+        boxoffice_orders::router(service.clone()),
+        boxoffice_orders::readiness_probe(&service),
+    );
+    let handler = Arc::new(OrdersEvents::new(Arc::clone(&store), Arc::clone(clock)));
+    wiring.consume(CONSUMER, SUBSCRIBES_TO, handler).await?;
+    wiring.relay("orders", store.outbox(), wake);
+    Ok(())
+}
+
+async fn wire_expiration(
+    wiring: &mut Wiring,
+    parts: &mut Parts,
+    store: Arc<dyn JobStore>,
+    wake: Arc<Notify>,
+    clock: &Arc<dyn Clock>,
+) -> anyhow::Result<()> {
+    use boxoffice_expiration::events::{CONSUMER, OrderEvents, SUBSCRIBES_TO};
+    parts
+        .probes
+        .push(boxoffice_expiration::readiness_probe(Arc::clone(&store)));
+    let scheduled = Arc::new(Notify::new());
+    let handler = Arc::new(OrderEvents::new(Arc::clone(&store), Arc::clone(&scheduled)));
+    wiring.consume(CONSUMER, SUBSCRIBES_TO, handler).await?;
+    wiring.relay("expiration", store.outbox(), wake);
+    let scheduler = Scheduler::new(store, Arc::clone(clock), scheduled);
+    tokio::spawn(scheduler.run(wiring.stop.clone()));
+    Ok(())
 }
 
 /// `boxoffice migrate <service>`: applies the service's PostgreSQL migrations.
@@ -139,8 +310,11 @@ pub async fn migrate(service: Service, settings: &Settings) -> anyhow::Result<()
     let pool = postgres::connect(database_url(settings)?.expose()).await?;
     match service {
         Service::Auth => PostgresUserStore::migrate(&pool).await?,
+        Service::Tickets => PostgresTicketStore::migrate(&pool).await?,
+        Service::Orders => PostgresOrderStore::migrate(&pool).await?,
+        Service::Expiration => PostgresJobStore::migrate(&pool).await?,
     }
-    tracing::info!(service = service_name(service), "schema is up to date");
+    tracing::info!(service = service.name(), "schema is up to date");
     Ok(())
 }
 
@@ -153,10 +327,4 @@ fn database_url(settings: &Settings) -> anyhow::Result<&Secret> {
         .database_url
         .as_ref()
         .context("DATABASE_URL is required for this command (postgres://…)")
-}
-
-fn service_name(service: Service) -> &'static str {
-    match service {
-        Service::Auth => "auth",
-    }
 }

@@ -40,11 +40,28 @@ pub enum Command {
     },
 }
 
-/// The services that can run on their own.
+/// The services.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Service {
     /// Accounts and sessions: /api/users.
     Auth,
+    /// Listings and their reservation state: /api/tickets.
+    Tickets,
+    /// Who holds which ticket: /api/orders.
+    Orders,
+    /// Ends unpaid holds when they run out (no routes).
+    Expiration,
+}
+
+impl Service {
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Auth => "auth",
+            Self::Tickets => "tickets",
+            Self::Orders => "orders",
+            Self::Expiration => "expiration",
+        }
+    }
 }
 
 /// Settings shared by every command.
@@ -81,6 +98,15 @@ pub struct Settings {
     #[arg(long, env = "COOKIE_SECURE", default_value_t = false, global = true)]
     pub cookie_secure: bool,
 
+    /// How long an order holds its ticket, in seconds.
+    #[arg(
+        long,
+        env = "EXPIRATION_WINDOW_SECONDS",
+        default_value_t = 900,
+        global = true
+    )]
+    pub expiration_window_seconds: u64,
+
     /// PostgreSQL URL of the service's own database, for `serve` and `migrate`.
     #[arg(long, env = "DATABASE_URL", hide_env_values = true, global = true)]
     pub database_url: Option<Secret>,
@@ -91,6 +117,10 @@ pub struct Settings {
 }
 
 impl Settings {
+    pub fn expiration_window(&self) -> Duration {
+        Duration::from_secs(self.expiration_window_seconds)
+    }
+
     pub fn session_ttl(&self) -> Duration {
         Duration::from_secs(self.session_ttl_seconds)
     }

@@ -23,7 +23,11 @@ pub const OPENAPI_PATH: &str = "/api/docs/openapi.json";
             (413) and must be JSON (415). Unknown routes and malformed ids answer 404.",
         license(name = "MIT")
     ),
-    tags((name = "users", description = "Accounts and sessions")),
+    tags(
+        (name = "users", description = "Accounts and sessions"),
+        (name = "tickets", description = "Tickets for sale"),
+        (name = "orders", description = "Holding and buying tickets")
+    ),
     components(schemas(ErrorBody, ErrorItem)),
     modifiers(&SessionSchemes)
 )]
