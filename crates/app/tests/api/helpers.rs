@@ -30,6 +30,7 @@ pub struct TestApp {
     _data_dir: Option<TempDir>,
     _database: Option<TestDatabase>,
     shutdown: Option<oneshot::Sender<()>>,
+    server: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
 }
 
 impl Drop for TestApp {
@@ -80,7 +81,7 @@ pub fn start(
 ) -> TestApp {
     let address = format!("http://{}", app.address());
     let (stop, stopped) = oneshot::channel::<()>();
-    tokio::spawn(app.run_until(async move {
+    let server = tokio::spawn(app.run_until(async move {
         let _ = stopped.await;
     }));
     TestApp {
@@ -92,6 +93,7 @@ pub fn start(
         _data_dir: data_dir,
         _database: database,
         shutdown: Some(stop),
+        server: Some(server),
     }
 }
 
@@ -182,6 +184,19 @@ impl Reply {
 }
 
 impl TestApp {
+    /// Stops the server and its background work, and waits until it has stopped.
+    pub async fn stop(mut self) {
+        if let Some(stop) = self.shutdown.take() {
+            let _ = stop.send(());
+        }
+        if let Some(server) = self.server.take() {
+            server
+                .await
+                .expect("server task")
+                .expect("server stopped cleanly");
+        }
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.address)
     }
@@ -242,4 +257,114 @@ impl TestApp {
 /// An email nobody has used in this process.
 pub fn unique_email() -> String {
     format!("user-{}@example.com", uuid::Uuid::new_v4().simple())
+}
+
+/// Embedded mode with adjusted settings (e.g. a short expiration window).
+pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
+    boxoffice_platform::telemetry::init_tracing(Default::default());
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut settings = Settings::for_data_dir(dir.path());
+    settings.jwt_key = Some(Secret::new(TEST_KEY));
+    adjust(&mut settings);
+    let app = Application::embedded(&settings)
+        .await
+        .expect("embedded app starts");
+    start(app, Some(dir), None)
+}
+
+/// A signed-in user: their id and session cookie.
+#[derive(Debug, Clone)]
+pub struct User {
+    pub id: String,
+    pub cookie: String,
+}
+
+impl TestApp {
+    /// Signs up a fresh user.
+    pub async fn user(&self) -> User {
+        let reply = self.sign_up(&unique_email(), "correct horse").await;
+        assert_eq!(reply.status, 201, "{}", reply.body);
+        User {
+            id: reply.body["id"].as_str().expect("id").to_owned(),
+            cookie: reply.cookie(),
+        }
+    }
+
+    /// A request carrying the user's session cookie.
+    pub fn as_user(
+        &self,
+        user: &User,
+        method: reqwest::Method,
+        path: &str,
+    ) -> reqwest::RequestBuilder {
+        self.client
+            .request(method, self.url(path))
+            .header("cookie", &user.cookie)
+    }
+
+    /// Lists a ticket for `seller`; returns the ticket JSON.
+    pub async fn listed_ticket(&self, seller: &User, title: &str, price: f64) -> Value {
+        let reply = self
+            .send(
+                self.as_user(seller, reqwest::Method::POST, "/api/tickets")
+                    .json(&json!({ "title": title, "price": price })),
+            )
+            .await;
+        assert_eq!(reply.status, 201, "{}", reply.body);
+        reply.body
+    }
+
+    /// Orders a ticket as `buyer`, retrying while the orders service has not yet heard
+    /// of the ticket (404), for at most [`EVENTUALLY`].
+    pub async fn order(&self, buyer: &User, ticket_id: &str) -> Reply {
+        let deadline = tokio::time::Instant::now() + EVENTUALLY;
+        loop {
+            let reply = self
+                .send(
+                    self.as_user(buyer, reqwest::Method::POST, "/api/orders")
+                        .json(&json!({ "ticketId": ticket_id })),
+                )
+                .await;
+            if reply.status != 404 || tokio::time::Instant::now() >= deadline {
+                return reply;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    pub async fn ticket(&self, id: &str) -> Value {
+        let reply = self.get(&format!("/api/tickets/{id}")).await;
+        assert_eq!(reply.status, 200, "{}", reply.body);
+        reply.body
+    }
+
+    pub async fn order_of(&self, buyer: &User, id: &str) -> Value {
+        let reply = self
+            .send(self.as_user(buyer, reqwest::Method::GET, &format!("/api/orders/{id}")))
+            .await;
+        assert_eq!(reply.status, 200, "{}", reply.body);
+        reply.body
+    }
+}
+
+/// The longest a test waits for the services to converge.
+pub const EVENTUALLY: Duration = Duration::from_secs(15);
+
+/// Polls `check` every 20 ms until it is true; fails the test after [`EVENTUALLY`].
+pub async fn eventually<F, Fut>(what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + EVENTUALLY;
+    loop {
+        if check().await {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting until {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }

@@ -9,5 +9,8 @@ mod helpers;
 mod auth;
 mod bad_input;
 mod openapi;
+mod orders;
+
 mod platform;
 mod sessions;
+mod tickets;
