@@ -74,6 +74,7 @@ impl Wiring {
             durable,
             types,
             handler,
+            consumer::RetryPolicy::default(),
             self.stop.clone(),
         )
         .await

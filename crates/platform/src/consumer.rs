@@ -4,7 +4,7 @@
 //! delivery at a time (so events arrive in publication order), acknowledge what was
 //! applied or deliberately ignored, ask for redelivery with back-off when an event
 //! arrived before one it depends on (a version gap) or failed, and after
-//! [`MAX_ATTEMPTS`] park it as a dead letter and move on.
+//! [`RetryPolicy::max_attempts`] park it as a dead letter and move on.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -13,10 +13,36 @@ use tokio_util::sync::CancellationToken;
 
 use crate::bus::{Envelope, EventBus};
 
-/// Deliveries of one event before it is parked.
-pub const MAX_ATTEMPTS: u32 = 10;
-const FIRST_BACKOFF: Duration = Duration::from_millis(50);
-const MAX_BACKOFF: Duration = Duration::from_secs(5);
+/// How often and how patiently a consumer retries an event before parking it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryPolicy {
+    /// Deliveries of one event before it is parked.
+    pub max_attempts: u32,
+    /// Wait before the second delivery; doubles for each further one.
+    pub first_backoff: Duration,
+    pub max_backoff: Duration,
+}
+
+impl Default for RetryPolicy {
+    /// Ten deliveries over about 16 s: long enough for a missing earlier version to
+    /// arrive, short enough that a poisoned event is parked promptly.
+    fn default() -> Self {
+        Self {
+            max_attempts: 10,
+            first_backoff: Duration::from_millis(50),
+            max_backoff: Duration::from_secs(5),
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// Wait before delivery `attempt + 1`.
+    pub fn backoff(&self, attempt: u32) -> Duration {
+        self.first_backoff
+            .saturating_mul(2_u32.saturating_pow(attempt.saturating_sub(1)))
+            .min(self.max_backoff)
+    }
+}
 
 /// What became of an event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -40,19 +66,13 @@ pub trait EventHandler: Send + Sync + 'static {
     async fn park(&self, event: &Envelope, reason: &str) -> anyhow::Result<()>;
 }
 
-/// Wait before delivery `attempt + 1`: 50 ms, doubling, at most 5 s.
-pub fn backoff(attempt: u32) -> Duration {
-    FIRST_BACKOFF
-        .saturating_mul(2_u32.saturating_pow(attempt.saturating_sub(1)))
-        .min(MAX_BACKOFF)
-}
-
 /// Subscribes `handler` as the durable consumer `durable` and runs it until `stop`.
 pub async fn run(
     bus: Arc<dyn EventBus>,
     durable: &'static str,
     types: &[&'static str],
     handler: Arc<dyn EventHandler>,
+    policy: RetryPolicy,
     stop: CancellationToken,
 ) -> anyhow::Result<()> {
     let mut subscription = bus.subscribe(durable, types).await?;
@@ -74,9 +94,9 @@ pub async fn run(
                 Ok(Handled::NotYet) => "an event it depends on never arrived".to_owned(),
                 Err(err) => format!("{err:#}"),
             };
-            if delivery.attempt < MAX_ATTEMPTS {
+            if delivery.attempt < policy.max_attempts {
                 tracing::debug!(consumer = durable, event = %delivery.event.id, attempt = delivery.attempt, %reason, "will retry");
-                let wait = backoff(delivery.attempt);
+                let wait = policy.backoff(delivery.attempt);
                 delivery.nak(wait).await;
             } else {
                 tracing::error!(consumer = durable, event = %delivery.event.id, kind = %delivery.event.kind, %reason, "parking event as a dead letter");
@@ -88,7 +108,7 @@ pub async fn run(
                             error = format!("{err:#}"),
                             "could not park event"
                         );
-                        delivery.nak(MAX_BACKOFF).await;
+                        delivery.nak(policy.max_backoff).await;
                     }
                 }
             }
@@ -103,9 +123,10 @@ mod tests {
 
     #[test]
     fn backoff_doubles_up_to_a_ceiling() {
-        assert_eq!(backoff(1), Duration::from_millis(50));
-        assert_eq!(backoff(2), Duration::from_millis(100));
-        assert_eq!(backoff(4), Duration::from_millis(400));
-        assert_eq!(backoff(30), MAX_BACKOFF);
+        let policy = RetryPolicy::default();
+        assert_eq!(policy.backoff(1), Duration::from_millis(50));
+        assert_eq!(policy.backoff(2), Duration::from_millis(100));
+        assert_eq!(policy.backoff(4), Duration::from_millis(400));
+        assert_eq!(policy.backoff(30), policy.max_backoff);
     }
 }

@@ -1,0 +1,237 @@
+//! The in-process bus, the outbox relay and the consumer runner, driven together.
+//!
+//! These are the `EventBus` contract cases (ordering per consumer, redelivery on nak,
+//! receipts that complete only when handled); the JetStream bus must pass them too.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use boxoffice_common::events::{ExpirationComplete, TicketDeleted};
+use boxoffice_common::new_id;
+use boxoffice_platform::bus::{Envelope, EventBus, InProcessBus};
+use boxoffice_platform::consumer::{self, EventHandler, Handled, RetryPolicy};
+use boxoffice_platform::db::sqlite::SqliteDb;
+use boxoffice_platform::outbox::sqlite::{SqliteOutbox, enqueue};
+use boxoffice_platform::outbox::{OutboxStore, Relay};
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+
+fn event(version: i64) -> Envelope {
+    Envelope::new(
+        "test",
+        time::OffsetDateTime::now_utc(),
+        &TicketDeleted {
+            id: new_id(),
+            version,
+        },
+    )
+}
+
+const BOUND: Duration = Duration::from_secs(10);
+
+#[tokio::test]
+async fn a_consumer_receives_its_types_in_publication_order() {
+    let bus = InProcessBus::new();
+    let mut orders = bus
+        .subscribe("orders", &["ticket:deleted"])
+        .await
+        .expect("subscribe");
+    let mut other = bus
+        .subscribe("other", &["expiration:complete"])
+        .await
+        .expect("subscribe");
+
+    let sent: Vec<Envelope> = (0..20).map(event).collect();
+    let mut receipts = Vec::new();
+    for e in &sent {
+        receipts.push(bus.publish(e).await.expect("publish"));
+    }
+    for expected in &sent {
+        let delivery = tokio::time::timeout(BOUND, orders.next())
+            .await
+            .expect("in time")
+            .expect("open");
+        assert_eq!(&delivery.event, expected);
+        assert_eq!(delivery.attempt, 1);
+        delivery.ack().await;
+    }
+    for receipt in receipts {
+        receipt.await.expect("confirmed once acknowledged");
+    }
+    let unrelated = Envelope::new(
+        "test",
+        time::OffsetDateTime::now_utc(),
+        &ExpirationComplete { order_id: new_id() },
+    );
+    let receipt = bus.publish(&unrelated).await.expect("publish");
+    let delivery = other.next().await.expect("open");
+    assert_eq!(delivery.event, unrelated);
+    delivery.ack().await;
+    receipt.await.expect("confirmed");
+}
+
+#[tokio::test]
+async fn a_receipt_waits_for_the_ack_and_a_nak_redelivers() {
+    let bus = InProcessBus::new();
+    let mut subscription = bus
+        .subscribe("orders", &["ticket:deleted"])
+        .await
+        .expect("subscribe");
+    let sent = event(0);
+    let mut receipt = bus.publish(&sent).await.expect("publish");
+
+    let first = subscription.next().await.expect("delivery");
+    assert!(
+        tokio::time::timeout(Duration::from_millis(50), &mut receipt)
+            .await
+            .is_err(),
+        "not confirmed before the consumer acknowledges"
+    );
+    first.nak(Duration::from_millis(10)).await;
+    let second = tokio::time::timeout(BOUND, subscription.next())
+        .await
+        .expect("redelivered")
+        .expect("open");
+    assert_eq!((second.event.id, second.attempt), (sent.id, 2));
+    second.ack().await;
+    receipt.await.expect("confirmed");
+}
+
+#[tokio::test]
+async fn a_receipt_fails_when_the_consumer_goes_away() {
+    let bus = InProcessBus::new();
+    let subscription = bus
+        .subscribe("orders", &["ticket:deleted"])
+        .await
+        .expect("subscribe");
+    let receipt = bus.publish(&event(0)).await.expect("publish");
+    drop(subscription);
+    assert!(
+        receipt.await.is_err(),
+        "an unhandled event is never confirmed"
+    );
+}
+
+/// Records what it is given; refuses events until `ready` says so.
+#[derive(Default)]
+struct Recorder {
+    seen: Mutex<Vec<(uuid::Uuid, u32)>>,
+    refuse: Mutex<bool>,
+    parked: Mutex<Vec<(uuid::Uuid, String)>>,
+}
+
+#[async_trait::async_trait]
+impl EventHandler for Recorder {
+    async fn handle(&self, event: &Envelope) -> anyhow::Result<Handled> {
+        let mut seen = self.seen.lock().expect("lock");
+        let attempts = seen.iter().filter(|(id, _)| *id == event.id).count() as u32 + 1;
+        seen.push((event.id, attempts));
+        Ok(if *self.refuse.lock().expect("lock") {
+            Handled::NotYet
+        } else {
+            Handled::Applied
+        })
+    }
+
+    async fn park(&self, event: &Envelope, reason: &str) -> anyhow::Result<()> {
+        self.parked
+            .lock()
+            .expect("lock")
+            .push((event.id, reason.to_owned()));
+        Ok(())
+    }
+}
+
+fn fast() -> RetryPolicy {
+    RetryPolicy {
+        max_attempts: 4,
+        first_backoff: Duration::from_millis(1),
+        max_backoff: Duration::from_millis(5),
+    }
+}
+
+#[tokio::test]
+async fn the_runner_retries_not_yet_events_then_parks_them() {
+    let bus: Arc<dyn EventBus> = Arc::new(InProcessBus::new());
+    let recorder = Arc::new(Recorder::default());
+    *recorder.refuse.lock().expect("lock") = true;
+    let stop = CancellationToken::new();
+    consumer::run(
+        Arc::clone(&bus),
+        "orders",
+        &["ticket:deleted"],
+        recorder.clone(),
+        fast(),
+        stop.clone(),
+    )
+    .await
+    .expect("run");
+
+    let poisoned = event(7);
+    let receipt = bus.publish(&poisoned).await.expect("publish");
+    tokio::time::timeout(BOUND, receipt)
+        .await
+        .expect("in time")
+        .expect("acknowledged after parking");
+    assert_eq!(
+        recorder.seen.lock().expect("lock").len(),
+        4,
+        "delivered max_attempts times"
+    );
+    let parked = recorder.parked.lock().expect("lock").clone();
+    assert_eq!(parked.len(), 1);
+    assert_eq!(parked[0].0, poisoned.id);
+    stop.cancel();
+}
+
+#[tokio::test]
+async fn the_relay_publishes_committed_rows_once_and_marks_them_sent() {
+    let dir = tempfile::tempdir().expect("dir");
+    let db = SqliteDb::open(&dir.path().join("outbox.db"))
+        .await
+        .expect("open");
+    sqlx::raw_sql(
+        "CREATE TABLE outbox (seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE, \
+         envelope TEXT NOT NULL, sent_at TEXT)",
+    )
+    .execute(&db.writer)
+    .await
+    .expect("schema");
+    let outbox = Arc::new(SqliteOutbox::new(db.clone()));
+    // Rows committed before the relay starts, as after a crash.
+    let sent: Vec<Envelope> = (0..50).map(event).collect();
+    let mut tx = db.begin_write().await.expect("tx");
+    for e in &sent {
+        enqueue(&mut tx, e).await.expect("enqueue");
+    }
+    tx.commit().await.expect("commit");
+
+    let bus: Arc<dyn EventBus> = Arc::new(InProcessBus::new());
+    let recorder = Arc::new(Recorder::default());
+    let stop = CancellationToken::new();
+    consumer::run(
+        Arc::clone(&bus),
+        "orders",
+        &["ticket:deleted"],
+        recorder.clone(),
+        fast(),
+        stop.clone(),
+    )
+    .await
+    .expect("run");
+    let wake = Arc::new(Notify::new());
+    tokio::spawn(Relay::new("test", outbox.clone(), bus, wake).run(stop.clone()));
+
+    tokio::time::timeout(BOUND, async {
+        while !outbox.unsent_after(0, 100).await.expect("read").is_empty() {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await
+    .expect("every row is marked sent");
+    let seen = recorder.seen.lock().expect("lock").clone();
+    let seen_ids: Vec<_> = seen.iter().map(|(id, _)| *id).collect();
+    let sent_ids: Vec<_> = sent.iter().map(|e| e.id).collect();
+    assert_eq!(seen_ids, sent_ids, "each row delivered once, in order");
+    stop.cancel();
+}
