@@ -1,0 +1,299 @@
+//! Every `JobStore` method, the order-event consumer and the scheduler, on SQLite and
+//! PostgreSQL.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use boxoffice_common::events::{ExpirationComplete, OrderCreated, OrderTicket};
+use boxoffice_common::{Id, SystemClock, new_id};
+use boxoffice_expiration::events::OrderEvents;
+use boxoffice_expiration::scheduler::Scheduler;
+use boxoffice_expiration::store::{JobStore, PostgresJobStore, SqliteJobStore};
+use boxoffice_platform::bus::Envelope;
+use boxoffice_platform::consumer::{EventHandler, Handled};
+use boxoffice_platform::db::{postgres, sqlite::SqliteDb};
+use boxoffice_platform::testing::TestDatabase;
+use time::OffsetDateTime;
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+
+struct Subject {
+    store: Arc<dyn JobStore>,
+    _keep: Box<dyn std::any::Any + Send>,
+}
+
+async fn sqlite() -> Subject {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db = SqliteDb::open(&dir.path().join("expiration.db"))
+        .await
+        .expect("open");
+    let store = SqliteJobStore::open(db, Arc::new(Notify::new()))
+        .await
+        .expect("migrate");
+    Subject {
+        store: Arc::new(store),
+        _keep: Box::new(dir),
+    }
+}
+
+async fn postgres() -> Subject {
+    let database = TestDatabase::create("boxoffice_expiration")
+        .await
+        .expect("database");
+    let pool = postgres::connect(database.url()).await.expect("connect");
+    let store = PostgresJobStore::open(pool, Arc::new(Notify::new()))
+        .await
+        .expect("migrate");
+    Subject {
+        store: Arc::new(store),
+        _keep: Box::new(database),
+    }
+}
+
+macro_rules! contract {
+    ($($case:ident),* $(,)?) => {$(
+        mod $case {
+            #[tokio::test]
+            async fn sqlite() {
+                super::$case(super::sqlite().await).await;
+            }
+
+            #[tokio::test]
+            async fn postgres() {
+                super::$case(super::postgres().await).await;
+            }
+        }
+    )*};
+}
+
+contract!(
+    a_job_is_scheduled_once_per_event,
+    only_due_jobs_fire_each_with_its_event,
+    concurrent_workers_fire_every_job_exactly_once,
+    the_consumer_schedules_and_ignores_duplicates,
+    the_scheduler_fires_overdue_jobs_at_start,
+);
+
+fn at(seconds: i64) -> OffsetDateTime {
+    OffsetDateTime::from_unix_timestamp(1_790_000_000 + seconds).expect("time")
+}
+
+fn expiration(order_id: Id) -> Envelope {
+    Envelope::new(
+        "expiration",
+        OffsetDateTime::now_utc(),
+        &ExpirationComplete { order_id },
+    )
+}
+
+async fn fired_orders(store: &Arc<dyn JobStore>) -> Vec<Id> {
+    let rows = store
+        .outbox()
+        .unsent_after(0, 10_000)
+        .await
+        .expect("outbox");
+    rows.iter()
+        .map(|p| {
+            p.event
+                .data::<ExpirationComplete>()
+                .expect("payload")
+                .order_id
+        })
+        .collect()
+}
+
+async fn a_job_is_scheduled_once_per_event(s: Subject) {
+    let (event, order) = (new_id(), new_id());
+    assert!(
+        s.store
+            .schedule("expiration", event, order, at(10))
+            .await
+            .expect("schedule")
+    );
+    assert!(
+        !s.store
+            .schedule("expiration", event, order, at(10))
+            .await
+            .expect("schedule")
+    );
+    assert!(
+        s.store
+            .schedule("expiration", new_id(), order, at(99))
+            .await
+            .expect("another event, same order")
+    );
+    assert_eq!(
+        s.store.pending().await.expect("count"),
+        1,
+        "one job per order"
+    );
+    assert_eq!(s.store.next_due().await.expect("next"), Some(at(10)));
+    s.store.ping().await.expect("ping");
+}
+
+async fn only_due_jobs_fire_each_with_its_event(s: Subject) {
+    assert_eq!(s.store.next_due().await.expect("next"), None);
+    let (early, late) = (new_id(), new_id());
+    s.store
+        .schedule("expiration", new_id(), early, at(10))
+        .await
+        .expect("schedule");
+    s.store
+        .schedule("expiration", new_id(), late, at(20))
+        .await
+        .expect("schedule");
+
+    assert!(
+        s.store
+            .fire_due(at(9), 10, &expiration)
+            .await
+            .expect("fire")
+            .is_empty()
+    );
+    assert_eq!(
+        s.store
+            .fire_due(at(10), 10, &expiration)
+            .await
+            .expect("fire"),
+        vec![early]
+    );
+    assert_eq!(s.store.next_due().await.expect("next"), Some(at(20)));
+    assert_eq!(
+        s.store
+            .fire_due(at(30), 10, &expiration)
+            .await
+            .expect("fire"),
+        vec![late]
+    );
+    assert!(
+        s.store
+            .fire_due(at(30), 10, &expiration)
+            .await
+            .expect("fire")
+            .is_empty()
+    );
+    assert_eq!(fired_orders(&s.store).await, vec![early, late]);
+    assert_eq!(s.store.pending().await.expect("count"), 0);
+}
+
+async fn concurrent_workers_fire_every_job_exactly_once(s: Subject) {
+    let mut orders = Vec::new();
+    for i in 0..200 {
+        let order = new_id();
+        s.store
+            .schedule("expiration", new_id(), order, at(i % 7))
+            .await
+            .expect("schedule");
+        orders.push(order);
+    }
+    let workers: Vec<_> = (0..4)
+        .map(|_| {
+            let store = Arc::clone(&s.store);
+            tokio::spawn(async move {
+                let mut fired = Vec::new();
+                loop {
+                    let batch = store
+                        .fire_due(at(100), 16, &expiration)
+                        .await
+                        .expect("fire");
+                    if batch.is_empty() {
+                        break fired;
+                    }
+                    fired.extend(batch);
+                }
+            })
+        })
+        .collect();
+    let mut fired = Vec::new();
+    for worker in workers {
+        fired.extend(worker.await.expect("worker"));
+    }
+    fired.sort();
+    orders.sort();
+    assert_eq!(fired, orders, "every job fired once");
+    let mut published = fired_orders(&s.store).await;
+    published.sort();
+    assert_eq!(published, orders, "one event per job");
+}
+
+fn order_created(order: Id, expires_at: OffsetDateTime) -> Envelope {
+    Envelope::new(
+        "orders",
+        OffsetDateTime::now_utc(),
+        &OrderCreated {
+            id: order,
+            version: 0,
+            status: "created".into(),
+            user_id: new_id(),
+            expires_at,
+            ticket: OrderTicket {
+                id: new_id(),
+                price: Some(1000),
+            },
+        },
+    )
+}
+
+async fn the_consumer_schedules_and_ignores_duplicates(s: Subject) {
+    let scheduled = Arc::new(Notify::new());
+    let handler = OrderEvents::new(Arc::clone(&s.store), Arc::clone(&scheduled));
+    let event = order_created(new_id(), at(60));
+    assert_eq!(
+        handler.handle(&event).await.expect("handle"),
+        Handled::Applied
+    );
+    tokio::time::timeout(Duration::from_secs(1), scheduled.notified())
+        .await
+        .expect("the worker is woken");
+    assert_eq!(
+        handler.handle(&event).await.expect("handle"),
+        Handled::Ignored
+    );
+    assert_eq!(s.store.pending().await.expect("count"), 1);
+}
+
+async fn the_scheduler_fires_overdue_jobs_at_start(s: Subject) {
+    let overdue = new_id();
+    let future = new_id();
+    let now = OffsetDateTime::now_utc();
+    s.store
+        .schedule(
+            "expiration",
+            new_id(),
+            overdue,
+            now - time::Duration::minutes(5),
+        )
+        .await
+        .expect("schedule");
+    s.store
+        .schedule(
+            "expiration",
+            new_id(),
+            future,
+            now + time::Duration::hours(1),
+        )
+        .await
+        .expect("schedule");
+
+    let stop = CancellationToken::new();
+    let scheduler = Scheduler::new(
+        Arc::clone(&s.store),
+        Arc::new(SystemClock),
+        Arc::new(Notify::new()),
+    );
+    tokio::spawn(scheduler.run(stop.clone()));
+    tokio::time::timeout(Duration::from_secs(10), async {
+        while fired_orders(&s.store).await.is_empty() {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await
+    .expect("the overdue job fires");
+    stop.cancel();
+    assert_eq!(fired_orders(&s.store).await, vec![overdue]);
+    assert_eq!(
+        s.store.pending().await.expect("count"),
+        1,
+        "the future job waits"
+    );
+}
