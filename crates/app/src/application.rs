@@ -280,7 +280,11 @@ async fn wire_orders(
         boxoffice_orders::router(service.clone()),
         boxoffice_orders::readiness_probe(&service),
     );
-    let handler = Arc::new(OrdersEvents::new(Arc::clone(&store), Arc::clone(clock)));
+    let handler = Arc::new(OrdersEvents::new(
+        Arc::clone(&store),
+        Arc::clone(clock),
+        settings.payment_hold_ceiling(),
+    ));
     wiring.consume(CONSUMER, SUBSCRIBES_TO, handler).await?;
     wiring.relay("orders", store.outbox(), wake);
     Ok(())

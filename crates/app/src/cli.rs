@@ -107,6 +107,15 @@ pub struct Settings {
     )]
     pub expiration_window_seconds: u64,
 
+    /// How far a payment in flight may extend an order's hold, in seconds.
+    #[arg(
+        long,
+        env = "PAYMENT_HOLD_CEILING_SECONDS",
+        default_value_t = 600,
+        global = true
+    )]
+    pub payment_hold_ceiling_seconds: u64,
+
     /// PostgreSQL URL of the service's own database, for `serve` and `migrate`.
     #[arg(long, env = "DATABASE_URL", hide_env_values = true, global = true)]
     pub database_url: Option<Secret>,
@@ -119,6 +128,10 @@ pub struct Settings {
 impl Settings {
     pub fn expiration_window(&self) -> Duration {
         Duration::from_secs(self.expiration_window_seconds)
+    }
+
+    pub fn payment_hold_ceiling(&self) -> Duration {
+        Duration::from_secs(self.payment_hold_ceiling_seconds)
     }
 
     pub fn session_ttl(&self) -> Duration {

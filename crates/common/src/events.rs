@@ -1,5 +1,9 @@
 //! The events services exchange (CONTRACT.md §7): their type names and payloads.
 //!
+//! Besides the contract's events, three internal ones carry the payment hand-shake:
+//! `payment:pending` and `payment:failed` (payments → orders) and `order:extended`
+//! (orders → expiration, payments) when a hold's end moves.
+//!
 //! Payloads are the `data` of the envelope. Money travels as integer minor units
 //! (`price: 1250` is 12.50) — the only place a client-facing number becomes an integer
 //! is the HTTP edge, so no float ever crosses a service boundary.
@@ -18,6 +22,12 @@ pub const ORDER_COMPLETED: &str = "order:completed";
 pub const EXPIRATION_COMPLETE: &str = "expiration:complete";
 pub const PAYMENT_CREATED: &str = "payment:created";
 pub const PAYMENT_REFUNDED: &str = "payment:refunded";
+/// A payment for the order is in flight (the order waits in `awaiting:payment`).
+pub const PAYMENT_PENDING: &str = "payment:pending";
+/// A payment for the order was declined or failed authentication.
+pub const PAYMENT_FAILED: &str = "payment:failed";
+/// The order's hold now ends at a different time (payment started or failed).
+pub const ORDER_EXTENDED: &str = "order:extended";
 
 /// An event payload knows its own type name.
 pub trait EventData: Serialize + for<'de> Deserialize<'de> {
@@ -112,6 +122,34 @@ pub struct PaymentRefunded {
     pub provider_id: String,
 }
 
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PaymentPending {
+    pub id: Id,
+    pub order_id: Id,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PaymentFailed {
+    pub id: Id,
+    pub order_id: Id,
+    /// The provider's message, e.g. "Your card was declined.".
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OrderExtended {
+    pub id: Id,
+    pub version: i64,
+    /// `created` or `awaiting:payment`.
+    pub status: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub expires_at: OffsetDateTime,
+    pub ticket: OrderTicket,
+}
+
 macro_rules! event_types {
     ($($ty:ident => $name:ident),* $(,)?) => {$(
         impl EventData for $ty {
@@ -130,4 +168,7 @@ event_types!(
     ExpirationComplete => EXPIRATION_COMPLETE,
     PaymentCreated => PAYMENT_CREATED,
     PaymentRefunded => PAYMENT_REFUNDED,
+    PaymentPending => PAYMENT_PENDING,
+    PaymentFailed => PAYMENT_FAILED,
+    OrderExtended => ORDER_EXTENDED,
 );

@@ -1,8 +1,8 @@
-//! `order:created` → a job that fires when the order's hold runs out.
+//! `order:created` and `order:extended` → a job that fires when the order's hold runs out.
 
 use std::sync::Arc;
 
-use boxoffice_common::events::{ORDER_CREATED, OrderCreated};
+use boxoffice_common::events::{ORDER_CREATED, ORDER_EXTENDED, OrderCreated, OrderExtended};
 use boxoffice_platform::bus::Envelope;
 use boxoffice_platform::consumer::{EventHandler, Handled};
 use tokio::sync::Notify;
@@ -10,7 +10,7 @@ use tokio::sync::Notify;
 use crate::store::JobStore;
 
 pub const CONSUMER: &str = "expiration";
-pub const SUBSCRIBES_TO: &[&str] = &[ORDER_CREATED];
+pub const SUBSCRIBES_TO: &[&str] = &[ORDER_CREATED, ORDER_EXTENDED];
 
 #[derive(Debug, Clone)]
 pub struct OrderEvents {
@@ -27,13 +27,20 @@ impl OrderEvents {
 #[async_trait::async_trait]
 impl EventHandler for OrderEvents {
     async fn handle(&self, event: &Envelope) -> anyhow::Result<Handled> {
-        if event.kind != ORDER_CREATED {
-            return Ok(Handled::Ignored);
-        }
-        let order: OrderCreated = event.data()?;
+        let (order_id, due_at) = match event.kind.as_str() {
+            ORDER_CREATED => {
+                let order: OrderCreated = event.data()?;
+                (order.id, order.expires_at)
+            }
+            ORDER_EXTENDED => {
+                let order: OrderExtended = event.data()?;
+                (order.id, order.expires_at)
+            }
+            _ => return Ok(Handled::Ignored),
+        };
         if self
             .store
-            .schedule(CONSUMER, event.id, order.id, order.expires_at)
+            .schedule(CONSUMER, event.id, order_id, due_at)
             .await?
         {
             self.scheduled.notify_one();

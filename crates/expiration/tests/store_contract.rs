@@ -118,15 +118,22 @@ async fn a_job_is_scheduled_once_per_event(s: Subject) {
     );
     assert!(
         s.store
-            .schedule("expiration", new_id(), order, at(99))
+            .schedule("expiration", new_id(), order, at(10))
             .await
-            .expect("another event, same order")
+            .expect("same due time")
     );
     assert_eq!(
         s.store.pending().await.expect("count"),
         1,
-        "one job per order"
+        "one job per order and due time"
     );
+    assert!(
+        s.store
+            .schedule("expiration", new_id(), order, at(99))
+            .await
+            .expect("a moved hold end")
+    );
+    assert_eq!(s.store.pending().await.expect("count"), 2);
     assert_eq!(s.store.next_due().await.expect("next"), Some(at(10)));
     s.store.ping().await.expect("ping");
 }
@@ -295,5 +302,48 @@ async fn the_scheduler_fires_overdue_jobs_at_start(s: Subject) {
         s.store.pending().await.expect("count"),
         1,
         "the future job waits"
+    );
+}
+
+mod a_moved_hold_end_keeps_the_later_job {
+    #[tokio::test]
+    async fn sqlite() {
+        super::later_job_survives(super::sqlite().await).await;
+    }
+
+    #[tokio::test]
+    async fn postgres() {
+        super::later_job_survives(super::postgres().await).await;
+    }
+}
+
+async fn later_job_survives(s: Subject) {
+    let order = new_id();
+    s.store
+        .schedule("expiration", new_id(), order, at(10))
+        .await
+        .expect("schedule");
+    s.store
+        .schedule("expiration", new_id(), order, at(50))
+        .await
+        .expect("schedule");
+    assert_eq!(
+        s.store
+            .fire_due(at(20), 10, &expiration)
+            .await
+            .expect("fire"),
+        vec![order]
+    );
+    assert_eq!(
+        s.store.next_due().await.expect("next"),
+        Some(at(50)),
+        "the extended hold still has its job"
+    );
+    assert_eq!(
+        s.store
+            .fire_due(at(60), 10, &expiration)
+            .await
+            .expect("fire"),
+        vec![order]
     );
 }

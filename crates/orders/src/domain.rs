@@ -84,11 +84,17 @@ pub struct Order {
     pub user_id: Id,
     pub ticket: OrderedTicket,
     pub status: OrderStatus,
+    /// When the hold ends: the creation window, pushed out while a payment is in flight.
     pub expires_at: OffsetDateTime,
+    /// The end of the creation window, kept so a failed payment can fall back to it.
+    pub hold_until: OffsetDateTime,
     pub version: i64,
     pub created_at: OffsetDateTime,
     pub cancel_reason: Option<CancelReason>,
 }
+
+/// Clocks of different processes disagree a little; an expiry this close is due.
+const EXPIRY_SLACK: time::Duration = time::Duration::seconds(1);
 
 /// A request the state machine refuses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -115,14 +121,60 @@ impl Order {
         }
     }
 
-    /// The hold ran out. Only an order still `created` expires; anything else (paid,
-    /// already cancelled, or with a payment in flight) is left alone. `false` when
-    /// nothing changed.
-    pub fn expire(&mut self) -> bool {
-        if self.status != OrderStatus::Created {
+    /// The hold ran out. A `created` or `awaiting:payment` order whose `expires_at` has
+    /// passed is cancelled; paid and cancelled orders, and holds that were extended since
+    /// the job was scheduled, are left alone. `false` when nothing changed.
+    pub fn expire(&mut self, now: OffsetDateTime) -> bool {
+        let live = matches!(
+            self.status,
+            OrderStatus::Created | OrderStatus::AwaitingPayment
+        );
+        if !live || now + EXPIRY_SLACK < self.expires_at {
             return false;
         }
         self.cancel(CancelReason::Expired);
+        true
+    }
+
+    /// A payment started: the order waits for it, and the hold extends to `now +
+    /// ceiling` if that is later. Only a `created` order whose hold has not ended moves.
+    pub fn await_payment(&mut self, now: OffsetDateTime, ceiling: std::time::Duration) -> bool {
+        if self.status != OrderStatus::Created || now >= self.expires_at {
+            return false;
+        }
+        self.status = OrderStatus::AwaitingPayment;
+        self.expires_at = self.expires_at.max(now + ceiling);
+        self.version += 1;
+        true
+    }
+
+    /// The payment failed: back to `created` until the original hold ends, or cancelled
+    /// with `payment_failed` if that moment has passed.
+    pub fn payment_failed(&mut self, now: OffsetDateTime) -> bool {
+        if self.status != OrderStatus::AwaitingPayment {
+            return false;
+        }
+        if now < self.hold_until {
+            self.status = OrderStatus::Created;
+            self.expires_at = self.hold_until;
+            self.version += 1;
+        } else {
+            self.cancel(CancelReason::PaymentFailed);
+        }
+        true
+    }
+
+    /// Paid. Only a live order completes; money for any other order is refunded by the
+    /// payments service.
+    pub fn complete(&mut self) -> bool {
+        if !matches!(
+            self.status,
+            OrderStatus::Created | OrderStatus::AwaitingPayment
+        ) {
+            return false;
+        }
+        self.status = OrderStatus::Complete;
+        self.version += 1;
         true
     }
 
@@ -185,6 +237,7 @@ mod tests {
             },
             status,
             expires_at: OffsetDateTime::UNIX_EPOCH,
+            hold_until: OffsetDateTime::UNIX_EPOCH,
             version: 0,
             created_at: OffsetDateTime::UNIX_EPOCH,
             cancel_reason: None,
@@ -214,17 +267,70 @@ mod tests {
         );
     }
 
+    fn later(seconds: i64) -> OffsetDateTime {
+        OffsetDateTime::UNIX_EPOCH + time::Duration::seconds(seconds)
+    }
+
     #[test]
-    fn only_created_orders_expire() {
+    fn only_live_orders_past_their_hold_expire() {
         let mut live = order(OrderStatus::Created);
-        assert!(live.expire());
+        live.expires_at = later(60);
+        assert!(!live.expire(later(30)), "not yet");
+        assert!(live.expire(later(60)));
         assert_eq!(live.cancel_reason, Some(CancelReason::Expired));
-        assert!(!live.expire(), "a second expiry changes nothing");
-        for status in [OrderStatus::Complete, OrderStatus::AwaitingPayment] {
-            let mut other = order(status);
-            assert!(!other.expire());
-            assert_eq!(other.status, status);
-        }
+        assert!(!live.expire(later(90)), "a second expiry changes nothing");
+        let mut paid = order(OrderStatus::Complete);
+        assert!(!paid.expire(later(90)));
+        assert_eq!(paid.status, OrderStatus::Complete);
+    }
+
+    #[test]
+    fn a_payment_in_flight_extends_the_hold_up_to_the_ceiling() {
+        let mut o = order(OrderStatus::Created);
+        o.expires_at = later(60);
+        o.hold_until = later(60);
+        assert!(o.await_payment(later(50), std::time::Duration::from_secs(600)));
+        assert_eq!(
+            (o.status, o.expires_at, o.version),
+            (OrderStatus::AwaitingPayment, later(650), 1)
+        );
+        assert!(
+            !o.expire(later(61)),
+            "the original expiry no longer applies"
+        );
+        assert!(o.expire(later(650)), "the ceiling does");
+
+        let mut late = order(OrderStatus::Created);
+        late.expires_at = later(60);
+        assert!(
+            !late.await_payment(later(61), std::time::Duration::from_secs(600)),
+            "the hold already ended"
+        );
+    }
+
+    #[test]
+    fn a_failed_payment_falls_back_to_the_hold_or_cancels() {
+        let mut o = order(OrderStatus::Created);
+        o.expires_at = later(60);
+        o.hold_until = later(60);
+        o.await_payment(later(10), std::time::Duration::from_secs(600));
+        assert!(o.payment_failed(later(20)));
+        assert_eq!((o.status, o.expires_at), (OrderStatus::Created, later(60)));
+
+        o.await_payment(later(30), std::time::Duration::from_secs(600));
+        assert!(o.payment_failed(later(61)));
+        assert_eq!(
+            (o.status, o.cancel_reason),
+            (OrderStatus::Cancelled, Some(CancelReason::PaymentFailed))
+        );
+    }
+
+    #[test]
+    fn only_live_orders_complete() {
+        assert!(order(OrderStatus::Created).complete());
+        assert!(order(OrderStatus::AwaitingPayment).complete());
+        assert!(!order(OrderStatus::Cancelled).complete());
+        assert!(!order(OrderStatus::Complete).complete());
     }
 
     #[test]

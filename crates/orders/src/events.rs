@@ -3,16 +3,19 @@
 
 use std::sync::Arc;
 
+use boxoffice_common::Id;
 use boxoffice_common::events::{
-    EXPIRATION_COMPLETE, ExpirationComplete, TICKET_CREATED, TICKET_DELETED, TICKET_UPDATED,
-    TicketCreated, TicketDeleted, TicketUpdated,
+    EXPIRATION_COMPLETE, ExpirationComplete, PAYMENT_CREATED, PAYMENT_FAILED, PAYMENT_PENDING,
+    PAYMENT_REFUNDED, PaymentCreated, PaymentFailed, PaymentPending, TICKET_CREATED,
+    TICKET_DELETED, TICKET_UPDATED, TicketCreated, TicketDeleted, TicketUpdated,
 };
 use boxoffice_common::{Clock, Money};
 use boxoffice_platform::bus::Envelope;
 use boxoffice_platform::consumer::{EventHandler, Handled};
 
+use crate::domain::OrderStatus;
 use crate::domain::{Order, TicketReplica, VersionCheck, check_version};
-use crate::service::cancelled_event;
+use crate::service::{cancelled_event, completed_event, extended_event};
 use crate::store::{Claim, Decision, Modified, OrderStore, ReplicaDecision, ReplicaOutcome};
 
 /// Durable consumer name.
@@ -23,17 +26,40 @@ pub const SUBSCRIBES_TO: &[&str] = &[
     TICKET_UPDATED,
     TICKET_DELETED,
     EXPIRATION_COMPLETE,
+    PAYMENT_PENDING,
+    PAYMENT_FAILED,
+    PAYMENT_CREATED,
+    PAYMENT_REFUNDED,
 ];
+
+/// What an event does to an order; the event it publishes follows from the result.
+#[derive(Debug, Clone, Copy)]
+enum Transition {
+    Expire,
+    AwaitPayment,
+    PaymentFailed,
+    Complete,
+}
 
 #[derive(Debug, Clone)]
 pub struct OrdersEvents {
     store: Arc<dyn OrderStore>,
     clock: Arc<dyn Clock>,
+    /// How far a payment in flight may extend a hold.
+    payment_ceiling: std::time::Duration,
 }
 
 impl OrdersEvents {
-    pub fn new(store: Arc<dyn OrderStore>, clock: Arc<dyn Clock>) -> Self {
-        Self { store, clock }
+    pub fn new(
+        store: Arc<dyn OrderStore>,
+        clock: Arc<dyn Clock>,
+        payment_ceiling: std::time::Duration,
+    ) -> Self {
+        Self {
+            store,
+            clock,
+            payment_ceiling,
+        }
     }
 
     async fn replicate(
@@ -67,8 +93,15 @@ impl OrdersEvents {
         })
     }
 
-    async fn expire(&self, event: &Envelope, data: ExpirationComplete) -> anyhow::Result<Handled> {
+    /// Applies a state-machine transition to an order and publishes what it caused.
+    async fn transition(
+        &self,
+        event: &Envelope,
+        order_id: Id,
+        transition: Transition,
+    ) -> anyhow::Result<Handled> {
         let now = self.clock.now();
+        let ceiling = self.payment_ceiling;
         let claim = Claim {
             consumer: CONSUMER,
             event_id: event.id,
@@ -76,14 +109,26 @@ impl OrdersEvents {
         let outcome = self
             .store
             .modify(
-                data.order_id,
+                order_id,
                 Some(claim),
                 Box::new(move |order: &mut Order| {
-                    Ok(if order.expire() {
-                        Decision::Save(vec![cancelled_event(order, now)])
-                    } else {
-                        Decision::Keep
-                    })
+                    let changed = match transition {
+                        Transition::Expire => order.expire(now),
+                        Transition::AwaitPayment => order.await_payment(now, ceiling),
+                        Transition::PaymentFailed => order.payment_failed(now),
+                        Transition::Complete => order.complete(),
+                    };
+                    if !changed {
+                        return Ok(Decision::Keep);
+                    }
+                    let event = match order.status {
+                        OrderStatus::Cancelled => cancelled_event(order, now),
+                        OrderStatus::Complete => completed_event(order, now),
+                        OrderStatus::Created | OrderStatus::AwaitingPayment => {
+                            extended_event(order, now)
+                        }
+                    };
+                    Ok(Decision::Save(vec![event]))
                 }),
             )
             .await?
@@ -135,7 +180,28 @@ impl EventHandler for OrdersEvents {
                 };
                 self.replicate(event, replica).await
             }
-            EXPIRATION_COMPLETE => self.expire(event, event.data()?).await,
+            EXPIRATION_COMPLETE => {
+                let data: ExpirationComplete = event.data()?;
+                self.transition(event, data.order_id, Transition::Expire)
+                    .await
+            }
+            PAYMENT_PENDING => {
+                let data: PaymentPending = event.data()?;
+                self.transition(event, data.order_id, Transition::AwaitPayment)
+                    .await
+            }
+            PAYMENT_FAILED => {
+                let data: PaymentFailed = event.data()?;
+                self.transition(event, data.order_id, Transition::PaymentFailed)
+                    .await
+            }
+            PAYMENT_CREATED => {
+                // Money for an order that can no longer complete is refunded by the
+                // payments service when it sees the order's final state.
+                let data: PaymentCreated = event.data()?;
+                self.transition(event, data.order_id, Transition::Complete)
+                    .await
+            }
             _ => Ok(Handled::Ignored),
         }
     }

@@ -3,7 +3,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use boxoffice_common::events::{OrderCancelled, OrderCreated, OrderTicket};
+use boxoffice_common::events::{
+    OrderCancelled, OrderCompleted, OrderCreated, OrderExtended, OrderTicket,
+};
 use boxoffice_common::{Clock, Id, new_id};
 use boxoffice_platform::bus::Envelope;
 
@@ -52,6 +54,40 @@ pub fn cancelled_event(order: &Order, now: time::OffsetDateTime) -> Envelope {
     )
 }
 
+/// The `order:extended` event for an order whose hold end moved.
+pub fn extended_event(order: &Order, now: time::OffsetDateTime) -> Envelope {
+    Envelope::new(
+        SOURCE,
+        now,
+        &OrderExtended {
+            id: order.id,
+            version: order.version,
+            status: order.status.as_str().to_owned(),
+            expires_at: order.expires_at,
+            ticket: OrderTicket {
+                id: order.ticket.id,
+                price: Some(order.ticket.price.minor()),
+            },
+        },
+    )
+}
+
+/// The `order:completed` event for a paid order.
+pub fn completed_event(order: &Order, now: time::OffsetDateTime) -> Envelope {
+    Envelope::new(
+        SOURCE,
+        now,
+        &OrderCompleted {
+            id: order.id,
+            version: order.version,
+            ticket: OrderTicket {
+                id: order.ticket.id,
+                price: None,
+            },
+        },
+    )
+}
+
 impl OrdersService {
     pub fn new(store: Arc<dyn OrderStore>, clock: Arc<dyn Clock>, window: Duration) -> Self {
         Self {
@@ -89,6 +125,7 @@ impl OrdersService {
             },
             status: OrderStatus::Created,
             expires_at: now + self.window,
+            hold_until: now + self.window,
             version: 0,
             created_at: now,
             cancel_reason: None,

@@ -20,6 +20,9 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
+/// How far a payment in flight extends a hold, in these tests.
+const CEILING: Duration = Duration::from_secs(600);
+
 struct Subject {
     store: Arc<dyn OrderStore>,
     _keep: Box<dyn std::any::Any + Send>,
@@ -97,6 +100,7 @@ fn order(buyer: Uuid, ticket: Uuid, created: i64) -> Order {
         },
         status: OrderStatus::Created,
         expires_at: at(created + 900),
+        hold_until: at(created + 900),
         version: 0,
         created_at: at(created),
         cancel_reason: None,
@@ -358,6 +362,7 @@ async fn versions_arriving_3_1_2_converge_through_the_consumer(s: Subject) {
     let handler = Arc::new(OrdersEvents::new(
         Arc::clone(&s.store),
         Arc::new(SystemClock),
+        CEILING,
     ));
     let policy = RetryPolicy {
         max_attempts: 50,
@@ -433,7 +438,7 @@ async fn versions_arriving_3_1_2_converge_through_the_consumer(s: Subject) {
 }
 
 async fn a_duplicate_ticket_event_changes_nothing(s: Subject) {
-    let handler = OrdersEvents::new(Arc::clone(&s.store), Arc::new(SystemClock));
+    let handler = OrdersEvents::new(Arc::clone(&s.store), Arc::new(SystemClock), CEILING);
     let id = new_id();
     let created = ticket_event(id, 0, "v0");
     let updated = ticket_event(id, 1, "v1");
@@ -463,7 +468,7 @@ async fn a_duplicate_ticket_event_changes_nothing(s: Subject) {
 }
 
 async fn a_late_expiry_never_touches_a_cancelled_or_completed_order(s: Subject) {
-    let handler = OrdersEvents::new(Arc::clone(&s.store), Arc::new(SystemClock));
+    let handler = OrdersEvents::new(Arc::clone(&s.store), Arc::new(SystemClock), CEILING);
     let ticket = new_id();
     let cancelled = order(new_id(), ticket, 0);
     s.store.insert(&cancelled, &event()).await.expect("insert");

@@ -17,7 +17,7 @@ pub type EventFor<'a> = &'a (dyn Fn(Id) -> Envelope + Sync);
 
 #[async_trait::async_trait]
 pub trait JobStore: Send + Sync + 'static {
-    /// Schedules the expiry of `order_id` at `due_at`, recording `event_id` in the inbox
+    /// Schedules the expiry of `order_id` at `due_at` (one job per order and due time), recording `event_id` in the inbox
     /// under `consumer` in the same transaction. `false` for an event seen before.
     async fn schedule(
         &self,

@@ -78,8 +78,8 @@ impl JobStore for PostgresJobStore {
         let mut tx = self.pool.begin().await?;
         // SKIP LOCKED: replicas firing at the same moment each take different jobs.
         let rows = sqlx::query(
-            "DELETE FROM scheduled_job WHERE order_id IN (\
-                SELECT order_id FROM scheduled_job WHERE due_at <= $1 ORDER BY due_at LIMIT $2 \
+            "DELETE FROM scheduled_job WHERE (order_id, due_at) IN (\
+                SELECT order_id, due_at FROM scheduled_job WHERE due_at <= $1 ORDER BY due_at LIMIT $2 \
                 FOR UPDATE SKIP LOCKED) RETURNING order_id",
         )
         .bind(now)

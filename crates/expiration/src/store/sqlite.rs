@@ -72,7 +72,7 @@ impl JobStore for SqliteJobStore {
     ) -> anyhow::Result<Vec<Id>> {
         // The single writer connection and BEGIN IMMEDIATE make the take atomic.
         let mut tx = self.db.begin_write().await?;
-        let rows = sqlx::query("DELETE FROM scheduled_job WHERE order_id IN (SELECT order_id FROM scheduled_job WHERE due_at <= ? ORDER BY due_at LIMIT ?) RETURNING order_id")
+        let rows = sqlx::query("DELETE FROM scheduled_job WHERE rowid IN (SELECT rowid FROM scheduled_job WHERE due_at <= ? ORDER BY due_at LIMIT ?) RETURNING order_id")
             .bind(time_text(now))
             .bind(limit)
             .fetch_all(&mut *tx)

@@ -55,6 +55,9 @@ fn read_order(row: &PgRow) -> anyhow::Result<Order> {
         },
         status: OrderStatus::parse(&status).context("stored status")?,
         expires_at: row.try_get("expires_at")?,
+        hold_until: row
+            .try_get::<Option<time::OffsetDateTime>, _>("hold_until")?
+            .unwrap_or(row.try_get("expires_at")?),
         version: row.try_get("version")?,
         created_at: row.try_get("created_at")?,
         cancel_reason: reason.as_deref().and_then(CancelReason::parse),
@@ -73,7 +76,7 @@ fn read_replica(row: &PgRow) -> anyhow::Result<TicketReplica> {
 }
 
 const ORDER_COLUMNS: &str = "SELECT id, user_id, ticket_id, ticket_title, ticket_price, ticket_version, status, \
-     cancel_reason, expires_at, version, created_at FROM orders";
+     cancel_reason, expires_at, hold_until, version, created_at FROM orders";
 
 async fn load_order(conn: &mut PgConnection, id: Id, lock: bool) -> anyhow::Result<Option<Order>> {
     let lock = if lock { " FOR UPDATE" } else { "" };
@@ -102,7 +105,7 @@ impl OrderStore for PostgresOrderStore {
         let mut tx = self.pool.begin().await?;
         let inserted = sqlx::query(
             "INSERT INTO orders (id, user_id, ticket_id, ticket_title, ticket_price, ticket_version, status, \
-             cancel_reason, expires_at, version, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+             cancel_reason, expires_at, hold_until, version, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
         )
         .bind(order.id)
         .bind(order.user_id)
@@ -113,6 +116,7 @@ impl OrderStore for PostgresOrderStore {
         .bind(order.status.as_str())
         .bind(order.cancel_reason.map(CancelReason::as_str))
         .bind(order.expires_at)
+        .bind(order.hold_until)
         .bind(order.version)
         .bind(order.created_at)
         .execute(&mut *tx)

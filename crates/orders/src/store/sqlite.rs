@@ -41,6 +41,7 @@ fn read_order(row: &SqliteRow) -> anyhow::Result<Order> {
     let status: String = row.try_get("status")?;
     let reason: Option<String> = row.try_get("cancel_reason")?;
     let expires_at: String = row.try_get("expires_at")?;
+    let hold_until: Option<String> = row.try_get("hold_until")?;
     let created_at: String = row.try_get("created_at")?;
     Ok(Order {
         id: id.parse()?,
@@ -53,6 +54,7 @@ fn read_order(row: &SqliteRow) -> anyhow::Result<Order> {
         },
         status: OrderStatus::parse(&status).context("stored status")?,
         expires_at: parse_time(&expires_at)?,
+        hold_until: parse_time(hold_until.as_deref().unwrap_or(&expires_at))?,
         version: row.try_get("version")?,
         created_at: parse_time(&created_at)?,
         cancel_reason: reason.as_deref().and_then(CancelReason::parse),
@@ -73,7 +75,7 @@ fn read_replica(row: &SqliteRow) -> anyhow::Result<TicketReplica> {
 }
 
 const ORDER_COLUMNS: &str = "SELECT id, user_id, ticket_id, ticket_title, ticket_price, ticket_version, status, \
-     cancel_reason, expires_at, version, created_at FROM orders";
+     cancel_reason, expires_at, hold_until, version, created_at FROM orders";
 
 async fn load_order(conn: &mut SqliteConnection, id: Id) -> anyhow::Result<Option<Order>> {
     let row = sqlx::query(sqlx::AssertSqlSafe(format!("{ORDER_COLUMNS} WHERE id = ?")))
@@ -106,7 +108,7 @@ impl OrderStore for SqliteOrderStore {
         let mut tx = self.db.begin_write().await?;
         let inserted = sqlx::query(
             "INSERT INTO orders (id, user_id, ticket_id, ticket_title, ticket_price, ticket_version, status, \
-             cancel_reason, expires_at, version, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+             cancel_reason, expires_at, hold_until, version, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(order.id.to_string())
         .bind(order.user_id.to_string())
@@ -117,6 +119,7 @@ impl OrderStore for SqliteOrderStore {
         .bind(order.status.as_str())
         .bind(order.cancel_reason.map(CancelReason::as_str))
         .bind(time_text(order.expires_at))
+        .bind(time_text(order.hold_until))
         .bind(order.version)
         .bind(time_text(order.created_at))
         .execute(&mut *tx)
