@@ -13,6 +13,11 @@ use boxoffice_expiration::scheduler::Scheduler;
 use boxoffice_expiration::store::{JobStore, PostgresJobStore, SqliteJobStore};
 use boxoffice_orders::OrdersService;
 use boxoffice_orders::store::{OrderStore, PostgresOrderStore, SqliteOrderStore};
+use boxoffice_payments::PaymentsService;
+use boxoffice_payments::gateway::PaymentGateway;
+use boxoffice_payments::gateway::stripe::StripeGateway;
+use boxoffice_payments::gateway::test_processor::TestProcessor;
+use boxoffice_payments::store::{PaymentStore, PostgresPaymentStore, SqlitePaymentStore};
 use boxoffice_platform::Secret;
 use boxoffice_platform::bus::{EventBus, InProcessBus};
 use boxoffice_platform::consumer::{self, EventHandler};
@@ -104,7 +109,7 @@ impl Application {
                 keys::check_key(key)?;
                 key.clone()
             }
-            None => keys::load_or_create(dir)?,
+            None => keys::load_or_create(dir, keys::SESSION_KEY_FILE)?,
         };
         let sessions = session_keys(&key, settings);
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
@@ -146,6 +151,27 @@ impl Application {
             Arc::new(SqliteJobStore::open(open("expiration").await?, Arc::clone(&wake)).await?);
         wire_expiration(&mut wiring, &mut parts, jobs, wake, &clock).await?;
 
+        let wake = Arc::new(Notify::new());
+        let payments: Arc<dyn PaymentStore> =
+            Arc::new(SqlitePaymentStore::open(open("payments").await?, Arc::clone(&wake)).await?);
+        let webhook_secret = match &settings.stripe_webhook_secret {
+            Some(secret) => secret.clone(),
+            None if settings.stripe_key.is_none() => {
+                keys::load_or_create(dir, keys::WEBHOOK_KEY_FILE)?
+            }
+            None => anyhow::bail!("STRIPE_WEBHOOK_SECRET is required with STRIPE_KEY"),
+        };
+        wire_payments(
+            &mut wiring,
+            &mut parts,
+            payments,
+            wake,
+            &clock,
+            settings,
+            webhook_secret,
+        )
+        .await?;
+
         wiring.start_relays();
         Self::assemble(parts, sessions, settings, "embedded", stop).await
     }
@@ -173,11 +199,13 @@ impl Application {
                     boxoffice_auth::readiness_probe(&auth),
                 );
             }
-            Service::Tickets | Service::Orders | Service::Expiration => anyhow::bail!(
-                "`serve {}` needs a shared event bus between processes (NATS JetStream), \
+            Service::Tickets | Service::Orders | Service::Expiration | Service::Payments => {
+                anyhow::bail!(
+                    "`serve {}` needs a shared event bus between processes (NATS JetStream), \
                  which this build does not have yet; run the embedded mode instead",
-                service.name()
-            ),
+                    service.name()
+                )
+            }
         }
         Self::assemble(
             parts,
@@ -310,6 +338,42 @@ async fn wire_expiration(
     Ok(())
 }
 
+async fn wire_payments(
+    wiring: &mut Wiring,
+    parts: &mut Parts,
+    store: Arc<dyn PaymentStore>,
+    wake: Arc<Notify>,
+    clock: &Arc<dyn Clock>,
+    settings: &Settings,
+    webhook_secret: Secret,
+) -> anyhow::Result<()> {
+    use boxoffice_payments::events::{CONSUMER, OrderEvents, SUBSCRIBES_TO};
+    let gateway: Arc<dyn PaymentGateway> = match &settings.stripe_key {
+        Some(key) => Arc::new(StripeGateway::new(
+            key.clone(),
+            settings.stripe_api_base.clone(),
+        )?),
+        None => Arc::new(TestProcessor::new(webhook_secret.clone())),
+    };
+    tracing::info!(gateway = gateway.name(), "payments configured");
+    let service = PaymentsService::new(
+        Arc::clone(&store),
+        gateway,
+        Arc::clone(clock),
+        settings.currency.to_lowercase(),
+        webhook_secret,
+    );
+    parts.add(
+        boxoffice_payments::router(service.clone()),
+        boxoffice_payments::readiness_probe(&service),
+    );
+    wiring
+        .consume(CONSUMER, SUBSCRIBES_TO, Arc::new(OrderEvents::new(service)))
+        .await?;
+    wiring.relay("payments", store.outbox(), wake);
+    Ok(())
+}
+
 /// `boxoffice migrate <service>`: applies the service's PostgreSQL migrations.
 pub async fn migrate(service: Service, settings: &Settings) -> anyhow::Result<()> {
     let pool = postgres::connect(database_url(settings)?.expose()).await?;
@@ -318,6 +382,7 @@ pub async fn migrate(service: Service, settings: &Settings) -> anyhow::Result<()
         Service::Tickets => PostgresTicketStore::migrate(&pool).await?,
         Service::Orders => PostgresOrderStore::migrate(&pool).await?,
         Service::Expiration => PostgresJobStore::migrate(&pool).await?,
+        Service::Payments => PostgresPaymentStore::migrate(&pool).await?,
     }
     tracing::info!(service = service.name(), "schema is up to date");
     Ok(())

@@ -51,6 +51,8 @@ pub enum Service {
     Orders,
     /// Ends unpaid holds when they run out (no routes).
     Expiration,
+    /// Charges, webhooks and refunds: /api/payments.
+    Payments,
 }
 
 impl Service {
@@ -60,6 +62,7 @@ impl Service {
             Self::Tickets => "tickets",
             Self::Orders => "orders",
             Self::Expiration => "expiration",
+            Self::Payments => "payments",
         }
     }
 }
@@ -115,6 +118,29 @@ pub struct Settings {
         global = true
     )]
     pub payment_hold_ceiling_seconds: u64,
+
+    /// Currency of every charge (ISO code, lower case).
+    #[arg(long, env = "CURRENCY", default_value = "usd", global = true)]
+    pub currency: String,
+
+    /// Stripe secret key. When set, payments go to Stripe instead of the built-in test
+    /// processor.
+    #[arg(long, env = "STRIPE_KEY", hide_env_values = true, global = true)]
+    pub stripe_key: Option<Secret>,
+
+    /// Secret that signs payment webhooks (Stripe's `whsec_…`). Required with STRIPE_KEY;
+    /// the embedded test processor generates one into DATA_DIR when unset.
+    #[arg(
+        long,
+        env = "STRIPE_WEBHOOK_SECRET",
+        hide_env_values = true,
+        global = true
+    )]
+    pub stripe_webhook_secret: Option<Secret>,
+
+    /// Stripe API base URL, e.g. a local stand-in.
+    #[arg(long, env = "STRIPE_API_BASE", global = true)]
+    pub stripe_api_base: Option<String>,
 
     /// PostgreSQL URL of the service's own database, for `serve` and `migrate`.
     #[arg(long, env = "DATABASE_URL", hide_env_values = true, global = true)]

@@ -1,4 +1,5 @@
-//! The embedded mode's session key.
+//! The embedded mode's generated secrets: the session key and the test processor's
+//! webhook secret.
 //!
 //! A fresh install should just work, and sessions should survive a restart, so when
 //! `JWT_KEY` is not given the embedded mode generates a random key once and keeps it in
@@ -12,7 +13,10 @@ use boxoffice_platform::Secret;
 /// Shortest signing key accepted: HS256 keys below 256 bits are guessable offline.
 pub const MIN_KEY_LEN: usize = 32;
 
-const KEY_FILE: &str = "jwt.key";
+/// Where the generated session key is kept in `DATA_DIR`.
+pub const SESSION_KEY_FILE: &str = "jwt.key";
+/// Where the generated webhook secret of the test processor is kept in `DATA_DIR`.
+pub const WEBHOOK_KEY_FILE: &str = "webhook.key";
 
 /// Refuses keys too short to be safe.
 pub fn check_key(key: &Secret) -> anyhow::Result<()> {
@@ -23,9 +27,9 @@ pub fn check_key(key: &Secret) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Reads the key kept in `data_dir`, creating it on first use.
-pub fn load_or_create(data_dir: &Path) -> anyhow::Result<Secret> {
-    let path = data_dir.join(KEY_FILE);
+/// Reads the key kept in `data_dir/file`, creating it on first use.
+pub fn load_or_create(data_dir: &Path, file: &str) -> anyhow::Result<Secret> {
+    let path = data_dir.join(file);
     match std::fs::read_to_string(&path) {
         Ok(text) => {
             let key = Secret::new(text.trim());
@@ -37,7 +41,7 @@ pub fn load_or_create(data_dir: &Path) -> anyhow::Result<Secret> {
             getrandom::fill(&mut bytes).map_err(|e| anyhow::anyhow!("no randomness: {e}"))?;
             let key = hex::encode(bytes);
             write_private(&path, &key)?;
-            tracing::info!(path = %path.display(), "generated a new session key");
+            tracing::info!(path = %path.display(), "generated a new secret key");
             Ok(Secret::new(key))
         }
         Err(err) => Err(err).with_context(|| format!("reading {}", path.display())),
@@ -65,8 +69,10 @@ mod tests {
     #[test]
     fn the_key_is_generated_once_and_kept() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let first = load_or_create(dir.path()).expect("create");
-        let second = load_or_create(dir.path()).expect("load");
+        let first = load_or_create(dir.path(), SESSION_KEY_FILE).expect("create");
+        let second = load_or_create(dir.path(), SESSION_KEY_FILE).expect("load");
+        let other = load_or_create(dir.path(), WEBHOOK_KEY_FILE).expect("create");
+        assert_ne!(first, other, "each file holds its own key");
         assert_eq!(first, second);
         assert!(first.expose().len() >= MIN_KEY_LEN);
     }

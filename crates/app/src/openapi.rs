@@ -26,7 +26,8 @@ pub const OPENAPI_PATH: &str = "/api/docs/openapi.json";
     tags(
         (name = "users", description = "Accounts and sessions"),
         (name = "tickets", description = "Tickets for sale"),
-        (name = "orders", description = "Holding and buying tickets")
+        (name = "orders", description = "Holding and buying tickets"),
+        (name = "payments", description = "Paying for orders")
     ),
     components(schemas(ErrorBody, ErrorItem)),
     modifiers(&SessionSchemes)

@@ -1,0 +1,269 @@
+//! The `/api/payments` routes. Thin: authenticate, parse, call the service, shape JSON.
+
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use boxoffice_common::Id;
+use boxoffice_common::id::parse_id;
+use boxoffice_platform::http::{ApiError, ApiJson, AuthUser, ErrorBody, ErrorItem};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::domain::{ORDER_ID_REQUIRED, Payment, TOKEN_REQUIRED};
+use crate::service::{PaymentsError, PaymentsService};
+use crate::store::KeyState;
+
+pub const TAG: &str = "payments";
+const IDEMPOTENCY_KEY: &str = "idempotency-key";
+
+pub fn router(service: PaymentsService) -> OpenApiRouter {
+    OpenApiRouter::new()
+        .routes(routes!(create_payment))
+        .routes(routes!(receive_webhook))
+        .routes(routes!(authenticate_payment))
+        .with_state(service)
+}
+
+/// A payment as its payer sees it.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PaymentBody {
+    id: String,
+    order_id: String,
+    /// `succeeded`, `processing`, `requires_action` (or later `failed`, `refunded`).
+    status: String,
+    /// Set while `requires_action`: the browser finishes 3-D Secure with it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    client_secret: Option<String>,
+}
+
+impl From<Payment> for PaymentBody {
+    fn from(payment: Payment) -> Self {
+        Self {
+            id: payment.id.to_string(),
+            order_id: payment.order_id.to_string(),
+            status: payment.status.as_str().to_owned(),
+            client_secret: payment.client_secret,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PayRequest {
+    #[serde(default)]
+    order_id: Option<String>,
+    /// A card token (`tok_visa`, …) or, with Stripe, a PaymentMethod id (`pm_…`).
+    #[serde(default)]
+    token: Option<String>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AuthenticateRequest {
+    #[serde(default)]
+    client_secret: String,
+    #[serde(default)]
+    success: bool,
+}
+
+/// Pay for one of your orders.
+///
+/// With an `Idempotency-Key` header (1–255 characters) the same request within 24 h gets
+/// the first answer again; the same key with a different body is refused, and a key whose
+/// first request is still running answers 409. Whatever the keys, an order is charged at
+/// most once.
+#[utoipa::path(
+    post, path = "/api/payments", tag = TAG,
+    request_body = PayRequest,
+    params(("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe")),
+    responses(
+        (status = 201, description = "`succeeded` (event `payment:created`), `processing` or `requires_action` (with `clientSecret`)", body = PaymentBody),
+        (status = 400, description = "`Token is required`, `OrderId is required`, `Cannot pay for a cancelled order`, `Order has already been paid for`, or the provider's decline message", body = ErrorBody),
+        (status = 401, description = "Not signed in, or not your order", body = ErrorBody),
+        (status = 404, description = "No such order", body = ErrorBody),
+        (status = 409, description = "The same Idempotency-Key is still being processed", body = ErrorBody),
+    ),
+    security(("session_cookie" = []), ("bearer" = []))
+)]
+async fn create_payment(
+    State(service): State<PaymentsService>,
+    AuthUser(user): AuthUser,
+    headers: HeaderMap,
+    ApiJson(body): ApiJson<PayRequest>,
+) -> Result<Response, ApiError> {
+    let user = parse_id(&user.id).ok_or(ApiError::Unauthorized)?;
+    let (order_id, token) = validate(&body)?;
+    let key = idempotency_key(&headers)?;
+    let Some(key) = key else {
+        return Ok(pay(&service, user, order_id, &token).await);
+    };
+    let request_hash = hex::encode(Sha256::digest(format!("{order_id}\n{token}").as_bytes()));
+    let now = service.clock().now();
+    match service
+        .store()
+        .claim_key(user, &key, &request_hash, now)
+        .await?
+    {
+        KeyState::Fresh => {}
+        KeyState::Replay { status, body } => return Ok(stored_response(status, body)),
+        KeyState::InProgress => {
+            return Err(ApiError::Conflict(
+                "A request with this Idempotency-Key is still being processed".to_owned(),
+            ));
+        }
+        KeyState::Mismatch => {
+            return Err(ApiError::bad_request(
+                "Idempotency key reused with a different request",
+            ));
+        }
+    }
+    let response = pay(&service, user, order_id, &token).await;
+    let status = response.status();
+    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+        .await
+        .map_err(|e| ApiError::Internal(anyhow::anyhow!("reading our own response: {e}")))?;
+    let body = String::from_utf8_lossy(&bytes).into_owned();
+    if status.is_server_error() {
+        // Nothing worth replaying: let the client retry with the same key.
+        service.store().release_key(user, &key).await?;
+    } else {
+        service
+            .store()
+            .finish_key(user, &key, status.as_u16(), &body)
+            .await?;
+    }
+    Ok(stored_response(status.as_u16(), body))
+}
+
+async fn pay(service: &PaymentsService, user: Id, order_id: Id, token: &str) -> Response {
+    match service.pay(user, order_id, token).await {
+        Ok(payment) => {
+            (StatusCode::CREATED, axum::Json(PaymentBody::from(payment))).into_response()
+        }
+        Err(err) => to_api_error(err).into_response(),
+    }
+}
+
+fn stored_response(status: u16, body: String) -> Response {
+    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
+    (
+        status,
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        body,
+    )
+        .into_response()
+}
+
+fn validate(body: &PayRequest) -> Result<(Id, String), ApiError> {
+    let present = |v: &Option<String>| {
+        v.as_deref()
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+            .map(str::to_owned)
+    };
+    let token = present(&body.token);
+    let order_id = present(&body.order_id);
+    let mut problems = Vec::new();
+    if token.is_none() {
+        problems.push(ErrorItem::field("token", TOKEN_REQUIRED));
+    }
+    if order_id.is_none() {
+        problems.push(ErrorItem::field("orderId", ORDER_ID_REQUIRED));
+    }
+    match (order_id, token) {
+        (Some(order_id), Some(token)) => {
+            Ok((parse_id(&order_id).ok_or(ApiError::NotFound)?, token))
+        }
+        _ => Err(ApiError::Validation(problems)),
+    }
+}
+
+fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
+    let Some(value) = headers.get(IDEMPOTENCY_KEY) else {
+        return Ok(None);
+    };
+    match value.to_str() {
+        Ok(key) if (1..=255).contains(&key.len()) => Ok(Some(key.to_owned())),
+        _ => Err(ApiError::invalid(
+            "Idempotency-Key",
+            "Idempotency-Key must be 1 to 255 characters",
+        )),
+    }
+}
+
+/// Provider webhooks (Stripe-signed). Each provider event id is processed once.
+#[utoipa::path(
+    post, path = "/api/payments/webhook", tag = TAG,
+    request_body(content = String, description = "The provider's event, verified over the raw bytes", content_type = "application/json"),
+    params(("Stripe-Signature" = String, Header, description = "t=<unix time>,v1=<HMAC-SHA256>")),
+    responses(
+        (status = 200, description = "Received", body = Object, example = json!({"received": true})),
+        (status = 400, description = "Missing, stale or wrong signature, or an unreadable event", body = ErrorBody),
+    )
+)]
+async fn receive_webhook(
+    State(service): State<PaymentsService>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<axum::Json<serde_json::Value>, ApiError> {
+    let signature = headers
+        .get("stripe-signature")
+        .and_then(|v| v.to_str().ok());
+    service
+        .receive_webhook(&body, signature)
+        .await
+        .map_err(to_api_error)?;
+    Ok(axum::Json(serde_json::json!({ "received": true })))
+}
+
+/// Test processor: finish 3-D Secure for one of your payments (404 with Stripe, where the
+/// browser does it with Stripe.js).
+#[utoipa::path(
+    post, path = "/api/payments/{id}/authenticate", tag = TAG,
+    params(("id" = String, Path, description = "Payment id")),
+    request_body = AuthenticateRequest,
+    responses(
+        (status = 200, description = "Settled through the signed-webhook path", body = PaymentBody),
+        (status = 400, description = "Wrong client secret, or nothing to authenticate", body = ErrorBody),
+        (status = 401, description = "Not signed in, or not your payment", body = ErrorBody),
+        (status = 404, description = "No such payment, or Stripe mode", body = ErrorBody),
+    ),
+    security(("session_cookie" = []), ("bearer" = []))
+)]
+async fn authenticate_payment(
+    State(service): State<PaymentsService>,
+    AuthUser(user): AuthUser,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<AuthenticateRequest>,
+) -> Result<axum::Json<PaymentBody>, ApiError> {
+    let user = parse_id(&user.id).ok_or(ApiError::Unauthorized)?;
+    let id = parse_id(&id).ok_or(ApiError::NotFound)?;
+    let payment = service
+        .authenticate(user, id, &body.client_secret, body.success)
+        .await
+        .map_err(to_api_error)?;
+    let mut body = PaymentBody::from(payment);
+    body.client_secret = None;
+    Ok(axum::Json(body))
+}
+
+fn to_api_error(err: PaymentsError) -> ApiError {
+    match err {
+        PaymentsError::NotFound | PaymentsError::AuthenticationUnsupported => ApiError::NotFound,
+        PaymentsError::NotOwner => ApiError::Unauthorized,
+        PaymentsError::Refused(message) => ApiError::BadRequest(message),
+        PaymentsError::BadSignature(reason) => {
+            ApiError::bad_request(format!("Invalid Stripe-Signature: {reason}"))
+        }
+        PaymentsError::BadWebhook => ApiError::bad_request("Invalid webhook body"),
+        PaymentsError::Internal(e) => ApiError::Internal(e),
+    }
+}
