@@ -75,8 +75,8 @@ pub struct AuthenticateRequest {
 ///
 /// With an `Idempotency-Key` header (1–255 characters) the same request within 24 h gets
 /// the first answer again; the same key with a different body is refused, and a key whose
-/// first request is still running answers 409. Whatever the keys, an order is charged at
-/// most once.
+/// first request is still running answers 409. 404s and 5xx answers are not remembered,
+/// since a retry may succeed. Whatever the keys, an order is charged at most once.
 #[utoipa::path(
     post, path = "/api/payments", tag = TAG,
     request_body = PayRequest,
@@ -128,8 +128,9 @@ async fn create_payment(
         .await
         .map_err(|e| ApiError::Internal(anyhow::anyhow!("reading our own response: {e}")))?;
     let body = String::from_utf8_lossy(&bytes).into_owned();
-    if status.is_server_error() {
-        // Nothing worth replaying: let the client retry with the same key.
+    if status.is_server_error() || status == StatusCode::NOT_FOUND {
+        // Answers that a retry may change (a failure of ours, an order not known *yet*)
+        // are not remembered: the client may retry with the same key.
         service.store().release_key(user, &key).await?;
     } else {
         service

@@ -13,6 +13,8 @@ use tokio::sync::oneshot;
 
 /// The signing key tests use, so they can forge tokens (expired, tampered) on purpose.
 pub const TEST_KEY: &str = "test-session-key-0123456789abcdef-0123456789";
+/// The webhook secret tests use, so they can sign provider webhooks themselves.
+pub const WEBHOOK_SECRET: &str = "whsec_test_0123456789abcdef";
 
 /// Which store the application under test runs on.
 #[derive(Debug, Clone, Copy)]
@@ -265,6 +267,7 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
     let dir = tempfile::tempdir().expect("temp dir");
     let mut settings = Settings::for_data_dir(dir.path());
     settings.jwt_key = Some(Secret::new(TEST_KEY));
+    settings.stripe_webhook_secret = Some(Secret::new(WEBHOOK_SECRET));
     adjust(&mut settings);
     let app = Application::embedded(&settings)
         .await

@@ -10,6 +10,7 @@ mod auth;
 mod bad_input;
 mod openapi;
 mod orders;
+mod payments;
 
 mod platform;
 mod sessions;

@@ -24,6 +24,9 @@ async fn the_openapi_document_matches_its_snapshot() {
         "/api/tickets/{id}",
         "/api/orders",
         "/api/orders/{id}",
+        "/api/payments",
+        "/api/payments/webhook",
+        "/api/payments/{id}/authenticate",
     ] {
         assert!(paths.contains(&route), "{route} is documented");
     }

@@ -143,6 +143,12 @@ async fn every_embedded_store_is_probed() {
     names.sort();
     assert_eq!(
         names,
-        ["auth-db", "expiration-db", "orders-db", "tickets-db"]
+        [
+            "auth-db",
+            "expiration-db",
+            "orders-db",
+            "payments-db",
+            "tickets-db"
+        ]
     );
 }
