@@ -14,4 +14,5 @@ mod payments;
 
 mod platform;
 mod sessions;
+mod stripe;
 mod tickets;
