@@ -1,45 +1,285 @@
-//! `boxoffice-loadgen`: measurements against a running BoxOffice.
+//! `boxoffice-loadgen`: workloads, invariant checks and the benchmark report.
 //!
-//! * `propagation` — how long after `POST /api/tickets` answers 201 a ticket can be
-//!   ordered, i.e. the outbox → bus → orders replica path, one ticket at a time.
+//! `bench` is the one command behind `docs/benchmarks.md`: it starts the hello-world
+//! server and the release `boxoffice` itself, runs the ceiling, the flash sale and the
+//! browse mix, checks the invariants, and writes the report and chart.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use boxoffice_loadgen::client::{Client, Minter};
+use boxoffice_loadgen::report::{BrowseSection, FlashSaleSection, Report, ServerStats};
+use boxoffice_loadgen::scenario::{Limits, browse, ceiling, flash_sale};
+use boxoffice_loadgen::server::{PeakRss, Spawned, cpu_seconds, rss_bytes, sibling_binary};
+use boxoffice_loadgen::{chart, hello, invariants};
+use clap::{Args, Parser, Subcommand};
 
 mod propagation;
-mod stats;
-
-use clap::{Parser, Subcommand};
 
 #[derive(Debug, Parser)]
 #[command(
     name = "boxoffice-loadgen",
-    about = "Measurements against a running BoxOffice"
+    about = "Load generator, invariant checker and benchmark report for BoxOffice"
 )]
 struct Cli {
-    /// Base URL of the BoxOffice under test.
-    #[arg(
-        long,
-        env = "BOXOFFICE_URL",
-        default_value = "http://127.0.0.1:3000",
-        global = true
-    )]
-    url: String,
     #[command(subcommand)]
     command: Command,
 }
 
+#[derive(Debug, Args, Clone)]
+struct SaleArgs {
+    /// Sellers listing the tickets.
+    #[arg(long, default_value_t = 20)]
+    sellers: usize,
+    /// Tickets on sale.
+    #[arg(long, default_value_t = 2000)]
+    tickets: usize,
+    /// Buyers released at once.
+    #[arg(long, default_value_t = 20_000)]
+    buyers: usize,
+    /// Buyers choose among the first N tickets only (a hot subset); default: any ticket.
+    #[arg(long)]
+    hot: Option<usize>,
+    /// Requests in flight at once.
+    #[arg(long, default_value_t = 256)]
+    concurrency: usize,
+    /// Longest the timed part may run, in seconds.
+    #[arg(long, default_value_t = 120)]
+    duration_secs: u64,
+    /// Most requests the timed part may send.
+    #[arg(long, default_value_t = 2_000_000)]
+    max_requests: u64,
+}
+
+impl SaleArgs {
+    fn config(&self) -> flash_sale::FlashSale {
+        flash_sale::FlashSale {
+            sellers: self.sellers,
+            tickets: self.tickets,
+            buyers: self.buyers,
+            hot: self.hot,
+            limits: Limits {
+                concurrency: self.concurrency,
+                duration: Duration::from_secs(self.duration_secs),
+                max_requests: self.max_requests,
+            },
+        }
+    }
+}
+
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// The full benchmark: ceiling, flash sale, browse; writes the report and chart.
+    Bench {
+        #[command(flatten)]
+        sale: SaleArgs,
+        /// Seconds each browse run and the ceiling run last.
+        #[arg(long, default_value_t = 10)]
+        read_secs: u64,
+        /// Where to write benchmarks.md, benchmarks.json and flash-sale.png.
+        #[arg(long, default_value = "docs")]
+        out: PathBuf,
+    },
+    /// A flash sale against a running embedded BoxOffice; checks the invariants on its
+    /// stores when `--data-dir` is given.
+    FlashSale {
+        #[command(flatten)]
+        sale: SaleArgs,
+        #[arg(long, default_value = "http://127.0.0.1:3000")]
+        url: String,
+        /// The server's JWT_KEY (embedded mode: the content of DATA_DIR/jwt.key).
+        #[arg(long, env = "JWT_KEY", hide_env_values = true)]
+        jwt_key: String,
+        /// The server's DATA_DIR, for the invariant checks.
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+    },
     /// Time from a ticket's 201 until an order for it succeeds.
     Propagation {
-        /// Tickets to measure, one after another.
+        #[arg(long, default_value = "http://127.0.0.1:3000")]
+        url: String,
         #[arg(long, default_value_t = 1000)]
         tickets: u32,
+    },
+    /// Serve the hello-world ceiling server.
+    Hello {
+        #[arg(long)]
+        port: u16,
     },
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let cli = Cli::parse();
-    match cli.command {
-        Command::Propagation { tickets } => propagation::run(&cli.url, tickets).await,
+    match Cli::parse().command {
+        Command::Hello { port } => hello::serve(port).await,
+        Command::Propagation { url, tickets } => propagation::run(&url, tickets).await,
+        Command::FlashSale {
+            sale,
+            url,
+            jwt_key,
+            data_dir,
+        } => {
+            let config = sale.config();
+            let setup = Client::new(&url, sale.concurrency)?;
+            let (tickets, buyers) =
+                flash_sale::set_up(&setup, &Minter::new(&jwt_key), &config).await?;
+            let timed = Client::new(&url, sale.concurrency)?;
+            let outcome = flash_sale::run(&timed, tickets, buyers, &config).await?;
+            println!("{}", serde_json::to_string_pretty(&outcome)?);
+            if let Some(dir) = data_dir {
+                let verdict = invariants::check_converged(&dir, Duration::from_secs(30)).await?;
+                println!("{}", serde_json::to_string_pretty(&verdict)?);
+                anyhow::ensure!(
+                    verdict.holds(),
+                    "INVARIANTS VIOLATED: {:#?}",
+                    verdict.violations
+                );
+            }
+            Ok(())
+        }
+        Command::Bench {
+            sale,
+            read_secs,
+            out,
+        } => bench(sale, read_secs, out).await,
     }
+}
+
+fn megabytes(bytes: u64) -> f64 {
+    bytes as f64 / 1_048_576.0
+}
+
+async fn bench(sale: SaleArgs, read_secs: u64, out: PathBuf) -> anyhow::Result<()> {
+    let read_limits = Limits {
+        concurrency: sale.concurrency.min(64),
+        duration: Duration::from_secs(read_secs),
+        max_requests: u64::MAX,
+    };
+
+    eprintln!("ceiling: hello-world server, {read_secs} s");
+    let hello = Spawned::hello().await?;
+    let ceiling_client = Client::new(&hello.base, read_limits.concurrency)?;
+    let ceiling = ceiling::run(&ceiling_client, read_limits).await?;
+    drop(hello);
+
+    let binary = sibling_binary("boxoffice")?;
+    let server = Spawned::boxoffice(&binary).await?;
+    let pid = server.pid();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let idle_rss = rss_bytes(pid).unwrap_or_default();
+    let cpu_before = cpu_seconds(pid).unwrap_or_default();
+    let peak = PeakRss::watch(pid);
+
+    eprintln!(
+        "flash sale: {} tickets, {} buyers, {} concurrent",
+        sale.tickets, sale.buyers, sale.concurrency
+    );
+    let config = sale.config();
+    let setup_client = Client::new(&server.base, sale.concurrency)?;
+    let (tickets, buyers) =
+        flash_sale::set_up(&setup_client, &Minter::new(&server.jwt_key), &config).await?;
+    let sale_client = Client::new(&server.base, sale.concurrency)?;
+    let outcome = flash_sale::run(&sale_client, tickets.clone(), buyers, &config).await?;
+    let data_dir = server
+        .data_dir
+        .as_ref()
+        .map(|d| d.path().to_owned())
+        .unwrap_or_default();
+    let verdict = invariants::check_converged(&data_dir, Duration::from_secs(60)).await?;
+    eprintln!(
+        "flash sale: {:.0} attempts/s; invariants {}",
+        outcome.attempts_per_second,
+        if verdict.holds() { "hold" } else { "VIOLATED" }
+    );
+
+    let ids = Arc::new(tickets);
+    let mut browse_sections = Vec::new();
+    for (name, list_share) in [
+        ("Ticket pages (`GET /api/tickets/:id`)", 0.0),
+        (
+            "Browse mix (80 % ticket pages, 20 % filtered listings)",
+            0.2,
+        ),
+    ] {
+        eprintln!("browse: {name}, {read_secs} s");
+        let client = Client::new(&server.base, read_limits.concurrency)?;
+        let outcome = browse::run(&client, Arc::clone(&ids), list_share, read_limits).await?;
+        browse_sections.push(BrowseSection {
+            name: name.to_owned(),
+            ceiling_ratio: outcome.show_per_second / ceiling.requests_per_second.max(f64::EPSILON),
+            endpoints: client.recorder.endpoints(),
+            outcome,
+        });
+    }
+    let server_stats = ServerStats {
+        idle_rss_mb: megabytes(idle_rss),
+        peak_rss_mb: megabytes(peak.peak()),
+        cpu_seconds: cpu_seconds(pid).unwrap_or_default() - cpu_before,
+    };
+
+    let command = format!(
+        "cargo build --release && $CARGO_TARGET_DIR/release/boxoffice-loadgen bench --tickets {} --buyers {} --concurrency {} --sellers {}{} --read-secs {read_secs} --out {}",
+        sale.tickets,
+        sale.buyers,
+        sale.concurrency,
+        sale.sellers,
+        sale.hot.map(|h| format!(" --hot {h}")).unwrap_or_default(),
+        out.display()
+    );
+    let report = Report {
+        generated_at: time::OffsetDateTime::now_utc()
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap_or_default(),
+        machine: machine(),
+        command: command.replace("$CARGO_TARGET_DIR", "target"),
+        ceiling,
+        flash_sale: FlashSaleSection {
+            sellers: sale.sellers,
+            tickets: sale.tickets,
+            buyers: sale.buyers,
+            concurrency: sale.concurrency,
+            hot: sale.hot,
+            outcome,
+            endpoints: sale_client.recorder.endpoints(),
+            statuses: sale_client.recorder.statuses(),
+            invariants: verdict.clone(),
+            timeline: sale_client.recorder.timeline(),
+        },
+        browse: browse_sections,
+        server: server_stats,
+    };
+    std::fs::create_dir_all(&out)?;
+    std::fs::write(
+        out.join("benchmarks.json"),
+        serde_json::to_string_pretty(&report)?,
+    )?;
+    chart::draw(
+        &out.join("flash-sale.png"),
+        "Flash sale",
+        &report.flash_sale.timeline,
+    )?;
+    std::fs::write(out.join("benchmarks.md"), report.markdown("flash-sale.png"))?;
+    println!("{}", report.markdown("flash-sale.png"));
+    anyhow::ensure!(
+        verdict.holds(),
+        "INVARIANTS VIOLATED: {:#?}",
+        verdict.violations
+    );
+    Ok(())
+}
+
+/// "2 cores, <model>" from /proc/cpuinfo.
+fn machine() -> String {
+    let cores = std::thread::available_parallelism().map_or(0, std::num::NonZero::get);
+    let model = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|info| {
+            info.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split_once(':'))
+                .map(|(_, m)| m.trim().to_owned())
+        })
+        .unwrap_or_else(|| "unknown CPU".to_owned());
+    format!("{cores} cores, {model}")
 }

@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use serde_json::{Value, json};
 
-use crate::stats::percentile;
+use boxoffice_loadgen::stats::percentile;
 
 /// Gives up on one ticket after this long.
 const PER_TICKET_LIMIT: Duration = Duration::from_secs(10);

@@ -1,0 +1,22 @@
+//! Load generator, invariant checker and benchmark report for BoxOffice.
+//!
+//! * [`scenario`] — the workloads: `flash_sale` (buyers racing for tickets, then paying),
+//!   `browse` (a read mix) and `ceiling` (the same client against a hello-world server).
+//! * [`client`] — the HTTP client, session tokens, and timing of every request.
+//! * [`recorder`] — latencies, status counts and a per-second timeline.
+//! * [`invariants`] — the checks run on the services' stores after every scenario.
+//! * [`server`] — spawning `boxoffice` (and the hello-world server) and sampling their
+//!   memory and CPU from `/proc`.
+//! * [`hello`] — the minimal in-repo HTTP server that gives the machine's ceiling.
+//! * [`report`] — JSON and Markdown reports; [`chart`] — the PNG chart.
+//! * [`stats`] — percentiles.
+
+pub mod chart;
+pub mod client;
+pub mod hello;
+pub mod invariants;
+pub mod recorder;
+pub mod report;
+pub mod scenario;
+pub mod server;
+pub mod stats;

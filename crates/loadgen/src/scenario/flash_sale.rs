@@ -1,0 +1,295 @@
+//! The flash sale: many buyers released at once on few tickets.
+//!
+//! Untimed set-up: `sellers` sellers list `tickets` tickets, and `buyers` buyer sessions
+//! are prepared. Then every buyer is released: each tries to order a ticket (from a hot
+//! subset or any, at random) until it holds one or everything is gone, and pays for it with
+//! the test processor's `tok_visa`.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use reqwest::Method;
+use serde::Serialize;
+use serde_json::json;
+
+use super::Limits;
+use crate::client::{Client, Minter};
+
+pub const ORDER: &str = "POST /api/orders";
+pub const PAY: &str = "POST /api/payments";
+pub const LIST: &str = "POST /api/tickets";
+
+/// Orders one buyer tries before giving up.
+const ATTEMPTS_PER_BUYER: u32 = 50;
+/// How long a payment is retried while the payments service has not heard of the order.
+const PAY_PATIENCE: Duration = Duration::from_secs(10);
+
+#[derive(Debug, Clone)]
+pub struct FlashSale {
+    pub sellers: usize,
+    pub tickets: usize,
+    pub buyers: usize,
+    /// Buyers pick among the first `hot` tickets; `None`: among all.
+    pub hot: Option<usize>,
+    pub limits: Limits,
+}
+
+/// What the timed part achieved.
+#[derive(Debug, Clone, Serialize)]
+pub struct Outcome {
+    pub elapsed_seconds: f64,
+    pub order_attempts: u64,
+    pub orders_placed: u64,
+    pub payments_succeeded: u64,
+    pub attempts_per_second: f64,
+    pub orders_per_second: f64,
+    pub buyers_released: u64,
+    pub stopped_because: String,
+}
+
+struct Shared {
+    client: Client,
+    tickets: Vec<String>,
+    buyers: Vec<String>,
+    next_buyer: AtomicUsize,
+    placed: AtomicU64,
+    paid: AtomicU64,
+    requests: AtomicU64,
+    stop: AtomicBool,
+    hot: usize,
+    config: FlashSale,
+    started: Instant,
+}
+
+impl Shared {
+    fn should_stop(&self) -> bool {
+        self.stop.load(Ordering::Relaxed)
+            || self.started.elapsed() >= self.config.limits.duration
+            || self.requests.load(Ordering::Relaxed) >= self.config.limits.max_requests
+            || self.placed.load(Ordering::Relaxed) >= self.tickets.len() as u64
+    }
+}
+
+/// Lists the tickets and waits until the orders service knows all of them.
+pub async fn set_up(
+    client: &Client,
+    minter: &Minter,
+    config: &FlashSale,
+) -> anyhow::Result<(Vec<String>, Vec<String>)> {
+    let sellers: Vec<(String, String)> = (0..config.sellers.max(1))
+        .map(|_| minter.session())
+        .collect::<Result<_, _>>()?;
+    let mut tickets = Vec::with_capacity(config.tickets);
+    let chunks: Vec<Vec<usize>> = (0..config.tickets)
+        .collect::<Vec<_>>()
+        .chunks(64)
+        .map(<[usize]>::to_vec)
+        .collect();
+    for chunk in chunks {
+        let created = futures_join(chunk.into_iter().map(|i| {
+            let (_, token) = &sellers[i % sellers.len()];
+            let body = json!({ "title": format!("Flash sale seat {i}"), "price": 25 + (i % 50) });
+            let client = client.clone();
+            let token = token.clone();
+            async move {
+                client
+                    .send(
+                        LIST,
+                        Method::POST,
+                        "/api/tickets",
+                        Some(&token),
+                        Some(&body),
+                        None,
+                    )
+                    .await
+            }
+        }))
+        .await;
+        for answer in created {
+            let answer = answer?;
+            anyhow::ensure!(
+                answer.status == 201,
+                "listing a ticket answered {}",
+                answer.status
+            );
+            tickets.push(answer.body["id"].as_str().unwrap_or_default().to_owned());
+        }
+    }
+    // Ticket events reach the orders service in order: once the last ticket is known
+    // (its seller is refused with 400 rather than 404), all are.
+    if let (Some(last), Some((_, seller))) = (tickets.last(), sellers.first()) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let probe = client
+                .send(
+                    "probe",
+                    Method::POST,
+                    "/api/orders",
+                    Some(seller),
+                    Some(&json!({ "ticketId": last })),
+                    None,
+                )
+                .await?;
+            if probe.status != 404 {
+                break;
+            }
+            anyhow::ensure!(
+                Instant::now() < deadline,
+                "the orders service never heard of the tickets"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+    let buyers = (0..config.buyers)
+        .map(|_| minter.session().map(|(_, token)| token))
+        .collect::<Result<_, _>>()?;
+    Ok((tickets, buyers))
+}
+
+/// Releases every buyer at once and returns what happened.
+pub async fn run(
+    client: &Client,
+    tickets: Vec<String>,
+    buyers: Vec<String>,
+    config: &FlashSale,
+) -> anyhow::Result<Outcome> {
+    let hot = config
+        .hot
+        .unwrap_or(tickets.len())
+        .clamp(1, tickets.len().max(1));
+    let shared = Arc::new(Shared {
+        client: client.clone(),
+        tickets,
+        buyers,
+        next_buyer: AtomicUsize::new(0),
+        placed: AtomicU64::new(0),
+        paid: AtomicU64::new(0),
+        requests: AtomicU64::new(0),
+        stop: AtomicBool::new(false),
+        hot,
+        config: config.clone(),
+        started: Instant::now(),
+    });
+    let workers: Vec<_> = (0..config.limits.concurrency.max(1))
+        .map(|_| tokio::spawn(worker(Arc::clone(&shared))))
+        .collect();
+    for worker in workers {
+        worker.await??;
+    }
+    let elapsed = shared.started.elapsed().as_secs_f64();
+    let attempts = shared.client.recorder.requests(ORDER);
+    let placed = shared.placed.load(Ordering::Relaxed);
+    let released = shared
+        .next_buyer
+        .load(Ordering::Relaxed)
+        .min(shared.buyers.len()) as u64;
+    let stopped_because = if placed >= shared.tickets.len() as u64 {
+        "every ticket was sold".to_owned()
+    } else if shared.started.elapsed() >= config.limits.duration {
+        "duration bound reached".to_owned()
+    } else if shared.requests.load(Ordering::Relaxed) >= config.limits.max_requests {
+        "request bound reached".to_owned()
+    } else {
+        "every buyer had a turn".to_owned()
+    };
+    Ok(Outcome {
+        elapsed_seconds: elapsed,
+        order_attempts: attempts,
+        orders_placed: placed,
+        payments_succeeded: shared.paid.load(Ordering::Relaxed),
+        attempts_per_second: attempts as f64 / elapsed.max(f64::EPSILON),
+        orders_per_second: placed as f64 / elapsed.max(f64::EPSILON),
+        buyers_released: released,
+        stopped_because,
+    })
+}
+
+async fn worker(shared: Arc<Shared>) -> anyhow::Result<()> {
+    let mut rng = fastrand::Rng::new();
+    loop {
+        if shared.should_stop() {
+            return Ok(());
+        }
+        let index = shared.next_buyer.fetch_add(1, Ordering::Relaxed);
+        let Some(buyer) = shared.buyers.get(index) else {
+            return Ok(());
+        };
+        buy(&shared, buyer, &mut rng).await?;
+    }
+}
+
+/// One buyer: order until a ticket is held or nothing is left, then pay.
+async fn buy(shared: &Shared, token: &str, rng: &mut fastrand::Rng) -> anyhow::Result<()> {
+    for _ in 0..ATTEMPTS_PER_BUYER {
+        if shared.should_stop() {
+            return Ok(());
+        }
+        let ticket = &shared.tickets[rng.usize(..shared.hot)];
+        shared.requests.fetch_add(1, Ordering::Relaxed);
+        let answer = shared
+            .client
+            .send(
+                ORDER,
+                Method::POST,
+                "/api/orders",
+                Some(token),
+                Some(&json!({ "ticketId": ticket })),
+                None,
+            )
+            .await?;
+        if answer.status != 201 {
+            continue;
+        }
+        shared.placed.fetch_add(1, Ordering::Relaxed);
+        let order_id = answer.body["id"].as_str().unwrap_or_default().to_owned();
+        return pay(shared, token, &order_id).await;
+    }
+    Ok(())
+}
+
+async fn pay(shared: &Shared, token: &str, order_id: &str) -> anyhow::Result<()> {
+    let body = json!({ "orderId": order_id, "token": "tok_visa" });
+    let deadline = Instant::now() + PAY_PATIENCE;
+    loop {
+        shared.requests.fetch_add(1, Ordering::Relaxed);
+        // The order id doubles as the idempotency key: a retried payment is never a second one.
+        let answer = shared
+            .client
+            .send(
+                PAY,
+                Method::POST,
+                "/api/payments",
+                Some(token),
+                Some(&body),
+                Some(order_id),
+            )
+            .await?;
+        match answer.status {
+            201 => {
+                shared.paid.fetch_add(1, Ordering::Relaxed);
+                return Ok(());
+            }
+            // The payments service has not heard of the order yet.
+            404 if Instant::now() < deadline => tokio::time::sleep(Duration::from_millis(2)).await,
+            _ => return Ok(()),
+        }
+    }
+}
+
+/// Awaits futures concurrently, keeping their order.
+async fn futures_join<F>(futures: impl Iterator<Item = F>) -> Vec<F::Output>
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    let handles: Vec<_> = futures.map(tokio::spawn).collect();
+    let mut outputs = Vec::with_capacity(handles.len());
+    for handle in handles {
+        match handle.await {
+            Ok(output) => outputs.push(output),
+            Err(err) => std::panic::resume_unwind(err.into_panic()),
+        }
+    }
+    outputs
+}
