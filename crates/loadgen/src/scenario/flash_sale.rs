@@ -117,8 +117,9 @@ pub async fn set_up(
         }
     }
     // Ticket events reach the orders service in order: once the last ticket is known
-    // (its seller is refused with 400 rather than 404), all are.
-    if let (Some(last), Some((_, seller))) = (tickets.last(), sellers.first()) {
+    // (its own seller is refused with 400 rather than 404), all are.
+    let last_seller = sellers.get(tickets.len().saturating_sub(1) % sellers.len());
+    if let (Some(last), Some((_, seller))) = (tickets.last(), last_seller) {
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
             let probe = client

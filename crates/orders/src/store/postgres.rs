@@ -102,6 +102,17 @@ impl OrderStore for PostgresOrderStore {
     }
 
     async fn insert(&self, order: &Order, event: &Envelope) -> anyhow::Result<bool> {
+        // In a rush most attempts are for a ticket already held: answer those with a read,
+        // without a transaction. The unique index below still decides every race.
+        let held = sqlx::query(
+            "SELECT 1 FROM orders WHERE ticket_id = $1 AND status IN ('created', 'awaiting:payment', 'complete') LIMIT 1",
+        )
+        .bind(order.ticket.id)
+        .fetch_optional(&self.pool)
+        .await?;
+        if held.is_some() {
+            return Ok(false);
+        }
         let mut tx = self.pool.begin().await?;
         let inserted = sqlx::query(
             "INSERT INTO orders (id, user_id, ticket_id, ticket_title, ticket_price, ticket_version, status, \

@@ -97,6 +97,16 @@ async fn load_replica(
     row.as_ref().map(read_replica).transpose()
 }
 
+async fn ticket_is_held(pool: &sqlx::SqlitePool, ticket_id: Id) -> anyhow::Result<bool> {
+    let held = sqlx::query(
+        "SELECT 1 FROM orders WHERE ticket_id = ? AND status IN ('created', 'awaiting:payment', 'complete') LIMIT 1",
+    )
+    .bind(ticket_id.to_string())
+    .fetch_optional(pool)
+    .await?;
+    Ok(held.is_some())
+}
+
 #[async_trait::async_trait]
 impl OrderStore for SqliteOrderStore {
     async fn ticket(&self, id: Id) -> anyhow::Result<Option<TicketReplica>> {
@@ -105,6 +115,12 @@ impl OrderStore for SqliteOrderStore {
     }
 
     async fn insert(&self, order: &Order, event: &Envelope) -> anyhow::Result<bool> {
+        // In a rush most attempts are for a ticket already held: answer those from a
+        // reader, leaving the single writer to the attempts that can succeed. The unique
+        // index below still decides every race.
+        if ticket_is_held(&self.db.reader, order.ticket.id).await? {
+            return Ok(false);
+        }
         let mut tx = self.db.begin_write().await?;
         let inserted = sqlx::query(
             "INSERT INTO orders (id, user_id, ticket_id, ticket_title, ticket_price, ticket_version, status, \
