@@ -199,6 +199,11 @@ impl TestApp {
         }
     }
 
+    /// The embedded mode's data directory (SQLite files), for checks on the stores.
+    pub fn data_dir(&self) -> &std::path::Path {
+        self._data_dir.as_ref().expect("an embedded app").path()
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.address)
     }

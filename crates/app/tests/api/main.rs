@@ -8,6 +8,7 @@ mod helpers;
 
 mod auth;
 mod bad_input;
+mod flash_sale;
 mod openapi;
 mod orders;
 mod payments;

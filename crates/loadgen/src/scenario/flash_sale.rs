@@ -67,7 +67,7 @@ impl Shared {
         self.stop.load(Ordering::Relaxed)
             || self.started.elapsed() >= self.config.limits.duration
             || self.requests.load(Ordering::Relaxed) >= self.config.limits.max_requests
-            || self.placed.load(Ordering::Relaxed) >= self.tickets.len() as u64
+            || self.placed.load(Ordering::Relaxed) >= self.hot as u64
     }
 }
 
@@ -185,8 +185,8 @@ pub async fn run(
         .next_buyer
         .load(Ordering::Relaxed)
         .min(shared.buyers.len()) as u64;
-    let stopped_because = if placed >= shared.tickets.len() as u64 {
-        "every ticket was sold".to_owned()
+    let stopped_because = if placed >= shared.hot as u64 {
+        "every ticket on offer was sold".to_owned()
     } else if shared.started.elapsed() >= config.limits.duration {
         "duration bound reached".to_owned()
     } else if shared.requests.load(Ordering::Relaxed) >= config.limits.max_requests {
@@ -252,6 +252,8 @@ async fn buy(shared: &Shared, token: &str, rng: &mut fastrand::Rng) -> anyhow::R
 async fn pay(shared: &Shared, token: &str, order_id: &str) -> anyhow::Result<()> {
     let body = json!({ "orderId": order_id, "token": "tok_visa" });
     let deadline = Instant::now() + PAY_PATIENCE;
+    // Back off like a polite client: a retry storm would slow the very events it waits for.
+    let mut pause = Duration::from_millis(5);
     loop {
         shared.requests.fetch_add(1, Ordering::Relaxed);
         // The order id doubles as the idempotency key: a retried payment is never a second one.
@@ -272,7 +274,10 @@ async fn pay(shared: &Shared, token: &str, order_id: &str) -> anyhow::Result<()>
                 return Ok(());
             }
             // The payments service has not heard of the order yet.
-            404 if Instant::now() < deadline => tokio::time::sleep(Duration::from_millis(2)).await,
+            404 if Instant::now() < deadline => {
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(Duration::from_millis(100));
+            }
             _ => return Ok(()),
         }
     }
