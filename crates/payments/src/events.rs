@@ -3,8 +3,7 @@
 
 use boxoffice_common::Money;
 use boxoffice_common::events::{
-    ORDER_CANCELLED, ORDER_COMPLETED, ORDER_CREATED, ORDER_EXTENDED, OrderCancelled,
-    OrderCompleted, OrderCreated, OrderExtended,
+    ORDER_CANCELLED, ORDER_COMPLETED, ORDER_CREATED, OrderCancelled, OrderCompleted, OrderCreated,
 };
 use boxoffice_platform::bus::Envelope;
 use boxoffice_platform::consumer::{EventHandler, Handled};
@@ -14,12 +13,9 @@ use crate::service::PaymentsService;
 use crate::store::ReplicaOutcome;
 
 pub const CONSUMER: &str = "payments";
-pub const SUBSCRIBES_TO: &[&str] = &[
-    ORDER_CREATED,
-    ORDER_EXTENDED,
-    ORDER_CANCELLED,
-    ORDER_COMPLETED,
-];
+/// Not `order:extended`: a moved hold leaves an order open, which the replica already says,
+/// and every event skipped here is one write less while buyers wait to pay.
+pub const SUBSCRIBES_TO: &[&str] = &[ORDER_CREATED, ORDER_CANCELLED, ORDER_COMPLETED];
 
 #[derive(Debug, Clone)]
 pub struct OrderEvents {
@@ -52,10 +48,6 @@ impl EventHandler for OrderEvents {
                         ReplicaOutcome::Stale | ReplicaOutcome::Duplicate => Handled::Ignored,
                     },
                 );
-            }
-            ORDER_EXTENDED => {
-                let order: OrderExtended = event.data()?;
-                (order.id, order.version, OrderState::Open)
             }
             ORDER_CANCELLED => {
                 let order: OrderCancelled = event.data()?;

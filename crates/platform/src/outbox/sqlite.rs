@@ -122,16 +122,19 @@ impl OutboxStore for SqliteOutbox {
     }
 
     async fn mark_sent(&self, ids: &[Id]) -> anyhow::Result<()> {
-        let now = now_text();
-        let mut tx = self.db.begin_write().await?;
-        for id in ids {
-            sqlx::query("UPDATE outbox SET sent_at = ? WHERE id = ?")
-                .bind(&now)
-                .bind(id.to_string())
-                .execute(&mut *tx)
-                .await?;
+        // One statement per chunk: under load the relay settles hundreds of rows at once,
+        // and the single writer connection is the scarcest thing a service has.
+        for chunk in ids.chunks(500) {
+            let mut update =
+                sqlx::QueryBuilder::<sqlx::Sqlite>::new("UPDATE outbox SET sent_at = ");
+            update.push_bind(now_text()).push(" WHERE id IN (");
+            let mut list = update.separated(", ");
+            for id in chunk {
+                list.push_bind(id.to_string());
+            }
+            update.push(")");
+            update.build().execute(&self.db.writer).await?;
         }
-        tx.commit().await?;
         Ok(())
     }
 
