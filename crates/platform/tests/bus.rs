@@ -1,18 +1,22 @@
 //! The in-process bus, the outbox relay and the consumer runner, driven together.
 //!
-//! These are the `EventBus` contract cases (ordering per consumer, redelivery on nak,
-//! receipts that complete only when handled); the JetStream bus must pass them too.
+//! The `EventBus` contract cases (ordering per consumer, redelivery on nak, de-duplication
+//! of a re-published event, the runner's retry-then-park, the relay) run against both the
+//! in-process bus and JetStream (a nats-server started per test). Receipts differ by
+//! design — in-process: every consumer handled it; JetStream: stored — and are tested for
+//! the in-process bus alone.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use boxoffice_common::events::{ExpirationComplete, TicketDeleted};
 use boxoffice_common::new_id;
-use boxoffice_platform::bus::{Envelope, EventBus, InProcessBus};
+use boxoffice_platform::bus::{Envelope, EventBus, InProcessBus, NatsBus};
 use boxoffice_platform::consumer::{self, EventHandler, Handled, RetryPolicy};
 use boxoffice_platform::db::sqlite::SqliteDb;
 use boxoffice_platform::outbox::sqlite::{SqliteOutbox, enqueue};
 use boxoffice_platform::outbox::{OutboxStore, Relay};
+use boxoffice_platform::testing::TestNats;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
@@ -29,9 +33,56 @@ fn event(version: i64) -> Envelope {
 
 const BOUND: Duration = Duration::from_secs(10);
 
-#[tokio::test]
-async fn a_consumer_receives_its_types_in_publication_order() {
-    let bus = InProcessBus::new();
+/// A bus and whatever keeps it alive.
+struct Bus {
+    bus: Arc<dyn EventBus>,
+    _server: Option<TestNats>,
+}
+
+async fn in_process() -> Bus {
+    Bus {
+        bus: Arc::new(InProcessBus::new()),
+        _server: None,
+    }
+}
+
+async fn jetstream() -> Bus {
+    let server = TestNats::start().await.expect("nats-server");
+    let bus = NatsBus::connect(server.url(), "EVENTS", "events")
+        .await
+        .expect("connect");
+    Bus {
+        bus: Arc::new(bus),
+        _server: Some(server),
+    }
+}
+
+macro_rules! contract {
+    ($($case:ident),* $(,)?) => {$(
+        mod $case {
+            #[tokio::test]
+            async fn in_process() {
+                super::$case(super::in_process().await).await;
+            }
+
+            #[tokio::test]
+            async fn jetstream() {
+                super::$case(super::jetstream().await).await;
+            }
+        }
+    )*};
+}
+
+contract!(
+    a_consumer_receives_its_types_in_publication_order,
+    a_nak_redelivers_with_the_next_attempt,
+    a_republished_event_is_delivered_once,
+    the_runner_retries_not_yet_events_then_parks_them,
+    the_relay_publishes_committed_rows_once_and_marks_them_sent,
+);
+
+async fn a_consumer_receives_its_types_in_publication_order(bus: Bus) {
+    let bus = bus.bus;
     let mut orders = bus
         .subscribe("orders", &["ticket:deleted"])
         .await
@@ -70,8 +121,66 @@ async fn a_consumer_receives_its_types_in_publication_order() {
     receipt.await.expect("confirmed");
 }
 
+async fn a_nak_redelivers_with_the_next_attempt(bus: Bus) {
+    let bus = bus.bus;
+    let mut subscription = bus
+        .subscribe("orders", &["ticket:deleted"])
+        .await
+        .expect("subscribe");
+    let sent = event(0);
+    let receipt = bus.publish(&sent).await.expect("publish");
+    let first = tokio::time::timeout(BOUND, subscription.next())
+        .await
+        .expect("delivered")
+        .expect("open");
+    assert_eq!((first.event.id, first.attempt), (sent.id, 1));
+    first.nak(Duration::from_millis(10)).await;
+    let second = tokio::time::timeout(BOUND, subscription.next())
+        .await
+        .expect("redelivered")
+        .expect("open");
+    assert_eq!((second.event.id, second.attempt), (sent.id, 2));
+    second.ack().await;
+    receipt.await.expect("confirmed");
+}
+
+async fn a_republished_event_is_delivered_once(bus: Bus) {
+    let bus = bus.bus;
+    let mut subscription = bus
+        .subscribe("orders", &["ticket:deleted"])
+        .await
+        .expect("subscribe");
+    let sent = event(0);
+    let receipt = bus.publish(&sent).await.expect("publish");
+    let delivery = tokio::time::timeout(BOUND, subscription.next())
+        .await
+        .expect("delivered")
+        .expect("open");
+    delivery.ack().await;
+    receipt.await.expect("confirmed");
+
+    // As after a crash between publishing and marking the outbox row sent.
+    bus.publish(&sent)
+        .await
+        .expect("publish again")
+        .await
+        .expect("a duplicate counts as success");
+    let next = event(1);
+    let receipt = bus.publish(&next).await.expect("publish");
+    let delivery = tokio::time::timeout(BOUND, subscription.next())
+        .await
+        .expect("delivered")
+        .expect("open");
+    assert_eq!(
+        delivery.event.id, next.id,
+        "the duplicate was not delivered"
+    );
+    delivery.ack().await;
+    receipt.await.expect("confirmed");
+}
+
 #[tokio::test]
-async fn a_receipt_waits_for_the_ack_and_a_nak_redelivers() {
+async fn an_in_process_receipt_waits_for_the_ack() {
     let bus = InProcessBus::new();
     let mut subscription = bus
         .subscribe("orders", &["ticket:deleted"])
@@ -98,7 +207,7 @@ async fn a_receipt_waits_for_the_ack_and_a_nak_redelivers() {
 }
 
 #[tokio::test]
-async fn a_receipt_fails_when_the_consumer_goes_away() {
+async fn an_in_process_receipt_fails_when_the_consumer_goes_away() {
     let bus = InProcessBus::new();
     let subscription = bus
         .subscribe("orders", &["ticket:deleted"])
@@ -150,9 +259,8 @@ fn fast() -> RetryPolicy {
     }
 }
 
-#[tokio::test]
-async fn the_runner_retries_not_yet_events_then_parks_them() {
-    let bus: Arc<dyn EventBus> = Arc::new(InProcessBus::new());
+async fn the_runner_retries_not_yet_events_then_parks_them(bus: Bus) {
+    let bus = bus.bus;
     let recorder = Arc::new(Recorder::default());
     *recorder.refuse.lock().expect("lock") = true;
     let stop = CancellationToken::new();
@@ -172,7 +280,14 @@ async fn the_runner_retries_not_yet_events_then_parks_them() {
     tokio::time::timeout(BOUND, receipt)
         .await
         .expect("in time")
-        .expect("acknowledged after parking");
+        .expect("confirmed");
+    tokio::time::timeout(BOUND, async {
+        while recorder.parked.lock().expect("lock").is_empty() {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    })
+    .await
+    .expect("parked in time");
     assert_eq!(
         recorder.seen.lock().expect("lock").len(),
         4,
@@ -184,8 +299,7 @@ async fn the_runner_retries_not_yet_events_then_parks_them() {
     stop.cancel();
 }
 
-#[tokio::test]
-async fn the_relay_publishes_committed_rows_once_and_marks_them_sent() {
+async fn the_relay_publishes_committed_rows_once_and_marks_them_sent(bus: Bus) {
     let dir = tempfile::tempdir().expect("dir");
     let db = SqliteDb::open(&dir.path().join("outbox.db"))
         .await
@@ -206,7 +320,7 @@ async fn the_relay_publishes_committed_rows_once_and_marks_them_sent() {
     }
     tx.commit().await.expect("commit");
 
-    let bus: Arc<dyn EventBus> = Arc::new(InProcessBus::new());
+    let bus = bus.bus;
     let recorder = Arc::new(Recorder::default());
     let stop = CancellationToken::new();
     consumer::run(

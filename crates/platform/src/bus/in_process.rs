@@ -4,8 +4,12 @@
 //! consumer has handled it": a [`Receipt`] completes when all consumers of the event have
 //! acknowledged it. Until then the publisher's outbox row stays unsent, and a crash at any
 //! point leads to re-publication after restart — which consumers' inboxes absorb.
+//!
+//! Like JetStream's duplicate window, an event id that was already fully handled is not
+//! delivered again when published a second time (its receipt completes at once).
 
-use std::sync::{Arc, RwLock};
+use std::collections::{HashSet, VecDeque};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot};
@@ -16,6 +20,29 @@ use super::{Acknowledge, Delivery, Envelope, EventBus, Receipt, Subscription};
 #[derive(Debug, Clone, Default)]
 pub struct InProcessBus {
     consumers: Arc<RwLock<Vec<Consumer>>>,
+    handled: Arc<Mutex<RecentIds>>,
+}
+
+/// Ids of events every consumer has handled, the newest [`RecentIds::CAPACITY`] of them.
+#[derive(Debug, Default)]
+struct RecentIds {
+    order: VecDeque<boxoffice_common::Id>,
+    set: HashSet<boxoffice_common::Id>,
+}
+
+impl RecentIds {
+    const CAPACITY: usize = 100_000;
+
+    fn insert(&mut self, id: boxoffice_common::Id) {
+        if self.set.insert(id) {
+            self.order.push_back(id);
+            if self.order.len() > Self::CAPACITY
+                && let Some(oldest) = self.order.pop_front()
+            {
+                self.set.remove(&oldest);
+            }
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -34,6 +61,15 @@ impl InProcessBus {
 #[async_trait::async_trait]
 impl EventBus for InProcessBus {
     async fn publish(&self, event: &Envelope) -> anyhow::Result<Receipt> {
+        if self
+            .handled
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .set
+            .contains(&event.id)
+        {
+            return Ok(Box::pin(std::future::ready(Ok(()))));
+        }
         let mut handled = Vec::new();
         {
             let consumers = self.consumers.read().unwrap_or_else(|e| e.into_inner());
@@ -60,11 +96,14 @@ impl EventBus for InProcessBus {
                 handled.push(done_rx);
             }
         }
+        let recent = Arc::clone(&self.handled);
+        let id = event.id;
         Ok(Box::pin(async move {
             for done in handled {
                 done.await
                     .map_err(|_| anyhow::anyhow!("a consumer stopped before handling the event"))?;
             }
+            recent.lock().unwrap_or_else(|e| e.into_inner()).insert(id);
             Ok(())
         }))
     }

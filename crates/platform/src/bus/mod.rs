@@ -12,9 +12,11 @@
 //!
 //! * [`envelope`] — the envelope every event travels in.
 //! * [`in_process`] — the embedded mode's bus.
+//! * [`nats`] — the distributed mode's bus, on NATS JetStream.
 
 pub mod envelope;
 pub mod in_process;
+pub mod nats;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -22,6 +24,7 @@ use std::time::Duration;
 
 pub use envelope::Envelope;
 pub use in_process::InProcessBus;
+pub use nats::NatsBus;
 
 /// Completes when the bus has taken responsibility for a published event.
 pub type Receipt = Pin<Box<dyn Future<Output = anyhow::Result<()>> + Send>>;

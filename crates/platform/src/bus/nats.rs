@@ -1,0 +1,205 @@
+//! The distributed mode's bus: NATS JetStream.
+//!
+//! * One stream holds every event; an event type `ticket:created` travels on the subject
+//!   `<prefix>.ticket.created`.
+//! * `publish` sends with `Nats-Msg-Id` = the event id, so an outbox row published twice
+//!   (a crash between publish and "mark sent") is stored once; the [`Receipt`] is the
+//!   server's publish acknowledgement, and a duplicate counts as success.
+//! * `subscribe` creates (or updates) a durable pull consumer filtered on the event types,
+//!   with explicit acks; `nak` asks the server for redelivery after a delay. The message
+//!   stream is recreated with back-off when it ends (heartbeats missed, leader change,
+//!   server restart).
+
+use std::time::Duration;
+
+use anyhow::Context;
+use async_nats::jetstream::{self, AckKind, consumer, stream};
+use futures::StreamExt;
+
+use super::{Acknowledge, Delivery, Envelope, EventBus, Receipt, Subscription};
+
+/// How long the server waits for an ack before redelivering. Handlers take milliseconds;
+/// this only matters when a process dies holding messages.
+const ACK_WAIT: Duration = Duration::from_secs(30);
+/// Deliveries after which the server gives up on a message. The consumer runner parks an
+/// event in its dead-letter table well before (see `RetryPolicy`); this is the backstop.
+const MAX_DELIVER: i64 = 50;
+/// How long the server remembers message ids for de-duplication.
+const DUPLICATE_WINDOW: Duration = Duration::from_secs(2 * 60 * 60);
+const RECONNECT_PAUSE: Duration = Duration::from_millis(500);
+
+/// See the module documentation. Cheap to clone.
+#[derive(Clone)]
+pub struct NatsBus {
+    jetstream: jetstream::Context,
+    stream: String,
+    prefix: String,
+}
+
+impl std::fmt::Debug for NatsBus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NatsBus")
+            .field("stream", &self.stream)
+            .finish_non_exhaustive()
+    }
+}
+
+impl NatsBus {
+    /// Connects and declares the stream (idempotent: every service may do it at start).
+    pub async fn connect(url: &str, stream: &str, prefix: &str) -> anyhow::Result<Self> {
+        let client = async_nats::ConnectOptions::new()
+            .retry_on_initial_connect()
+            .connect(url)
+            .await
+            .with_context(|| format!("connecting to NATS at {url}"))?;
+        let jetstream = jetstream::new(client);
+        jetstream
+            .get_or_create_stream(stream::Config {
+                name: stream.to_owned(),
+                subjects: vec![format!("{prefix}.>")],
+                duplicate_window: DUPLICATE_WINDOW,
+                storage: stream::StorageType::File,
+                ..Default::default()
+            })
+            .await
+            .context("declaring the event stream")?;
+        Ok(Self {
+            jetstream,
+            stream: stream.to_owned(),
+            prefix: prefix.to_owned(),
+        })
+    }
+
+    fn subject(&self, kind: &str) -> String {
+        format!("{}.{}", self.prefix, kind.replace(':', "."))
+    }
+
+    /// Whether the server answers, for `/readyz`.
+    pub async fn ping(&self) -> anyhow::Result<()> {
+        self.jetstream
+            .get_stream(&self.stream)
+            .await
+            .map(drop)
+            .context("event stream unavailable")
+    }
+}
+
+#[async_trait::async_trait]
+impl EventBus for NatsBus {
+    async fn publish(&self, event: &Envelope) -> anyhow::Result<Receipt> {
+        let mut headers = async_nats::HeaderMap::new();
+        headers.insert("Nats-Msg-Id", event.id.to_string().as_str());
+        let payload = serde_json::to_vec(event)?;
+        let ack = self
+            .jetstream
+            .publish_with_headers(self.subject(&event.kind), headers, payload.into())
+            .await
+            .context("publishing to JetStream")?;
+        Ok(Box::pin(async move {
+            // `duplicate: true` means an earlier publish of this id was stored: success.
+            ack.await.context("JetStream did not confirm the publish")?;
+            Ok(())
+        }))
+    }
+
+    async fn subscribe(
+        &self,
+        durable: &str,
+        types: &[&'static str],
+    ) -> anyhow::Result<Box<dyn Subscription>> {
+        let stream = self
+            .jetstream
+            .get_stream(&self.stream)
+            .await
+            .context("event stream")?;
+        let config = consumer::pull::Config {
+            durable_name: Some(durable.to_owned()),
+            filter_subjects: types.iter().map(|kind| self.subject(kind)).collect(),
+            ack_policy: consumer::AckPolicy::Explicit,
+            ack_wait: ACK_WAIT,
+            max_deliver: MAX_DELIVER,
+            ..Default::default()
+        };
+        // `create_consumer` updates an existing durable's configuration too.
+        let consumer = stream
+            .create_consumer(config)
+            .await
+            .context("creating the durable consumer")?;
+        Ok(Box::new(NatsSubscription {
+            consumer,
+            messages: None,
+        }))
+    }
+}
+
+struct NatsSubscription {
+    consumer: consumer::Consumer<consumer::pull::Config>,
+    messages: Option<consumer::pull::Stream>,
+}
+
+#[async_trait::async_trait]
+impl Subscription for NatsSubscription {
+    async fn next(&mut self) -> Option<Delivery> {
+        loop {
+            let messages = match &mut self.messages {
+                Some(messages) => messages,
+                None => match self.consumer.messages().await {
+                    Ok(messages) => self.messages.insert(messages),
+                    Err(err) => {
+                        tracing::warn!(error = %err, "opening the message stream failed; retrying");
+                        tokio::time::sleep(RECONNECT_PAUSE).await;
+                        continue;
+                    }
+                },
+            };
+            match messages.next().await {
+                Some(Ok(message)) => {
+                    let attempt = message
+                        .info()
+                        .map_or(1, |info| u32::try_from(info.delivered).unwrap_or(u32::MAX));
+                    match serde_json::from_slice::<Envelope>(&message.payload) {
+                        Ok(event) => {
+                            return Some(Delivery {
+                                event,
+                                attempt,
+                                acker: Box::new(NatsAck(message)),
+                            });
+                        }
+                        Err(err) => {
+                            // Not an event of ours: nothing will ever read it, so drop it.
+                            tracing::error!(error = %err, subject = %message.subject, "unreadable message dropped");
+                            let _ = message.ack_with(AckKind::Term).await;
+                        }
+                    }
+                }
+                Some(Err(err)) => {
+                    tracing::warn!(error = %err, "message stream failed; recreating it");
+                    self.messages = None;
+                    tokio::time::sleep(RECONNECT_PAUSE).await;
+                }
+                None => {
+                    self.messages = None;
+                    tokio::time::sleep(RECONNECT_PAUSE).await;
+                }
+            }
+        }
+    }
+}
+
+struct NatsAck(jetstream::Message);
+
+#[async_trait::async_trait]
+impl Acknowledge for NatsAck {
+    async fn ack(self: Box<Self>) {
+        if let Err(err) = self.0.ack().await {
+            // The server redelivers after `ack_wait`; the inbox absorbs the duplicate.
+            tracing::warn!(error = %err, "ack failed");
+        }
+    }
+
+    async fn nak(self: Box<Self>, delay: Duration) {
+        if let Err(err) = self.0.ack_with(AckKind::Nak(Some(delay))).await {
+            tracing::warn!(error = %err, "nak failed");
+        }
+    }
+}
