@@ -19,7 +19,7 @@ use boxoffice_payments::gateway::stripe::StripeGateway;
 use boxoffice_payments::gateway::test_processor::TestProcessor;
 use boxoffice_payments::store::{PaymentStore, PostgresPaymentStore, SqlitePaymentStore};
 use boxoffice_platform::Secret;
-use boxoffice_platform::bus::{EventBus, InProcessBus};
+use boxoffice_platform::bus::{EventBus, InProcessBus, NatsBus};
 use boxoffice_platform::consumer::{self, EventHandler};
 use boxoffice_platform::db::{postgres, sqlite::SqliteDb};
 use boxoffice_platform::http::health::{self, ReadinessProbe};
@@ -200,11 +200,57 @@ impl Application {
                 );
             }
             Service::Tickets | Service::Orders | Service::Expiration | Service::Payments => {
-                anyhow::bail!(
-                    "`serve {}` needs a shared event bus between processes (NATS JetStream), \
-                 which this build does not have yet; run the embedded mode instead",
-                    service.name()
-                )
+                let url = settings.nats_url.as_deref().context(
+                    "NATS_URL is required for `boxoffice serve` of an event-driven service",
+                )?;
+                let pool = postgres::connect(database_url(settings)?.expose()).await?;
+                let nats = NatsBus::connect(url, EVENT_STREAM, EVENT_SUBJECT_PREFIX).await?;
+                parts.probes.push(Arc::new(NatsProbe(nats.clone())));
+                let stop = CancellationToken::new();
+                let mut wiring = Wiring {
+                    bus: Arc::new(nats),
+                    stop: stop.clone(),
+                    relays: Vec::new(),
+                };
+                let wake = Arc::new(Notify::new());
+                match service {
+                    Service::Tickets => {
+                        let store =
+                            Arc::new(PostgresTicketStore::open(pool, Arc::clone(&wake)).await?);
+                        wire_tickets(&mut wiring, &mut parts, store, wake, &clock).await?;
+                    }
+                    Service::Orders => {
+                        let store =
+                            Arc::new(PostgresOrderStore::open(pool, Arc::clone(&wake)).await?);
+                        wire_orders(&mut wiring, &mut parts, store, wake, &clock, settings).await?;
+                    }
+                    Service::Expiration => {
+                        let store =
+                            Arc::new(PostgresJobStore::open(pool, Arc::clone(&wake)).await?);
+                        wire_expiration(&mut wiring, &mut parts, store, wake, &clock).await?;
+                    }
+                    Service::Auth => anyhow::bail!("the auth service consumes no events"),
+                    Service::Payments => {
+                        // Replicas must agree on the secret the test processor signs with.
+                        let secret = settings.stripe_webhook_secret.clone().context(
+                            "STRIPE_WEBHOOK_SECRET is required for `boxoffice serve payments`",
+                        )?;
+                        let store =
+                            Arc::new(PostgresPaymentStore::open(pool, Arc::clone(&wake)).await?);
+                        wire_payments(
+                            &mut wiring,
+                            &mut parts,
+                            store,
+                            wake,
+                            &clock,
+                            settings,
+                            secret,
+                        )
+                        .await?;
+                    }
+                }
+                wiring.start_relays();
+                return Self::assemble(parts, sessions, settings, service.name(), stop).await;
             }
         }
         Self::assemble(
@@ -372,6 +418,24 @@ async fn wire_payments(
         .await?;
     wiring.relay("payments", store.outbox(), wake);
     Ok(())
+}
+
+/// The JetStream stream every event is stored in, and its subjects' prefix.
+const EVENT_STREAM: &str = "BOXOFFICE";
+const EVENT_SUBJECT_PREFIX: &str = "boxoffice";
+
+/// `/readyz` check: the event stream answers.
+struct NatsProbe(NatsBus);
+
+#[async_trait::async_trait]
+impl ReadinessProbe for NatsProbe {
+    fn name(&self) -> &str {
+        "nats"
+    }
+
+    async fn check(&self) -> Result<(), String> {
+        self.0.ping().await.map_err(|e| format!("{e:#}"))
+    }
 }
 
 /// `boxoffice migrate <service>`: applies the service's PostgreSQL migrations.

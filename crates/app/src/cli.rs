@@ -28,7 +28,8 @@ pub struct Cli {
 pub enum Command {
     /// Every service in one process, on SQLite, with one HTTP listener (the default).
     All,
-    /// One service alone, on PostgreSQL (DATABASE_URL); JWT_KEY is required.
+    /// One service alone, on PostgreSQL (DATABASE_URL) and, for the event-driven ones,
+    /// NATS JetStream (NATS_URL); JWT_KEY is required.
     Serve {
         #[arg(value_enum)]
         service: Service,
@@ -141,6 +142,11 @@ pub struct Settings {
     /// Stripe API base URL, e.g. a local stand-in.
     #[arg(long, env = "STRIPE_API_BASE", global = true)]
     pub stripe_api_base: Option<String>,
+
+    /// NATS server (JetStream enabled, version 2.10 or later) for `serve` of the
+    /// event-driven services.
+    #[arg(long, env = "NATS_URL", global = true)]
+    pub nats_url: Option<String>,
 
     /// PostgreSQL URL of the service's own database, for `serve` and `migrate`.
     #[arg(long, env = "DATABASE_URL", hide_env_values = true, global = true)]

@@ -1,0 +1,192 @@
+//! The distributed mode: every service its own `boxoffice serve <service>` on its own
+//! PostgreSQL database, talking through NATS JetStream (a nats-server per test), with two
+//! replicas each of orders, payments and expiration. Requests go straight to the service
+//! that owns the route, as the ingress would send them.
+
+use boxoffice_app::application::Application;
+use boxoffice_app::cli::{Service, Settings};
+use boxoffice_platform::Secret;
+use boxoffice_platform::testing::{TestDatabase, TestNats};
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use crate::helpers::{EVENTUALLY, TEST_KEY, TestApp, User, WEBHOOK_SECRET, eventually, start};
+
+struct Cluster {
+    auth: TestApp,
+    tickets: TestApp,
+    orders: [TestApp; 2],
+    payments: [TestApp; 2],
+    _expiration: [TestApp; 2],
+    _databases: Vec<TestDatabase>,
+    _nats: TestNats,
+}
+
+async fn replicas(
+    service: Service,
+    nats: &TestNats,
+    database: &TestDatabase,
+    adjust: fn(&mut Settings),
+    count: usize,
+) -> Vec<TestApp> {
+    let mut apps = Vec::new();
+    for _ in 0..count {
+        let mut settings = Settings::for_data_dir("unused");
+        settings.jwt_key = Some(Secret::new(TEST_KEY));
+        settings.database_url = Some(Secret::new(database.url()));
+        settings.nats_url = Some(nats.url().to_owned());
+        settings.stripe_webhook_secret = Some(Secret::new(WEBHOOK_SECRET));
+        adjust(&mut settings);
+        let app = Application::service(service, &settings)
+            .await
+            .expect("service starts");
+        apps.push(start(app, None, None));
+    }
+    apps
+}
+
+async fn cluster(adjust: fn(&mut Settings)) -> Cluster {
+    boxoffice_platform::telemetry::init_tracing(Default::default());
+    let nats = TestNats::start().await.expect("nats-server");
+    let mut databases = Vec::new();
+    for name in ["auth", "tickets", "orders", "payments", "expiration"] {
+        databases.push(
+            TestDatabase::create(&format!("boxoffice_dist_{name}"))
+                .await
+                .expect("database"),
+        );
+    }
+    let one = |apps: Vec<TestApp>| apps.into_iter().next().expect("one replica");
+    let two = |apps: Vec<TestApp>| -> [TestApp; 2] {
+        apps.try_into().unwrap_or_else(|_| panic!("two replicas"))
+    };
+    Cluster {
+        auth: one(replicas(Service::Auth, &nats, &databases[0], adjust, 1).await),
+        tickets: one(replicas(Service::Tickets, &nats, &databases[1], adjust, 1).await),
+        orders: two(replicas(Service::Orders, &nats, &databases[2], adjust, 2).await),
+        payments: two(replicas(Service::Payments, &nats, &databases[3], adjust, 2).await),
+        _expiration: two(replicas(Service::Expiration, &nats, &databases[4], adjust, 2).await),
+        _databases: databases,
+        _nats: nats,
+    }
+}
+
+async fn pay(app: &TestApp, buyer: &User, order_id: &str) -> crate::helpers::Reply {
+    let deadline = tokio::time::Instant::now() + EVENTUALLY;
+    loop {
+        let reply = app
+            .send(
+                app.as_user(buyer, Method::POST, "/api/payments")
+                    .json(&json!({"orderId": order_id, "token": "tok_visa"})),
+            )
+            .await;
+        if reply.status != 404 || tokio::time::Instant::now() >= deadline {
+            return reply;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
+async fn order_field(app: &TestApp, buyer: &User, order_id: &str, field: &str) -> Value {
+    app.order_of(buyer, order_id).await[field].clone()
+}
+
+#[tokio::test]
+async fn the_buyer_journey_crosses_every_service() {
+    let c = cluster(|_| {}).await;
+    let seller = c.auth.user().await;
+    let buyer = c.auth.user().await;
+
+    // List → order (replica 0) → pay (replica 1) → complete, sold.
+    let ticket = c.tickets.listed_ticket(&seller, "Concert", 20.5).await;
+    let ticket_id = ticket["id"].as_str().expect("id").to_owned();
+    let order = c.orders[0].order(&buyer, &ticket_id).await;
+    assert_eq!(order.status, 201, "{}", order.body);
+    let order_id = order.body["id"].as_str().expect("id").to_owned();
+    let taken = c.orders[1].order(&c.auth.user().await, &ticket_id).await;
+    assert_eq!(taken.status, 400, "one holder, whichever replica answers");
+    eventually("the ticket is reserved", || async {
+        c.tickets.ticket(&ticket_id).await["status"] == "reserved"
+    })
+    .await;
+
+    let paid = pay(&c.payments[1], &buyer, &order_id).await;
+    assert_eq!(paid.status, 201, "{}", paid.body);
+    assert_eq!(paid.body["status"], "succeeded");
+    let again = pay(&c.payments[0], &buyer, &order_id).await;
+    assert_eq!(again.status, 400, "no second charge from the other replica");
+    eventually("the order completes", || async {
+        order_field(&c.orders[1], &buyer, &order_id, "status").await == "complete"
+    })
+    .await;
+    eventually("the ticket is sold", || async {
+        c.tickets.ticket(&ticket_id).await["status"] == "sold"
+    })
+    .await;
+    // created 0 → (awaiting:payment) → complete: 2 when `payment:pending` arrived first,
+    // 1 when a replica applied `payment:created` before the other saw `payment:pending`
+    // (which then changes nothing). Never more: each event is applied once.
+    let version = order_field(&c.orders[0], &buyer, &order_id, "version").await;
+    assert!(version == 1 || version == 2, "version {version}");
+
+    // Cancel: the ticket is free again.
+    let other = c.tickets.listed_ticket(&seller, "Opera", 30.0).await;
+    let other_id = other["id"].as_str().expect("id").to_owned();
+    let order = c.orders[1].order(&buyer, &other_id).await.body;
+    let cancel = c.orders[0]
+        .send(c.orders[0].as_user(
+            &buyer,
+            Method::DELETE,
+            &format!("/api/orders/{}", order["id"].as_str().expect("id")),
+        ))
+        .await;
+    assert_eq!(cancel.status, 204);
+    eventually("the cancelled ticket is free", || async {
+        let t = c.tickets.ticket(&other_id).await;
+        t["status"] == "available" && t["version"] == 2
+    })
+    .await;
+
+    for app in [&c.orders[0], &c.payments[0], &c._expiration[0], &c.tickets] {
+        let ready = app.get("/readyz").await;
+        assert_eq!(
+            (ready.status, ready.body["checks"]["nats"].clone()),
+            (200, json!("ok")),
+            "{}",
+            ready.body
+        );
+    }
+}
+
+#[tokio::test]
+async fn an_unpaid_order_expires_once_across_replicas() {
+    let c = cluster(|settings| settings.expiration_window_seconds = 1).await;
+    let seller = c.auth.user().await;
+    let buyer = c.auth.user().await;
+    let ticket = c.tickets.listed_ticket(&seller, "Concert", 20.0).await;
+    let ticket_id = ticket["id"].as_str().expect("id").to_owned();
+    let order = c.orders[0].order(&buyer, &ticket_id).await;
+    assert_eq!(order.status, 201, "{}", order.body);
+    let order_id = order.body["id"].as_str().expect("id").to_owned();
+
+    eventually("the order expires", || async {
+        order_field(&c.orders[1], &buyer, &order_id, "status").await == "cancelled"
+    })
+    .await;
+    assert_eq!(
+        order_field(&c.orders[0], &buyer, &order_id, "cancelReason").await,
+        "expired"
+    );
+    eventually("the ticket is free again", || async {
+        c.tickets.ticket(&ticket_id).await["status"] == "available"
+    })
+    .await;
+    // Expired once: created 0 → cancelled 1, and the ticket reserved 1 → released 2.
+    assert_eq!(
+        order_field(&c.orders[1], &buyer, &order_id, "version").await,
+        1
+    );
+    assert_eq!(c.tickets.ticket(&ticket_id).await["version"], 2);
+    let next = c.auth.user().await;
+    assert_eq!(c.orders[1].order(&next, &ticket_id).await.status, 201);
+}
