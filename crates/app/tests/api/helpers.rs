@@ -186,6 +186,21 @@ impl Reply {
 }
 
 impl TestApp {
+    /// A client for a BoxOffice this test did not start (e.g. behind an ingress).
+    pub fn at(address: &str) -> Self {
+        Self {
+            address: address.to_owned(),
+            client: reqwest::Client::builder()
+                .timeout(Duration::from_secs(30))
+                .build()
+                .expect("client"),
+            _data_dir: None,
+            _database: None,
+            shutdown: None,
+            server: None,
+        }
+    }
+
     /// Stops the server and its background work, and waits until it has stopped.
     pub async fn stop(mut self) {
         if let Some(stop) = self.shutdown.take() {

@@ -13,6 +13,7 @@ mod flash_sale;
 mod openapi;
 mod orders;
 mod payments;
+mod topology;
 
 mod platform;
 mod sessions;

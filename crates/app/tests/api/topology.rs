@@ -1,0 +1,152 @@
+//! The local distributed topology exactly as `scripts/distributed` starts it — NATS, five
+//! services on PostgreSQL, nginx in front — and the buyer journey through the ingress.
+
+use std::process::Command;
+
+use reqwest::Method;
+use serde_json::json;
+
+use crate::helpers::{EVENTUALLY, TestApp, eventually};
+
+/// Starts the topology on free ports with its own databases; stops it and drops them
+/// when dropped.
+struct Topology {
+    env: Vec<(String, String)>,
+    _run_dir: tempfile::TempDir,
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port()
+}
+
+/// A base port whose next five ports (the services') are free right now.
+fn free_block() -> u16 {
+    let mut rng = fastrand::Rng::new();
+    for _ in 0..100 {
+        let base = rng.u16(20_000..60_000);
+        let free = (1..=5).all(|i| std::net::TcpListener::bind(("127.0.0.1", base + i)).is_ok());
+        if free {
+            return base;
+        }
+    }
+    panic!("no block of five free ports")
+}
+
+impl Topology {
+    fn script(&self, command: &str) -> std::process::Output {
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../../scripts/distributed");
+        Command::new(script)
+            .arg(command)
+            .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .output()
+            .expect("scripts/distributed runs")
+    }
+
+    fn start() -> (Self, String) {
+        let run_dir = tempfile::tempdir().expect("run dir");
+        let base = free_block();
+        let ingress = free_port();
+        let env = vec![
+            (
+                "BOXOFFICE_BIN".to_owned(),
+                env!("CARGO_BIN_EXE_boxoffice").to_owned(),
+            ),
+            ("RUN_DIR".to_owned(), run_dir.path().display().to_string()),
+            ("INGRESS_PORT".to_owned(), ingress.to_string()),
+            ("SERVICE_PORT_BASE".to_owned(), base.to_string()),
+            ("NATS_PORT".to_owned(), free_port().to_string()),
+            (
+                "DB_PREFIX".to_owned(),
+                format!("boxoffice_topo_{}", uuid::Uuid::now_v7().simple()),
+            ),
+            ("DROP_DATABASES".to_owned(), "1".to_owned()),
+        ];
+        let topology = Self {
+            env,
+            _run_dir: run_dir,
+        };
+        let started = topology.script("start");
+        assert!(
+            started.status.success(),
+            "scripts/distributed start failed:\n{}\n{}",
+            String::from_utf8_lossy(&started.stdout),
+            String::from_utf8_lossy(&started.stderr)
+        );
+        (topology, format!("http://127.0.0.1:{ingress}"))
+    }
+}
+
+impl Drop for Topology {
+    fn drop(&mut self) {
+        let _ = self.script("stop");
+    }
+}
+
+#[tokio::test]
+async fn the_buyer_journey_runs_through_the_ingress() {
+    let (_topology, address) = Topology::start();
+    let app = TestApp::at(&address);
+
+    let seller = app.user().await;
+    let buyer = app.user().await;
+    let ticket = app.listed_ticket(&seller, "Concert", 20.5).await;
+    let ticket_id = ticket["id"].as_str().expect("id").to_owned();
+    let order = app.order(&buyer, &ticket_id).await;
+    assert_eq!(order.status, 201, "{}", order.body);
+    let order_id = order.body["id"].as_str().expect("id").to_owned();
+
+    let deadline = tokio::time::Instant::now() + EVENTUALLY;
+    let paid = loop {
+        let reply = app
+            .send(
+                app.as_user(&buyer, Method::POST, "/api/payments")
+                    .json(&json!({"orderId": order_id, "token": "tok_visa"})),
+            )
+            .await;
+        if reply.status != 404 || tokio::time::Instant::now() >= deadline {
+            break reply;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    };
+    assert_eq!(
+        (paid.status, paid.body["status"].clone()),
+        (201, json!("succeeded")),
+        "{}",
+        paid.body
+    );
+    eventually("the order completes", || async {
+        app.order_of(&buyer, &order_id).await["status"] == "complete"
+    })
+    .await;
+    eventually("the ticket is sold", || async {
+        app.ticket(&ticket_id).await["status"] == "sold"
+    })
+    .await;
+    assert_eq!(app.get("/api/tickets").await.body, json!([]));
+
+    // Cancel through the ingress too.
+    let other = app.listed_ticket(&seller, "Opera", 30.0).await;
+    let other_id = other["id"].as_str().expect("id").to_owned();
+    let order = app.order(&buyer, &other_id).await.body;
+    let cancelled = app
+        .send(app.as_user(
+            &buyer,
+            Method::DELETE,
+            &format!("/api/orders/{}", order["id"].as_str().expect("id")),
+        ))
+        .await;
+    assert_eq!(cancelled.status, 204);
+    eventually("the ticket is free again", || async {
+        app.ticket(&other_id).await["status"] == "available"
+    })
+    .await;
+
+    let unknown = app.get("/api/nothing").await;
+    assert_eq!(
+        (unknown.status, unknown.body),
+        (404, json!({"errors": [{"message": "Not found"}]}))
+    );
+}
