@@ -452,6 +452,27 @@ pub async fn migrate(service: Service, settings: &Settings) -> anyhow::Result<()
     Ok(())
 }
 
+/// `boxoffice republish <service> --since <time>`: marks the service's outbox rows sent
+/// since `since` unsent, so its relay (in the running service) publishes them again.
+pub async fn republish(service: Service, since: &str, settings: &Settings) -> anyhow::Result<()> {
+    let since = time::OffsetDateTime::parse(since, &time::format_description::well_known::Rfc3339)
+        .context("--since must be an RFC 3339 time, e.g. 2026-11-22T10:00:00Z")?;
+    let pool = postgres::connect(database_url(settings)?.expose()).await?;
+    migrate(service, settings).await?;
+    let outbox = boxoffice_platform::outbox::postgres::PostgresOutbox::new(pool);
+    let rows = boxoffice_platform::outbox::OutboxStore::republish_since(&outbox, since).await?;
+    tracing::info!(
+        service = service.name(),
+        rows,
+        "events queued for publication again"
+    );
+    println!(
+        "{rows} events of {} will be published again",
+        service.name()
+    );
+    Ok(())
+}
+
 fn session_keys(key: &Secret, settings: &Settings) -> SessionKeys {
     SessionKeys::new(key, settings.session_ttl(), settings.cookie_secure)
 }

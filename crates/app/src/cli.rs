@@ -24,7 +24,7 @@ pub struct Cli {
     pub settings: Settings,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Subcommand)]
+#[derive(Debug, Clone, PartialEq, Eq, Subcommand)]
 pub enum Command {
     /// Every service in one process, on SQLite, with one HTTP listener (the default).
     All,
@@ -38,6 +38,15 @@ pub enum Command {
     Migrate {
         #[arg(value_enum)]
         service: Service,
+    },
+    /// Publish again every event a service's outbox sent since a moment (RFC 3339), after
+    /// the NATS server lost acknowledged writes. Consumers ignore what they already had.
+    Republish {
+        #[arg(value_enum)]
+        service: Service,
+        /// e.g. 2026-11-22T10:00:00Z
+        #[arg(long)]
+        since: String,
     },
 }
 

@@ -32,5 +32,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 .await
         }
         Command::Migrate { service } => application::migrate(service, &cli.settings).await,
+        Command::Republish { service, since } => {
+            application::republish(service, &since, &cli.settings).await
+        }
     }
 }

@@ -427,6 +427,21 @@ async fn published_rows_leave_the_unsent_set(s: Subject) {
         0,
         "recent rows are kept"
     );
+    let republished = outbox
+        .republish_since(OffsetDateTime::now_utc() - time::Duration::minutes(5))
+        .await
+        .expect("republish");
+    assert_eq!(
+        republished, 2,
+        "rows sent in the last five minutes are queued again"
+    );
+    assert_eq!(outbox.unsent_after(0, 10).await.expect("read").len(), 3);
+    let future = OffsetDateTime::now_utc() + time::Duration::minutes(5);
+    assert_eq!(outbox.republish_since(future).await.expect("republish"), 0);
+    outbox
+        .mark_sent(&[pending[0].event.id, pending[2].event.id])
+        .await
+        .expect("mark");
     assert_eq!(
         outbox
             .purge_sent(std::time::Duration::ZERO)

@@ -38,4 +38,8 @@ pub trait OutboxStore: Send + Sync + 'static {
     async fn mark_sent(&self, ids: &[Id]) -> anyhow::Result<()>;
     /// Deletes rows published more than `older_than` ago.
     async fn purge_sent(&self, older_than: std::time::Duration) -> anyhow::Result<u64>;
+    /// Marks rows published at or after `since` unsent again, so the relay publishes them
+    /// once more — the repair after a broker lost acknowledged writes. Consumers' inboxes
+    /// make the copies they already had harmless.
+    async fn republish_since(&self, since: time::OffsetDateTime) -> anyhow::Result<u64>;
 }

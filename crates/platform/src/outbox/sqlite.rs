@@ -138,6 +138,14 @@ impl OutboxStore for SqliteOutbox {
         Ok(())
     }
 
+    async fn republish_since(&self, since: OffsetDateTime) -> anyhow::Result<u64> {
+        let result = sqlx::query("UPDATE outbox SET sent_at = NULL WHERE sent_at >= ?")
+            .bind(crate::db::sqlite::time_text(since))
+            .execute(&self.db.writer)
+            .await?;
+        Ok(result.rows_affected())
+    }
+
     async fn purge_sent(&self, older_than: Duration) -> anyhow::Result<u64> {
         let cutoff = OffsetDateTime::now_utc() - older_than;
         let result = sqlx::query("DELETE FROM outbox WHERE sent_at IS NOT NULL AND sent_at < ?")
