@@ -20,6 +20,10 @@ const MAX_IN_FLIGHT: usize = 2048;
 /// Fallback poll, for rows whose commit notification was missed (another process).
 const POLL: Duration = Duration::from_secs(1);
 /// Pause after a failed publish before scanning again from the oldest unsent row.
+/// How often the relay scans again from the oldest unsent row. On PostgreSQL a transaction
+/// can commit after one that took a later `seq`, so a row may appear behind the cursor;
+/// this bounds how long it waits. In-flight rows are skipped, never sent twice.
+const RESCAN_EVERY: Duration = Duration::from_millis(100);
 const RETRY_PAUSE: Duration = Duration::from_millis(500);
 /// Published rows are kept this long, so a broker write lost before it reached disk can
 /// still be found and published again.
@@ -66,8 +70,13 @@ impl Relay {
         let mut in_flight: HashSet<Id> = HashSet::new();
         let mut receipts: JoinSet<(Id, anyhow::Result<()>)> = JoinSet::new();
         let mut last_purge = tokio::time::Instant::now();
+        let mut last_rescan = tokio::time::Instant::now();
 
         loop {
+            if last_rescan.elapsed() >= RESCAN_EVERY {
+                cursor = 0;
+                last_rescan = tokio::time::Instant::now();
+            }
             if in_flight.len() < MAX_IN_FLIGHT {
                 match self.store.unsent_after(cursor, BATCH).await {
                     Ok(rows) => {
