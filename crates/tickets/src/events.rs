@@ -73,11 +73,22 @@ impl EventHandler for OrderEvents {
         match event.kind.as_str() {
             ORDER_CREATED => {
                 let order: OrderCreated = event.data()?;
+                if self.store.is_order_closed(order.id).await? {
+                    // Its cancellation overtook it: the order must not hold the ticket.
+                    let claim = Claim {
+                        consumer: CONSUMER,
+                        event_id: event.id,
+                    };
+                    self.store.claim_only(claim).await?;
+                    return Ok(Handled::Ignored);
+                }
                 self.apply(event, order.ticket.id, Ticket::reserve, order.id)
                     .await
             }
             ORDER_CANCELLED => {
                 let order: OrderCancelled = event.data()?;
+                // Remembered first, idempotently: a redelivery after a crash repeats it.
+                self.store.close_order(order.id).await?;
                 self.apply(event, order.ticket.id, Ticket::release, order.id)
                     .await
             }

@@ -617,3 +617,59 @@ async fn a_sold_ticket_stays_sold(s: Subject) {
         (TicketStatus::Sold, Some(order))
     );
 }
+
+mod a_cancellation_that_overtakes_its_order_keeps_the_ticket_free {
+    #[tokio::test]
+    async fn sqlite() {
+        super::overtaken(super::sqlite().await).await;
+    }
+
+    #[tokio::test]
+    async fn postgres() {
+        super::overtaken(super::postgres().await).await;
+    }
+}
+
+async fn overtaken(s: Subject) {
+    let t = ticket(new_id(), "Concert", 20.0, 0);
+    insert(&s.store, &t).await;
+    let handler = consumer(&s);
+    let order = new_id();
+    assert_eq!(
+        handler
+            .handle(&order_cancelled(order, t.id))
+            .await
+            .expect("handle"),
+        Handled::Ignored
+    );
+    assert_eq!(
+        handler
+            .handle(&order_created(order, t.id))
+            .await
+            .expect("handle"),
+        Handled::Ignored
+    );
+    let now = s.store.get(t.id).await.expect("get").expect("ticket");
+    assert_eq!(
+        (now.status, now.order_id, now.version),
+        (TicketStatus::Available, None, 0)
+    );
+    // A newer order still gets it.
+    let newer = new_id();
+    assert_eq!(
+        handler
+            .handle(&order_created(newer, t.id))
+            .await
+            .expect("handle"),
+        Handled::Applied
+    );
+    assert_eq!(
+        s.store
+            .get(t.id)
+            .await
+            .expect("get")
+            .expect("ticket")
+            .order_id,
+        Some(newer)
+    );
+}

@@ -102,6 +102,9 @@ pub trait TicketStore: Send + Sync + 'static {
         claim: Option<Claim<'_>>,
         change: Change,
     ) -> anyhow::Result<Result<Modified, TicketError>>;
+    /// Remembers that an order is over, so its late `order:created` reserves nothing.
+    async fn close_order(&self, order_id: Id) -> anyhow::Result<()>;
+    async fn is_order_closed(&self, order_id: Id) -> anyhow::Result<bool>;
     /// Records an event as handled without any effect (e.g. about an unknown ticket).
     async fn claim_only(&self, claim: Claim<'_>) -> anyhow::Result<bool>;
     async fn park(&self, consumer: &str, event: &Envelope, reason: &str) -> anyhow::Result<()>;

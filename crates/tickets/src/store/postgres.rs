@@ -210,6 +210,22 @@ impl TicketStore for PostgresTicketStore {
         Ok(Ok(Modified::Saved(ticket)))
     }
 
+    async fn close_order(&self, order_id: Id) -> anyhow::Result<()> {
+        sqlx::query("INSERT INTO closed_orders (order_id) VALUES ($1) ON CONFLICT DO NOTHING")
+            .bind(order_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn is_order_closed(&self, order_id: Id) -> anyhow::Result<bool> {
+        let row = sqlx::query("SELECT 1 FROM closed_orders WHERE order_id = $1")
+            .bind(order_id)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.is_some())
+    }
+
     async fn claim_only(&self, claim: Claim<'_>) -> anyhow::Result<bool> {
         let mut tx = self.pool.begin().await?;
         let fresh = outbox::claim(&mut tx, claim.consumer, claim.event_id).await?;

@@ -205,6 +205,22 @@ impl TicketStore for SqliteTicketStore {
         Ok(Ok(Modified::Saved(ticket)))
     }
 
+    async fn close_order(&self, order_id: Id) -> anyhow::Result<()> {
+        sqlx::query("INSERT INTO closed_orders (order_id) VALUES (?) ON CONFLICT DO NOTHING")
+            .bind(order_id.to_string())
+            .execute(&self.db.writer)
+            .await?;
+        Ok(())
+    }
+
+    async fn is_order_closed(&self, order_id: Id) -> anyhow::Result<bool> {
+        let row = sqlx::query("SELECT 1 FROM closed_orders WHERE order_id = ?")
+            .bind(order_id.to_string())
+            .fetch_optional(&self.db.reader)
+            .await?;
+        Ok(row.is_some())
+    }
+
     async fn claim_only(&self, claim: Claim<'_>) -> anyhow::Result<bool> {
         let mut tx = self.db.begin_write().await?;
         let fresh = outbox::claim(&mut tx, claim.consumer, claim.event_id).await?;
