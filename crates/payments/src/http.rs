@@ -2,23 +2,21 @@
 
 use axum::body::Bytes;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use boxoffice_common::Id;
 use boxoffice_common::id::parse_id;
 use boxoffice_platform::http::{ApiError, ApiJson, AuthUser, ErrorBody, ErrorItem};
+use boxoffice_platform::idempotency::{request_hash, respond_once};
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::domain::{ORDER_ID_REQUIRED, Payment, TOKEN_REQUIRED};
 use crate::service::{PaymentsError, PaymentsService};
-use crate::store::KeyState;
 
 pub const TAG: &str = "payments";
-const IDEMPOTENCY_KEY: &str = "idempotency-key";
 
 pub fn router(service: PaymentsService) -> OpenApiRouter {
     OpenApiRouter::new()
@@ -98,47 +96,17 @@ async fn create_payment(
 ) -> Result<Response, ApiError> {
     let user = parse_id(&user.id).ok_or(ApiError::Unauthorized)?;
     let (order_id, token) = validate(&body)?;
-    let key = idempotency_key(&headers)?;
-    let Some(key) = key else {
-        return Ok(pay(&service, user, order_id, &token).await);
-    };
-    let request_hash = hex::encode(Sha256::digest(format!("{order_id}\n{token}").as_bytes()));
-    let now = service.clock().now();
-    match service
-        .store()
-        .claim_key(user, &key, &request_hash, now)
-        .await?
-    {
-        KeyState::Fresh => {}
-        KeyState::Replay { status, body } => return Ok(stored_response(status, body)),
-        KeyState::InProgress => {
-            return Err(ApiError::Conflict(
-                "A request with this Idempotency-Key is still being processed".to_owned(),
-            ));
-        }
-        KeyState::Mismatch => {
-            return Err(ApiError::bad_request(
-                "Idempotency key reused with a different request",
-            ));
-        }
-    }
-    let response = pay(&service, user, order_id, &token).await;
-    let status = response.status();
-    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
-        .await
-        .map_err(|e| ApiError::Internal(anyhow::anyhow!("reading our own response: {e}")))?;
-    let body = String::from_utf8_lossy(&bytes).into_owned();
-    if status.is_server_error() || status == StatusCode::NOT_FOUND {
-        // Answers that a retry may change (a failure of ours, an order not known *yet*)
-        // are not remembered: the client may retry with the same key.
-        service.store().release_key(user, &key).await?;
-    } else {
-        service
-            .store()
-            .finish_key(user, &key, status.as_u16(), &body)
-            .await?;
-    }
-    Ok(stored_response(status.as_u16(), body))
+    let request_hash = request_hash(&[&order_id.to_string(), &token]);
+    let keys = service.store().idempotency();
+    respond_once(
+        keys.as_ref(),
+        user,
+        &headers,
+        &request_hash,
+        service.clock().now(),
+        || pay(&service, user, order_id, &token),
+    )
+    .await
 }
 
 async fn pay(service: &PaymentsService, user: Id, order_id: Id, token: &str) -> Response {
@@ -148,19 +116,6 @@ async fn pay(service: &PaymentsService, user: Id, order_id: Id, token: &str) -> 
         }
         Err(err) => to_api_error(err).into_response(),
     }
-}
-
-fn stored_response(status: u16, body: String) -> Response {
-    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
-    (
-        status,
-        [(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/json"),
-        )],
-        body,
-    )
-        .into_response()
 }
 
 fn validate(body: &PayRequest) -> Result<(Id, String), ApiError> {
@@ -184,19 +139,6 @@ fn validate(body: &PayRequest) -> Result<(Id, String), ApiError> {
             Ok((parse_id(&order_id).ok_or(ApiError::NotFound)?, token))
         }
         _ => Err(ApiError::Validation(problems)),
-    }
-}
-
-fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
-    let Some(value) = headers.get(IDEMPOTENCY_KEY) else {
-        return Ok(None);
-    };
-    match value.to_str() {
-        Ok(key) if (1..=255).contains(&key.len()) => Ok(Some(key.to_owned())),
-        _ => Err(ApiError::invalid(
-            "Idempotency-Key",
-            "Idempotency-Key must be 1 to 255 characters",
-        )),
     }
 }
 

@@ -6,11 +6,12 @@ use boxoffice_common::events::PaymentPending;
 use boxoffice_common::{Money, new_id};
 use boxoffice_payments::domain::{OrderReplica, OrderState, Payment, PaymentStatus};
 use boxoffice_payments::store::{
-    Decision, KeyState, Modified, PaymentStore, PostgresPaymentStore, ReplicaOutcome,
-    SqlitePaymentStore, Trigger,
+    Decision, Modified, PaymentStore, PostgresPaymentStore, ReplicaOutcome, SqlitePaymentStore,
+    Trigger,
 };
 use boxoffice_platform::bus::Envelope;
 use boxoffice_platform::db::{postgres, sqlite::SqliteDb};
+use boxoffice_platform::idempotency::KeyState;
 use boxoffice_platform::testing::TestDatabase;
 use time::OffsetDateTime;
 use tokio::sync::Notify;
@@ -337,6 +338,7 @@ async fn idempotency_keys_replay_refuse_or_wait(s: Subject) {
     let now = at(0);
     assert_eq!(
         s.store
+            .idempotency()
             .claim_key(user, "k1", "hash-a", now)
             .await
             .expect("claim"),
@@ -344,6 +346,7 @@ async fn idempotency_keys_replay_refuse_or_wait(s: Subject) {
     );
     assert_eq!(
         s.store
+            .idempotency()
             .claim_key(user, "k1", "hash-a", now)
             .await
             .expect("claim"),
@@ -351,6 +354,7 @@ async fn idempotency_keys_replay_refuse_or_wait(s: Subject) {
     );
     assert_eq!(
         s.store
+            .idempotency()
             .claim_key(user, "k1", "hash-b", now)
             .await
             .expect("claim"),
@@ -358,6 +362,7 @@ async fn idempotency_keys_replay_refuse_or_wait(s: Subject) {
     );
     assert_eq!(
         s.store
+            .idempotency()
             .claim_key(new_id(), "k1", "hash-b", now)
             .await
             .expect("claim"),
@@ -366,11 +371,13 @@ async fn idempotency_keys_replay_refuse_or_wait(s: Subject) {
     );
 
     s.store
+        .idempotency()
         .finish_key(user, "k1", 201, r#"{"id":"p1"}"#)
         .await
         .expect("finish");
     assert_eq!(
         s.store
+            .idempotency()
             .claim_key(user, "k1", "hash-a", now)
             .await
             .expect("claim"),
@@ -382,6 +389,7 @@ async fn idempotency_keys_replay_refuse_or_wait(s: Subject) {
     let a_day_later = now + time::Duration::hours(25);
     assert_eq!(
         s.store
+            .idempotency()
             .claim_key(user, "k1", "hash-b", a_day_later)
             .await
             .expect("claim"),
@@ -391,14 +399,20 @@ async fn idempotency_keys_replay_refuse_or_wait(s: Subject) {
 
     assert_eq!(
         s.store
+            .idempotency()
             .claim_key(user, "k2", "hash-a", now)
             .await
             .expect("claim"),
         KeyState::Fresh
     );
-    s.store.release_key(user, "k2").await.expect("release");
+    s.store
+        .idempotency()
+        .release_key(user, "k2")
+        .await
+        .expect("release");
     assert_eq!(
         s.store
+            .idempotency()
             .claim_key(user, "k2", "hash-a", now)
             .await
             .expect("claim"),

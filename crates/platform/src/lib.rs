@@ -8,6 +8,7 @@
 //!   metrics routes, and serving with graceful shutdown.
 //! * [`telemetry`] — tracing (text or JSON) and the Prometheus recorder, installed once.
 //! * [`bus`] — the `EventBus` trait, the event envelope and the in-process bus.
+//! * [`idempotency`] — `Idempotency-Key`: replaying first answers, per user, for 24 h.
 //! * [`outbox`] — transactional outbox with its relay, inbox and dead letters.
 //! * [`consumer`] — runs an event handler as a durable consumer: ack, retry, park.
 //! * [`db`] — opening SQLite files and PostgreSQL pools the way every store wants them.
@@ -19,6 +20,7 @@ pub mod bus;
 pub mod consumer;
 pub mod db;
 pub mod http;
+pub mod idempotency;
 pub mod outbox;
 pub mod secret;
 pub mod shutdown;

@@ -10,10 +10,10 @@ use std::sync::Arc;
 
 use boxoffice_common::Id;
 use boxoffice_platform::bus::Envelope;
+use boxoffice_platform::idempotency::IdempotencyKeys;
 use boxoffice_platform::outbox::OutboxStore;
 pub use postgres::PostgresPaymentStore;
 pub use sqlite::SqlitePaymentStore;
-use time::OffsetDateTime;
 
 use crate::domain::{OrderReplica, Payment};
 
@@ -52,19 +52,6 @@ pub enum ReplicaOutcome {
     Duplicate,
 }
 
-/// Where an `Idempotency-Key` stands.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum KeyState {
-    /// First use: the caller runs the request and then records its response.
-    Fresh,
-    /// Used before with the same request: answer this again.
-    Replay { status: u16, body: String },
-    /// Its first request is still running.
-    InProgress,
-    /// Used before with a different request.
-    Mismatch,
-}
-
 #[async_trait::async_trait]
 pub trait PaymentStore: Send + Sync + 'static {
     async fn order(&self, id: Id) -> anyhow::Result<Option<OrderReplica>>;
@@ -90,16 +77,8 @@ pub trait PaymentStore: Send + Sync + 'static {
     ) -> anyhow::Result<Modified>;
     /// Records a webhook event that concerns no payment of ours. `false` if seen before.
     async fn record_webhook(&self, event_id: &str) -> anyhow::Result<bool>;
-    async fn claim_key(
-        &self,
-        user: Id,
-        key: &str,
-        request_hash: &str,
-        now: OffsetDateTime,
-    ) -> anyhow::Result<KeyState>;
-    async fn finish_key(&self, user: Id, key: &str, status: u16, body: &str) -> anyhow::Result<()>;
-    /// Forgets a key whose request failed without an answer worth replaying.
-    async fn release_key(&self, user: Id, key: &str) -> anyhow::Result<()>;
+    /// Idempotency keys of `POST /api/payments`, in this store's database.
+    fn idempotency(&self) -> Arc<dyn IdempotencyKeys>;
     async fn park(&self, consumer: &str, event: &Envelope, reason: &str) -> anyhow::Result<()>;
     fn outbox(&self) -> Arc<dyn OutboxStore>;
     async fn ping(&self) -> anyhow::Result<()>;
@@ -111,28 +90,6 @@ impl std::fmt::Debug for dyn PaymentStore {
     }
 }
 
-/// How long an idempotency key is remembered.
-pub const KEY_LIFETIME: time::Duration = time::Duration::hours(24);
-
 fn is_unique_violation(err: &sqlx::Error) -> bool {
     matches!(err, sqlx::Error::Database(db) if db.is_unique_violation())
-}
-
-/// Decides a key's state from its stored row.
-fn key_state(
-    stored_hash: &str,
-    request_hash: &str,
-    status: Option<i64>,
-    body: Option<String>,
-) -> KeyState {
-    if stored_hash != request_hash {
-        return KeyState::Mismatch;
-    }
-    match (status, body) {
-        (Some(status), Some(body)) => KeyState::Replay {
-            status: u16::try_from(status).unwrap_or(500),
-            body,
-        },
-        _ => KeyState::InProgress,
-    }
 }

@@ -5,16 +5,16 @@ use std::sync::Arc;
 use anyhow::Context;
 use boxoffice_common::{Id, Money};
 use boxoffice_platform::bus::Envelope;
+use boxoffice_platform::idempotency::IdempotencyKeys;
+use boxoffice_platform::idempotency::postgres::PostgresKeys;
 use boxoffice_platform::outbox::OutboxStore;
 use boxoffice_platform::outbox::postgres::{self as outbox, PostgresOutbox};
 use sqlx::postgres::{PgPool, PgRow};
 use sqlx::{PgConnection, Row};
-use time::OffsetDateTime;
 use tokio::sync::Notify;
 
 use super::{
-    Change, Decision, KEY_LIFETIME, KeyState, Modified, PaymentStore, ReplicaOutcome, Trigger,
-    is_unique_violation, key_state,
+    Change, Decision, Modified, PaymentStore, ReplicaOutcome, Trigger, is_unique_violation,
 };
 use crate::domain::{OrderReplica, OrderState, Payment, PaymentStatus};
 
@@ -250,71 +250,8 @@ impl PaymentStore for PostgresPaymentStore {
         record_webhook_in(&mut conn, event_id).await
     }
 
-    async fn claim_key(
-        &self,
-        user: Id,
-        key: &str,
-        request_hash: &str,
-        now: OffsetDateTime,
-    ) -> anyhow::Result<KeyState> {
-        let mut tx = self.pool.begin().await?;
-        sqlx::query(
-            "DELETE FROM idempotency_keys WHERE user_id = $1 AND key = $2 AND created_at < $3",
-        )
-        .bind(user)
-        .bind(key)
-        .bind(now - KEY_LIFETIME)
-        .execute(&mut *tx)
-        .await?;
-        let inserted = sqlx::query(
-            "INSERT INTO idempotency_keys (user_id, key, request_hash, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
-        )
-        .bind(user)
-        .bind(key)
-        .bind(request_hash)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
-        let state = if inserted.rows_affected() == 1 {
-            KeyState::Fresh
-        } else {
-            let row = sqlx::query("SELECT request_hash, status_code, body FROM idempotency_keys WHERE user_id = $1 AND key = $2")
-                .bind(user)
-                .bind(key)
-                .fetch_one(&mut *tx)
-                .await?;
-            let status: Option<i32> = row.try_get("status_code")?;
-            key_state(
-                &row.try_get::<String, _>("request_hash")?,
-                request_hash,
-                status.map(i64::from),
-                row.try_get("body")?,
-            )
-        };
-        tx.commit().await?;
-        Ok(state)
-    }
-
-    async fn finish_key(&self, user: Id, key: &str, status: u16, body: &str) -> anyhow::Result<()> {
-        sqlx::query("UPDATE idempotency_keys SET status_code = $1, body = $2 WHERE user_id = $3 AND key = $4")
-            .bind(i32::from(status))
-            .bind(body)
-            .bind(user)
-            .bind(key)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
-    }
-
-    async fn release_key(&self, user: Id, key: &str) -> anyhow::Result<()> {
-        sqlx::query(
-            "DELETE FROM idempotency_keys WHERE user_id = $1 AND key = $2 AND status_code IS NULL",
-        )
-        .bind(user)
-        .bind(key)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
+    fn idempotency(&self) -> Arc<dyn IdempotencyKeys> {
+        Arc::new(PostgresKeys::new(self.pool.clone()))
     }
 
     async fn park(&self, consumer: &str, event: &Envelope, reason: &str) -> anyhow::Result<()> {
