@@ -1,11 +1,12 @@
 //! The `/api/orders` routes. Thin: authenticate, parse, call the service, shape JSON.
 
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use boxoffice_common::Id;
 use boxoffice_common::id::parse_id;
 use boxoffice_platform::http::{ApiError, ApiJson, AuthUser, ErrorBody};
+use boxoffice_platform::idempotency::{request_hash, respond_once};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use utoipa::ToSchema;
@@ -83,9 +84,13 @@ pub struct PlaceOrderRequest {
 }
 
 /// Order a ticket: it is held for you until `expiresAt`.
+///
+/// With an `Idempotency-Key` header (1–255 characters) a retried request within 24 h gets
+/// the first answer again (the same order) instead of `Ticket is already reserved`.
 #[utoipa::path(
     post, path = "/api/orders", tag = TAG,
     request_body = PlaceOrderRequest,
+    params(("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe")),
     responses(
         (status = 201, description = "Placed; `order:created` published", body = OrderBody),
         (status = 400, description = "`TicketId must be provided`, `Ticket is already reserved`, `Cannot buy your own ticket`", body = ErrorBody),
@@ -97,6 +102,7 @@ pub struct PlaceOrderRequest {
 async fn place_order(
     State(service): State<OrdersService>,
     AuthUser(user): AuthUser,
+    headers: HeaderMap,
     ApiJson(body): ApiJson<PlaceOrderRequest>,
 ) -> Result<Response, ApiError> {
     let buyer = user_id(&user.id)?;
@@ -107,11 +113,24 @@ async fn place_order(
         .filter(|t| !t.is_empty())
         .ok_or_else(|| ApiError::invalid("ticketId", TICKET_ID_REQUIRED))?;
     let ticket_id = parse_id(ticket_id).ok_or(ApiError::NotFound)?;
-    let order = service
-        .place(buyer, ticket_id)
-        .await
-        .map_err(to_api_error)?;
-    Ok((StatusCode::CREATED, axum::Json(OrderBody::from(order))).into_response())
+    let keys = service.store().idempotency();
+    let hash = request_hash(&[&ticket_id.to_string()]);
+    respond_once(
+        keys.as_ref(),
+        buyer,
+        &headers,
+        &hash,
+        service.clock().now(),
+        || async {
+            match service.place(buyer, ticket_id).await {
+                Ok(order) => {
+                    (StatusCode::CREATED, axum::Json(OrderBody::from(order))).into_response()
+                }
+                Err(err) => to_api_error(err).into_response(),
+            }
+        },
+    )
+    .await
 }
 
 /// Your orders, all statuses, oldest first.

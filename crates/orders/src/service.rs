@@ -101,6 +101,10 @@ impl OrdersService {
         &self.store
     }
 
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.clock
+    }
+
     /// Places an order for a ticket. Exactly one concurrent buyer wins: the store's
     /// unique index admits one live order per ticket.
     pub async fn place(&self, buyer: Id, ticket_id: Id) -> Result<Order, OrdersError> {

@@ -372,3 +372,51 @@ async fn events_left_in_outboxes_and_jobs_due_while_down_are_handled_after_a_res
     );
     assert_eq!(reply.body["ticket"]["version"], 0, "applied once");
 }
+
+#[tokio::test]
+async fn an_idempotency_key_makes_a_retried_order_the_same_order() {
+    let app = spawn_app().await;
+    let (seller, buyer, ticket_id) = listed(&app).await;
+    let other = app.listed_ticket(&seller, "Other", 5.0).await;
+    let keyed = |ticket: &str, key: &str| {
+        app.send(
+            app.as_user(&buyer, Method::POST, "/api/orders")
+                .header("idempotency-key", key)
+                .json(&json!({ "ticketId": ticket })),
+        )
+    };
+    // Make sure the ticket is known (404s are not remembered, so this is safe to retry).
+    let mut first = keyed(&ticket_id, "order-once").await;
+    let deadline = tokio::time::Instant::now() + crate::helpers::EVENTUALLY;
+    while first.status == 404 && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        first = keyed(&ticket_id, "order-once").await;
+    }
+    assert_eq!(first.status, 201, "{}", first.body);
+
+    let retried = keyed(&ticket_id, "order-once").await;
+    assert_eq!(
+        (retried.status, &retried.body),
+        (201, &first.body),
+        "the same order again"
+    );
+    let mine = app
+        .send(app.as_user(&buyer, Method::GET, "/api/orders"))
+        .await;
+    assert_eq!(
+        mine.body.as_array().map(Vec::len),
+        Some(1),
+        "one order, not two"
+    );
+
+    let reused = keyed(other["id"].as_str().expect("id"), "order-once").await;
+    assert_eq!(
+        (reused.status, reused.body),
+        (
+            400,
+            json!({"errors": [{"message": "Idempotency key reused with a different request"}]})
+        )
+    );
+    let without_key = app.order(&buyer, &ticket_id).await;
+    assert_eq!(without_key.error_messages(), ["Ticket is already reserved"]);
+}

@@ -13,6 +13,7 @@ use std::sync::Arc;
 
 use boxoffice_common::Id;
 use boxoffice_platform::bus::Envelope;
+use boxoffice_platform::idempotency::IdempotencyKeys;
 use boxoffice_platform::outbox::OutboxStore;
 pub use postgres::PostgresOrderStore;
 pub use sqlite::SqliteOrderStore;
@@ -85,6 +86,8 @@ pub trait OrderStore: Send + Sync + 'static {
         claim: Claim<'_>,
         change: ReplicaChange,
     ) -> anyhow::Result<ReplicaOutcome>;
+    /// Idempotency keys of `POST /api/orders`, in this store's database.
+    fn idempotency(&self) -> Arc<dyn IdempotencyKeys>;
     async fn park(&self, consumer: &str, event: &Envelope, reason: &str) -> anyhow::Result<()>;
     async fn dead_letters(&self, consumer: &str) -> anyhow::Result<Vec<(Envelope, String)>>;
     fn outbox(&self) -> Arc<dyn OutboxStore>;

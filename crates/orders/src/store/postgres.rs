@@ -5,6 +5,8 @@ use std::sync::Arc;
 use anyhow::Context;
 use boxoffice_common::{Id, Money};
 use boxoffice_platform::bus::Envelope;
+use boxoffice_platform::idempotency::IdempotencyKeys;
+use boxoffice_platform::idempotency::postgres::PostgresKeys;
 use boxoffice_platform::outbox::OutboxStore;
 use boxoffice_platform::outbox::postgres::{self as outbox, PostgresOutbox};
 use sqlx::postgres::{PgPool, PgRow};
@@ -248,6 +250,10 @@ impl OrderStore for PostgresOrderStore {
         .context("saving ticket replica")?;
         tx.commit().await?;
         Ok(ReplicaOutcome::Applied)
+    }
+
+    fn idempotency(&self) -> Arc<dyn IdempotencyKeys> {
+        Arc::new(PostgresKeys::new(self.pool.clone()))
     }
 
     async fn park(&self, consumer: &str, event: &Envelope, reason: &str) -> anyhow::Result<()> {

@@ -6,6 +6,8 @@ use anyhow::Context;
 use boxoffice_common::{Id, Money};
 use boxoffice_platform::bus::Envelope;
 use boxoffice_platform::db::sqlite::{SqliteDb, parse_time, time_text};
+use boxoffice_platform::idempotency::IdempotencyKeys;
+use boxoffice_platform::idempotency::sqlite::SqliteKeys;
 use boxoffice_platform::outbox::OutboxStore;
 use boxoffice_platform::outbox::sqlite::{self as outbox, SqliteOutbox};
 use sqlx::sqlite::SqliteRow;
@@ -246,6 +248,10 @@ impl OrderStore for SqliteOrderStore {
         .context("saving ticket replica")?;
         tx.commit().await?;
         Ok(ReplicaOutcome::Applied)
+    }
+
+    fn idempotency(&self) -> Arc<dyn IdempotencyKeys> {
+        Arc::new(SqliteKeys::new(self.db.clone()))
     }
 
     async fn park(&self, consumer: &str, event: &Envelope, reason: &str) -> anyhow::Result<()> {
