@@ -6,55 +6,28 @@ use std::sync::Arc;
 use boxoffice_auth::domain::{Email, User};
 use boxoffice_auth::store::{InsertUserError, PostgresUserStore, SqliteUserStore, UserStore};
 use boxoffice_common::new_id;
-use boxoffice_platform::db::{postgres, sqlite::SqliteDb};
-use boxoffice_platform::testing::TestDatabase;
+use boxoffice_platform::testing::{postgres_db, sqlite_db};
 use time::OffsetDateTime;
 
-/// A store plus whatever keeps its database alive.
-struct Subject {
-    store: Arc<dyn UserStore>,
-    _keep: Box<dyn std::any::Any + Send>,
-}
+type Subject = boxoffice_platform::testing::Subject<dyn UserStore>;
 
 async fn sqlite() -> Subject {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let db = SqliteDb::open(&dir.path().join("auth.db"))
-        .await
-        .expect("open");
-    Subject {
-        store: Arc::new(SqliteUserStore::open(db).await.expect("migrate")),
-        _keep: Box::new(dir),
-    }
+    let (db, dir) = sqlite_db("auth").await.expect("sqlite");
+    Subject::new(
+        Arc::new(SqliteUserStore::open(db).await.expect("migrate")),
+        dir,
+    )
 }
 
 async fn postgres() -> Subject {
-    let database = TestDatabase::create("boxoffice_auth_store")
-        .await
-        .expect("database");
-    let pool = postgres::connect(database.url()).await.expect("connect");
-    Subject {
-        store: Arc::new(PostgresUserStore::open(pool).await.expect("migrate")),
-        _keep: Box::new(database),
-    }
+    let (pool, database) = postgres_db("boxoffice_auth_store").await.expect("postgres");
+    Subject::new(
+        Arc::new(PostgresUserStore::open(pool).await.expect("migrate")),
+        database,
+    )
 }
 
-macro_rules! contract {
-    ($($case:ident),* $(,)?) => {$(
-        mod $case {
-            #[tokio::test]
-            async fn sqlite() {
-                super::$case(super::sqlite().await).await;
-            }
-
-            #[tokio::test]
-            async fn postgres() {
-                super::$case(super::postgres().await).await;
-            }
-        }
-    )*};
-}
-
-contract!(
+boxoffice_platform::on_both_databases!(
     an_inserted_user_is_found_by_email_in_any_case,
     an_unknown_email_finds_nothing,
     a_second_account_for_the_same_email_is_refused,

@@ -11,62 +11,31 @@ use boxoffice_expiration::scheduler::Scheduler;
 use boxoffice_expiration::store::{JobStore, PostgresJobStore, SqliteJobStore};
 use boxoffice_platform::bus::Envelope;
 use boxoffice_platform::consumer::{EventHandler, Handled};
-use boxoffice_platform::db::{postgres, sqlite::SqliteDb};
-use boxoffice_platform::testing::TestDatabase;
+use boxoffice_platform::testing::{postgres_db, sqlite_db};
 use time::OffsetDateTime;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
-struct Subject {
-    store: Arc<dyn JobStore>,
-    _keep: Box<dyn std::any::Any + Send>,
-}
+type Subject = boxoffice_platform::testing::Subject<dyn JobStore>;
 
 async fn sqlite() -> Subject {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let db = SqliteDb::open(&dir.path().join("expiration.db"))
-        .await
-        .expect("open");
+    let (db, dir) = sqlite_db("expiration").await.expect("sqlite");
     let store = SqliteJobStore::open(db, Arc::new(Notify::new()))
         .await
         .expect("migrate");
-    Subject {
-        store: Arc::new(store),
-        _keep: Box::new(dir),
-    }
+    Subject::new(Arc::new(store), dir)
 }
 
 async fn postgres() -> Subject {
-    let database = TestDatabase::create("boxoffice_expiration")
-        .await
-        .expect("database");
-    let pool = postgres::connect(database.url()).await.expect("connect");
+    let (pool, database) = postgres_db("boxoffice_expiration").await.expect("postgres");
     let store = PostgresJobStore::open(pool, Arc::new(Notify::new()))
         .await
         .expect("migrate");
-    Subject {
-        store: Arc::new(store),
-        _keep: Box::new(database),
-    }
+    Subject::new(Arc::new(store), database)
 }
 
-macro_rules! contract {
-    ($($case:ident),* $(,)?) => {$(
-        mod $case {
-            #[tokio::test]
-            async fn sqlite() {
-                super::$case(super::sqlite().await).await;
-            }
-
-            #[tokio::test]
-            async fn postgres() {
-                super::$case(super::postgres().await).await;
-            }
-        }
-    )*};
-}
-
-contract!(
+boxoffice_platform::on_both_databases!(
+    a_moved_hold_end_keeps_the_later_job,
     a_job_is_scheduled_once_per_event,
     only_due_jobs_fire_each_with_its_event,
     concurrent_workers_fire_every_job_exactly_once,
@@ -305,19 +274,7 @@ async fn the_scheduler_fires_overdue_jobs_at_start(s: Subject) {
     );
 }
 
-mod a_moved_hold_end_keeps_the_later_job {
-    #[tokio::test]
-    async fn sqlite() {
-        super::later_job_survives(super::sqlite().await).await;
-    }
-
-    #[tokio::test]
-    async fn postgres() {
-        super::later_job_survives(super::postgres().await).await;
-    }
-}
-
-async fn later_job_survives(s: Subject) {
+async fn a_moved_hold_end_keeps_the_later_job(s: Subject) {
     let order = new_id();
     s.store
         .schedule("expiration", new_id(), order, at(10))

@@ -13,8 +13,7 @@ use boxoffice_orders::store::{
 };
 use boxoffice_platform::bus::{Envelope, EventBus, InProcessBus};
 use boxoffice_platform::consumer::{self, EventHandler, Handled, RetryPolicy};
-use boxoffice_platform::db::{postgres, sqlite::SqliteDb};
-use boxoffice_platform::testing::TestDatabase;
+use boxoffice_platform::testing::{postgres_db, sqlite_db};
 use time::OffsetDateTime;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
@@ -23,56 +22,25 @@ use uuid::Uuid;
 /// How far a payment in flight extends a hold, in these tests.
 const CEILING: Duration = Duration::from_secs(600);
 
-struct Subject {
-    store: Arc<dyn OrderStore>,
-    _keep: Box<dyn std::any::Any + Send>,
-}
+type Subject = boxoffice_platform::testing::Subject<dyn OrderStore>;
 
 async fn sqlite() -> Subject {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let db = SqliteDb::open(&dir.path().join("orders.db"))
-        .await
-        .expect("open");
+    let (db, dir) = sqlite_db("orders").await.expect("sqlite");
     let store = SqliteOrderStore::open(db, Arc::new(Notify::new()))
         .await
         .expect("migrate");
-    Subject {
-        store: Arc::new(store),
-        _keep: Box::new(dir),
-    }
+    Subject::new(Arc::new(store), dir)
 }
 
 async fn postgres() -> Subject {
-    let database = TestDatabase::create("boxoffice_orders")
-        .await
-        .expect("database");
-    let pool = postgres::connect(database.url()).await.expect("connect");
+    let (pool, database) = postgres_db("boxoffice_orders").await.expect("postgres");
     let store = PostgresOrderStore::open(pool, Arc::new(Notify::new()))
         .await
         .expect("migrate");
-    Subject {
-        store: Arc::new(store),
-        _keep: Box::new(database),
-    }
+    Subject::new(Arc::new(store), database)
 }
 
-macro_rules! contract {
-    ($($case:ident),* $(,)?) => {$(
-        mod $case {
-            #[tokio::test]
-            async fn sqlite() {
-                super::$case(super::sqlite().await).await;
-            }
-
-            #[tokio::test]
-            async fn postgres() {
-                super::$case(super::postgres().await).await;
-            }
-        }
-    )*};
-}
-
-contract!(
+boxoffice_platform::on_both_databases!(
     one_live_order_per_ticket_is_enforced_by_the_store,
     concurrent_orders_for_one_ticket_have_exactly_one_winner,
     orders_are_read_back_and_listed_per_buyer,

@@ -10,63 +10,31 @@ use boxoffice_payments::store::{
     Trigger,
 };
 use boxoffice_platform::bus::Envelope;
-use boxoffice_platform::db::{postgres, sqlite::SqliteDb};
 use boxoffice_platform::idempotency::KeyState;
-use boxoffice_platform::testing::TestDatabase;
+use boxoffice_platform::testing::{postgres_db, sqlite_db};
 use time::OffsetDateTime;
 use tokio::sync::Notify;
 use uuid::Uuid;
 
-struct Subject {
-    store: Arc<dyn PaymentStore>,
-    _keep: Box<dyn std::any::Any + Send>,
-}
+type Subject = boxoffice_platform::testing::Subject<dyn PaymentStore>;
 
 async fn sqlite() -> Subject {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let db = SqliteDb::open(&dir.path().join("payments.db"))
-        .await
-        .expect("open");
+    let (db, dir) = sqlite_db("payments").await.expect("sqlite");
     let store = SqlitePaymentStore::open(db, Arc::new(Notify::new()))
         .await
         .expect("migrate");
-    Subject {
-        store: Arc::new(store),
-        _keep: Box::new(dir),
-    }
+    Subject::new(Arc::new(store), dir)
 }
 
 async fn postgres() -> Subject {
-    let database = TestDatabase::create("boxoffice_payments")
-        .await
-        .expect("database");
-    let pool = postgres::connect(database.url()).await.expect("connect");
+    let (pool, database) = postgres_db("boxoffice_payments").await.expect("postgres");
     let store = PostgresPaymentStore::open(pool, Arc::new(Notify::new()))
         .await
         .expect("migrate");
-    Subject {
-        store: Arc::new(store),
-        _keep: Box::new(database),
-    }
+    Subject::new(Arc::new(store), database)
 }
 
-macro_rules! contract {
-    ($($case:ident),* $(,)?) => {$(
-        mod $case {
-            #[tokio::test]
-            async fn sqlite() {
-                super::$case(super::sqlite().await).await;
-            }
-
-            #[tokio::test]
-            async fn postgres() {
-                super::$case(super::postgres().await).await;
-            }
-        }
-    )*};
-}
-
-contract!(
+boxoffice_platform::on_both_databases!(
     the_order_replica_keeps_the_newest_version,
     one_active_payment_per_order,
     concurrent_payments_for_one_order_have_one_winner,

@@ -161,3 +161,60 @@ fn nats_server_binary() -> anyhow::Result<std::path::PathBuf> {
     );
     Ok(path)
 }
+
+/// A store under test and whatever keeps its database alive (a temporary directory or a
+/// [`TestDatabase`]).
+pub struct Subject<T: ?Sized> {
+    pub store: std::sync::Arc<T>,
+    _keep: Box<dyn std::any::Any + Send>,
+}
+
+impl<T: ?Sized> std::fmt::Debug for Subject<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Subject")
+    }
+}
+
+impl<T: ?Sized> Subject<T> {
+    pub fn new(store: std::sync::Arc<T>, keep: impl std::any::Any + Send) -> Self {
+        Self {
+            store,
+            _keep: Box::new(keep),
+        }
+    }
+}
+
+/// A fresh SQLite database file (`<name>.db` in a new temporary directory).
+pub async fn sqlite_db(
+    name: &str,
+) -> anyhow::Result<(crate::db::sqlite::SqliteDb, tempfile::TempDir)> {
+    let dir = tempfile::tempdir()?;
+    let db = crate::db::sqlite::SqliteDb::open(&dir.path().join(format!("{name}.db"))).await?;
+    Ok((db, dir))
+}
+
+/// A fresh PostgreSQL database, connected.
+pub async fn postgres_db(prefix: &str) -> anyhow::Result<(sqlx::PgPool, TestDatabase)> {
+    let database = TestDatabase::create(prefix).await?;
+    let pool = crate::db::postgres::connect(database.url()).await?;
+    Ok((pool, database))
+}
+
+/// Runs each named `async fn(Subject)` twice: on the `sqlite()` and on the `postgres()`
+/// subject of the calling module — one set of cases for every store implementation.
+#[macro_export]
+macro_rules! on_both_databases {
+    ($($case:ident),* $(,)?) => {$(
+        mod $case {
+            #[tokio::test]
+            async fn sqlite() {
+                super::$case(super::sqlite().await).await;
+            }
+
+            #[tokio::test]
+            async fn postgres() {
+                super::$case(super::postgres().await).await;
+            }
+        }
+    )*};
+}

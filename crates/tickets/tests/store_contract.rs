@@ -8,8 +8,7 @@ use boxoffice_common::events::{
 use boxoffice_common::{Money, SystemClock, new_id};
 use boxoffice_platform::bus::Envelope;
 use boxoffice_platform::consumer::{EventHandler, Handled};
-use boxoffice_platform::db::{postgres, sqlite::SqliteDb};
-use boxoffice_platform::testing::TestDatabase;
+use boxoffice_platform::testing::{postgres_db, sqlite_db};
 use boxoffice_tickets::domain::{Ticket, TicketDraft, TicketError, TicketStatus};
 use boxoffice_tickets::events::OrderEvents;
 use boxoffice_tickets::store::{
@@ -20,56 +19,26 @@ use time::OffsetDateTime;
 use tokio::sync::Notify;
 use uuid::Uuid;
 
-struct Subject {
-    store: Arc<dyn TicketStore>,
-    _keep: Box<dyn std::any::Any + Send>,
-}
+type Subject = boxoffice_platform::testing::Subject<dyn TicketStore>;
 
 async fn sqlite() -> Subject {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let db = SqliteDb::open(&dir.path().join("tickets.db"))
-        .await
-        .expect("open");
+    let (db, dir) = sqlite_db("tickets").await.expect("sqlite");
     let store = SqliteTicketStore::open(db, Arc::new(Notify::new()))
         .await
         .expect("migrate");
-    Subject {
-        store: Arc::new(store),
-        _keep: Box::new(dir),
-    }
+    Subject::new(Arc::new(store), dir)
 }
 
 async fn postgres() -> Subject {
-    let database = TestDatabase::create("boxoffice_tickets")
-        .await
-        .expect("database");
-    let pool = postgres::connect(database.url()).await.expect("connect");
+    let (pool, database) = postgres_db("boxoffice_tickets").await.expect("postgres");
     let store = PostgresTicketStore::open(pool, Arc::new(Notify::new()))
         .await
         .expect("migrate");
-    Subject {
-        store: Arc::new(store),
-        _keep: Box::new(database),
-    }
+    Subject::new(Arc::new(store), database)
 }
 
-macro_rules! contract {
-    ($($case:ident),* $(,)?) => {$(
-        mod $case {
-            #[tokio::test]
-            async fn sqlite() {
-                super::$case(super::sqlite().await).await;
-            }
-
-            #[tokio::test]
-            async fn postgres() {
-                super::$case(super::postgres().await).await;
-            }
-        }
-    )*};
-}
-
-contract!(
+boxoffice_platform::on_both_databases!(
+    a_cancellation_that_overtakes_its_order_keeps_the_ticket_free,
     an_inserted_ticket_is_read_back_with_its_event_in_the_outbox,
     listing_filters_sorts_and_counts,
     a_saved_change_bumps_the_row_and_queues_its_events,
@@ -618,19 +587,7 @@ async fn a_sold_ticket_stays_sold(s: Subject) {
     );
 }
 
-mod a_cancellation_that_overtakes_its_order_keeps_the_ticket_free {
-    #[tokio::test]
-    async fn sqlite() {
-        super::overtaken(super::sqlite().await).await;
-    }
-
-    #[tokio::test]
-    async fn postgres() {
-        super::overtaken(super::postgres().await).await;
-    }
-}
-
-async fn overtaken(s: Subject) {
+async fn a_cancellation_that_overtakes_its_order_keeps_the_ticket_free(s: Subject) {
     let t = ticket(new_id(), "Concert", 20.0, 0);
     insert(&s.store, &t).await;
     let handler = consumer(&s);
