@@ -6,7 +6,7 @@ use boxoffice_common::{Clock, new_id};
 use boxoffice_platform::http::{Claims, SessionKeys};
 
 use crate::domain::{EMAIL_INVALID, Email, PASSWORD_INVALID, Password, User};
-use crate::limiter::SigninLimiter;
+use crate::limiter;
 use crate::password;
 use crate::store::{InsertUserError, UserStore};
 
@@ -39,7 +39,6 @@ pub struct Session {
 pub struct AuthService {
     store: Arc<dyn UserStore>,
     sessions: SessionKeys,
-    limiter: Arc<SigninLimiter>,
     clock: Arc<dyn Clock>,
 }
 
@@ -54,7 +53,6 @@ impl AuthService {
         Self {
             store,
             sessions,
-            limiter: Arc::default(),
             clock,
         }
     }
@@ -91,7 +89,11 @@ impl AuthService {
     pub async fn sign_in(&self, email: &str, password: String) -> Result<Session, AuthError> {
         let (email, _) = validate(email, password.clone())?;
         let now = self.clock.now();
-        if let Err(retry_after_secs) = self.limiter.check(email.as_str(), now) {
+        let failures = self
+            .store
+            .signin_failures(&email, limiter::window_start(now))
+            .await?;
+        if let Err(retry_after_secs) = limiter::check(&failures, now) {
             return Err(AuthError::TooManyAttempts { retry_after_secs });
         }
         let user = self.store.find_by_email(&email).await?;
@@ -99,11 +101,13 @@ impl AuthService {
         let matches = password::verify(password, stored_hash).await?;
         match user {
             Some(user) if matches => {
-                self.limiter.clear(email.as_str());
+                self.store.clear_signin_failures(&email).await?;
                 self.start_session(&user)
             }
             _ => {
-                self.limiter.record_failure(email.as_str(), now);
+                self.store
+                    .record_signin_failure(&email, now, limiter::window_start(now))
+                    .await?;
                 Err(AuthError::InvalidCredentials)
             }
         }

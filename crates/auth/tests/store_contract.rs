@@ -28,6 +28,7 @@ async fn postgres() -> Subject {
 }
 
 boxoffice_platform::on_both_databases!(
+    failed_sign_ins_are_counted_per_email_and_forgotten,
     an_inserted_user_is_found_by_email_in_any_case,
     an_unknown_email_finds_nothing,
     a_second_account_for_the_same_email_is_refused,
@@ -104,4 +105,77 @@ async fn concurrent_inserts_of_one_email_have_exactly_one_winner(subject: Subjec
 
 async fn ping_answers(subject: Subject) {
     subject.store.ping().await.expect("ping");
+}
+
+async fn failed_sign_ins_are_counted_per_email_and_forgotten(subject: Subject) {
+    let ann = Email::parse("ann@example.com").expect("valid");
+    let bob = Email::parse("bob@example.com").expect("valid");
+    let at =
+        |seconds: i64| OffsetDateTime::from_unix_timestamp(1_790_000_000 + seconds).expect("time");
+    for seconds in [0, 10, 20] {
+        subject
+            .store
+            .record_signin_failure(&ann, at(seconds), at(-1000))
+            .await
+            .expect("record");
+    }
+    subject
+        .store
+        .record_signin_failure(&bob, at(30), at(-1000))
+        .await
+        .expect("record");
+    assert_eq!(
+        subject
+            .store
+            .signin_failures(&ann, at(5))
+            .await
+            .expect("read"),
+        vec![at(10), at(20)]
+    );
+    assert_eq!(
+        subject
+            .store
+            .signin_failures(&bob, at(0))
+            .await
+            .expect("read"),
+        vec![at(30)]
+    );
+
+    // A new failure sweeps everything older than its window, for every email.
+    subject
+        .store
+        .record_signin_failure(&bob, at(40), at(15))
+        .await
+        .expect("record");
+    assert_eq!(
+        subject
+            .store
+            .signin_failures(&ann, at(0))
+            .await
+            .expect("read"),
+        vec![at(20)]
+    );
+
+    subject
+        .store
+        .clear_signin_failures(&bob)
+        .await
+        .expect("clear");
+    assert!(
+        subject
+            .store
+            .signin_failures(&bob, at(0))
+            .await
+            .expect("read")
+            .is_empty()
+    );
+    assert_eq!(
+        subject
+            .store
+            .signin_failures(&ann, at(0))
+            .await
+            .expect("read")
+            .len(),
+        1
+    );
 }

@@ -6,6 +6,8 @@ mod sqlite;
 pub use postgres::PostgresUserStore;
 pub use sqlite::SqliteUserStore;
 
+use time::OffsetDateTime;
+
 use crate::domain::{Email, User};
 
 /// Why a user could not be inserted.
@@ -24,6 +26,22 @@ pub enum InsertUserError {
 pub trait UserStore: Send + Sync + 'static {
     async fn insert(&self, user: &User) -> Result<(), InsertUserError>;
     async fn find_by_email(&self, email: &Email) -> anyhow::Result<Option<User>>;
+    /// Records a failed sign-in for `email` and forgets failures older than
+    /// `forget_before`, for every email.
+    async fn record_signin_failure(
+        &self,
+        email: &Email,
+        at: OffsetDateTime,
+        forget_before: OffsetDateTime,
+    ) -> anyhow::Result<()>;
+    /// Failed sign-ins for `email` since `since`, oldest first.
+    async fn signin_failures(
+        &self,
+        email: &Email,
+        since: OffsetDateTime,
+    ) -> anyhow::Result<Vec<OffsetDateTime>>;
+    /// Forgets the failures of `email` (after a successful sign-in).
+    async fn clear_signin_failures(&self, email: &Email) -> anyhow::Result<()>;
     /// Reachability, for `/readyz`.
     async fn ping(&self) -> anyhow::Result<()>;
 }

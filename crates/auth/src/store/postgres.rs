@@ -3,6 +3,7 @@
 use anyhow::Context;
 use sqlx::Row;
 use sqlx::postgres::PgPool;
+use time::OffsetDateTime;
 
 use super::{InsertUserError, UserStore, insert_error};
 use crate::domain::{Email, User};
@@ -63,6 +64,48 @@ impl UserStore for PostgresUserStore {
             })
         })
         .transpose()
+    }
+
+    async fn record_signin_failure(
+        &self,
+        email: &Email,
+        at: OffsetDateTime,
+        forget_before: OffsetDateTime,
+    ) -> anyhow::Result<()> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("DELETE FROM signin_failures WHERE at < $1")
+            .bind(forget_before)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("INSERT INTO signin_failures (email, at) VALUES ($1, $2)")
+            .bind(email.as_str())
+            .bind(at)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn signin_failures(
+        &self,
+        email: &Email,
+        since: OffsetDateTime,
+    ) -> anyhow::Result<Vec<OffsetDateTime>> {
+        let rows =
+            sqlx::query("SELECT at FROM signin_failures WHERE email = $1 AND at >= $2 ORDER BY at")
+                .bind(email.as_str())
+                .bind(since)
+                .fetch_all(&self.pool)
+                .await?;
+        rows.iter().map(|row| Ok(row.try_get(0)?)).collect()
+    }
+
+    async fn clear_signin_failures(&self, email: &Email) -> anyhow::Result<()> {
+        sqlx::query("DELETE FROM signin_failures WHERE email = $1")
+            .bind(email.as_str())
+            .execute(&self.pool)
+            .await?;
+        Ok(())
     }
 
     async fn ping(&self) -> anyhow::Result<()> {

@@ -1,10 +1,9 @@
 //! Users in the embedded mode's SQLite file.
 
 use anyhow::Context;
-use boxoffice_platform::db::sqlite::SqliteDb;
+use boxoffice_platform::db::sqlite::{SqliteDb, parse_time, time_text};
 use sqlx::Row;
 use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
 
 use super::{InsertUserError, UserStore, insert_error};
 use crate::domain::{Email, User};
@@ -28,10 +27,7 @@ impl SqliteUserStore {
 #[async_trait::async_trait]
 impl UserStore for SqliteUserStore {
     async fn insert(&self, user: &User) -> Result<(), InsertUserError> {
-        let created_at = user
-            .created_at
-            .format(&Rfc3339)
-            .context("formatting created_at")?;
+        let created_at = time_text(user.created_at);
         sqlx::query("INSERT INTO users (id, email, password_hash, created_at) VALUES (?, ?, ?, ?)")
             .bind(user.id.to_string())
             .bind(user.email.as_str())
@@ -59,10 +55,54 @@ impl UserStore for SqliteUserStore {
                 id: id.parse().context("stored user id")?,
                 email: Email::parse(&email).context("stored email")?,
                 password_hash: row.try_get("password_hash")?,
-                created_at: OffsetDateTime::parse(&created_at, &Rfc3339)?,
+                created_at: parse_time(&created_at)?,
             })
         })
         .transpose()
+    }
+
+    async fn record_signin_failure(
+        &self,
+        email: &Email,
+        at: OffsetDateTime,
+        forget_before: OffsetDateTime,
+    ) -> anyhow::Result<()> {
+        let mut tx = self.db.begin_write().await?;
+        sqlx::query("DELETE FROM signin_failures WHERE at < ?")
+            .bind(time_text(forget_before))
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("INSERT INTO signin_failures (email, at) VALUES (?, ?)")
+            .bind(email.as_str())
+            .bind(time_text(at))
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn signin_failures(
+        &self,
+        email: &Email,
+        since: OffsetDateTime,
+    ) -> anyhow::Result<Vec<OffsetDateTime>> {
+        let rows =
+            sqlx::query("SELECT at FROM signin_failures WHERE email = ? AND at >= ? ORDER BY at")
+                .bind(email.as_str())
+                .bind(time_text(since))
+                .fetch_all(&self.db.reader)
+                .await?;
+        rows.iter()
+            .map(|row| parse_time(&row.try_get::<String, _>(0)?))
+            .collect()
+    }
+
+    async fn clear_signin_failures(&self, email: &Email) -> anyhow::Result<()> {
+        sqlx::query("DELETE FROM signin_failures WHERE email = ?")
+            .bind(email.as_str())
+            .execute(&self.db.writer)
+            .await?;
+        Ok(())
     }
 
     async fn ping(&self) -> anyhow::Result<()> {
