@@ -51,7 +51,7 @@ impl NatsBus {
             .retry_on_initial_connect()
             .connect(url)
             .await
-            .with_context(|| format!("connecting to NATS at {url}"))?;
+            .context("connecting to NATS (is NATS_URL right and the server up?)")?;
         let jetstream = jetstream::new(client);
         jetstream
             .get_or_create_stream(stream::Config {

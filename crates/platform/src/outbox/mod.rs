@@ -34,6 +34,13 @@ pub struct Pending {
 pub trait OutboxStore: Send + Sync + 'static {
     /// Unsent rows after position `after`, oldest first.
     async fn unsent_after(&self, after: i64, limit: u32) -> anyhow::Result<Vec<Pending>>;
+    /// Whether rows become visible in `seq` order. True for SQLite (one writer commits at a
+    /// time); false for PostgreSQL, where a transaction can commit after one that took a
+    /// later `seq` — the relay then rescans for rows behind its cursor.
+    fn commits_in_seq_order(&self) -> bool {
+        false
+    }
+
     /// Marks rows published.
     async fn mark_sent(&self, ids: &[Id]) -> anyhow::Result<()>;
     /// Deletes rows published more than `older_than` ago.

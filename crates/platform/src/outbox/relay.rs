@@ -20,9 +20,10 @@ const MAX_IN_FLIGHT: usize = 2048;
 /// Fallback poll, for rows whose commit notification was missed (another process).
 const POLL: Duration = Duration::from_secs(1);
 /// Pause after a failed publish before scanning again from the oldest unsent row.
-/// How often the relay scans again from the oldest unsent row. On PostgreSQL a transaction
-/// can commit after one that took a later `seq`, so a row may appear behind the cursor;
-/// this bounds how long it waits. In-flight rows are skipped, never sent twice.
+/// How often the relay scans again from the oldest unsent row, for stores whose commits may
+/// land behind the cursor (PostgreSQL); this bounds how long such a row waits. In-flight
+/// rows are skipped, never sent twice. Reading the unsent rows again costs, so stores that
+/// commit in order (SQLite) skip it.
 const RESCAN_EVERY: Duration = Duration::from_millis(100);
 const RETRY_PAUSE: Duration = Duration::from_millis(500);
 /// Published rows are kept this long, so a broker write lost before it reached disk can
@@ -71,9 +72,10 @@ impl Relay {
         let mut receipts: JoinSet<(Id, anyhow::Result<()>)> = JoinSet::new();
         let mut last_purge = tokio::time::Instant::now();
         let mut last_rescan = tokio::time::Instant::now();
+        let rescans = !self.store.commits_in_seq_order();
 
         loop {
-            if last_rescan.elapsed() >= RESCAN_EVERY {
+            if rescans && last_rescan.elapsed() >= RESCAN_EVERY {
                 cursor = 0;
                 last_rescan = tokio::time::Instant::now();
             }

@@ -101,6 +101,10 @@ impl SqliteOutbox {
 
 #[async_trait::async_trait]
 impl OutboxStore for SqliteOutbox {
+    fn commits_in_seq_order(&self) -> bool {
+        true
+    }
+
     async fn unsent_after(&self, after: i64, limit: u32) -> anyhow::Result<Vec<Pending>> {
         let rows = sqlx::query(
             "SELECT seq, envelope FROM outbox WHERE sent_at IS NULL AND seq > ? ORDER BY seq LIMIT ?",
