@@ -96,6 +96,11 @@ async fn create_payment(
 ) -> Result<Response, ApiError> {
     let user = parse_id(&user.id).ok_or(ApiError::Unauthorized)?;
     let (order_id, token) = validate(&body)?;
+    // An order this service has not heard of (yet) is a 404 that is never remembered under
+    // a key: answer it before touching the key store, which costs two writes.
+    if service.store().order(order_id).await?.is_none() {
+        return Err(ApiError::NotFound);
+    }
     let request_hash = request_hash(&[&order_id.to_string(), &token]);
     let keys = service.store().idempotency();
     respond_once(
