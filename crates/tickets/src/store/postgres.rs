@@ -73,7 +73,7 @@ fn push_filters(builder: &mut QueryBuilder<Postgres>, query: &ListQuery) {
     builder.push(" WHERE NOT deleted");
     match query.status {
         StatusFilter::NotSold => {
-            builder.push(" AND status <> 'sold'");
+            builder.push(" AND status IN ('available', 'reserved')");
         }
         StatusFilter::Only(status) => {
             builder.push(" AND status = ").push_bind(status.as_str());

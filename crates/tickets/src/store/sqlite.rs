@@ -72,7 +72,7 @@ fn push_filters(builder: &mut QueryBuilder<Sqlite>, query: &ListQuery) {
     builder.push(" WHERE deleted = 0");
     match query.status {
         StatusFilter::NotSold => {
-            builder.push(" AND status <> 'sold'");
+            builder.push(" AND status IN ('available', 'reserved')");
         }
         StatusFilter::Only(status) => {
             builder.push(" AND status = ").push_bind(status.as_str());
