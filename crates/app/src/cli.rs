@@ -15,7 +15,8 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
     about = "BoxOffice: a ticket marketplace.",
     long_about = "BoxOffice: a ticket marketplace.\n\n\
         With no command it runs every service in one process on SQLite files under \
-        DATA_DIR (the embedded mode). `serve <service>` runs one service on PostgreSQL."
+        DATA_DIR (the embedded mode). `serve <service>` runs one service on PostgreSQL \
+        and NATS JetStream (the distributed mode)."
 )]
 pub struct Cli {
     #[command(subcommand)]
