@@ -10,7 +10,7 @@ use boxoffice_platform::testing::{TestDatabase, TestNats};
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::helpers::{EVENTUALLY, TEST_KEY, TestApp, User, WEBHOOK_SECRET, eventually, start};
+use crate::helpers::{TEST_KEY, TestApp, User, WEBHOOK_SECRET, eventually, start};
 
 struct Cluster {
     auth: TestApp,
@@ -71,22 +71,6 @@ async fn cluster(adjust: fn(&mut Settings)) -> Cluster {
     }
 }
 
-async fn pay(app: &TestApp, buyer: &User, order_id: &str) -> crate::helpers::Reply {
-    let deadline = tokio::time::Instant::now() + EVENTUALLY;
-    loop {
-        let reply = app
-            .send(
-                app.as_user(buyer, Method::POST, "/api/payments")
-                    .json(&json!({"orderId": order_id, "token": "tok_visa"})),
-            )
-            .await;
-        if reply.status != 404 || tokio::time::Instant::now() >= deadline {
-            return reply;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
-}
-
 async fn order_field(app: &TestApp, buyer: &User, order_id: &str, field: &str) -> Value {
     app.order_of(buyer, order_id).await[field].clone()
 }
@@ -110,10 +94,10 @@ async fn the_buyer_journey_crosses_every_service() {
     })
     .await;
 
-    let paid = pay(&c.payments[1], &buyer, &order_id).await;
+    let paid = c.payments[1].pay(&buyer, &order_id, "tok_visa").await;
     assert_eq!(paid.status, 201, "{}", paid.body);
     assert_eq!(paid.body["status"], "succeeded");
-    let again = pay(&c.payments[0], &buyer, &order_id).await;
+    let again = c.payments[0].pay(&buyer, &order_id, "tok_visa").await;
     assert_eq!(again.status, 400, "no second charge from the other replica");
     eventually("the order completes", || async {
         order_field(&c.orders[1], &buyer, &order_id, "status").await == "complete"

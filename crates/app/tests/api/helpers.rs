@@ -337,22 +337,35 @@ impl TestApp {
         reply.body
     }
 
-    /// Orders a ticket as `buyer`, retrying while the orders service has not yet heard
-    /// of the ticket (404), for at most [`EVENTUALLY`].
-    pub async fn order(&self, buyer: &User, ticket_id: &str) -> Reply {
+    /// Sends the request built by `request` again while it answers 404 — a service that has
+    /// not yet heard of the ticket or order through its events — for at most [`EVENTUALLY`].
+    pub async fn send_until_known(&self, request: impl Fn() -> reqwest::RequestBuilder) -> Reply {
         let deadline = tokio::time::Instant::now() + EVENTUALLY;
         loop {
-            let reply = self
-                .send(
-                    self.as_user(buyer, reqwest::Method::POST, "/api/orders")
-                        .json(&json!({ "ticketId": ticket_id })),
-                )
-                .await;
+            let reply = self.send(request()).await;
             if reply.status != 404 || tokio::time::Instant::now() >= deadline {
                 return reply;
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
+    }
+
+    /// Orders a ticket as `buyer`, once the orders service knows it.
+    pub async fn order(&self, buyer: &User, ticket_id: &str) -> Reply {
+        self.send_until_known(|| {
+            self.as_user(buyer, reqwest::Method::POST, "/api/orders")
+                .json(&json!({ "ticketId": ticket_id }))
+        })
+        .await
+    }
+
+    /// Pays for an order as `buyer`, once the payments service knows it.
+    pub async fn pay(&self, buyer: &User, order_id: &str, token: &str) -> Reply {
+        self.send_until_known(|| {
+            self.as_user(buyer, reqwest::Method::POST, "/api/payments")
+                .json(&json!({ "orderId": order_id, "token": token }))
+        })
+        .await
     }
 
     pub async fn ticket(&self, id: &str) -> Value {

@@ -378,20 +378,16 @@ async fn an_idempotency_key_makes_a_retried_order_the_same_order() {
     let app = spawn_app().await;
     let (seller, buyer, ticket_id) = listed(&app).await;
     let other = app.listed_ticket(&seller, "Other", 5.0).await;
-    let keyed = |ticket: &str, key: &str| {
-        app.send(
-            app.as_user(&buyer, Method::POST, "/api/orders")
-                .header("idempotency-key", key)
-                .json(&json!({ "ticketId": ticket })),
-        )
+    let request = |ticket: &str, key: &str| {
+        app.as_user(&buyer, Method::POST, "/api/orders")
+            .header("idempotency-key", key)
+            .json(&json!({ "ticketId": ticket }))
     };
+    let keyed = |ticket: &str, key: &str| app.send(request(ticket, key));
     // Make sure the ticket is known (404s are not remembered, so this is safe to retry).
-    let mut first = keyed(&ticket_id, "order-once").await;
-    let deadline = tokio::time::Instant::now() + crate::helpers::EVENTUALLY;
-    while first.status == 404 && tokio::time::Instant::now() < deadline {
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-        first = keyed(&ticket_id, "order-once").await;
-    }
+    let first = app
+        .send_until_known(|| request(&ticket_id, "order-once"))
+        .await;
     assert_eq!(first.status, 201, "{}", first.body);
 
     let retried = keyed(&ticket_id, "order-once").await;

@@ -25,23 +25,6 @@ async fn ordered(app: &TestApp) -> (User, String, String) {
     )
 }
 
-async fn pay(app: &TestApp, user: &User, order_id: &str, token: &str) -> Reply {
-    // Right after ordering, the payments service may not know the order yet.
-    let deadline = tokio::time::Instant::now() + crate::helpers::EVENTUALLY;
-    loop {
-        let reply = app
-            .send(
-                app.as_user(user, Method::POST, "/api/payments")
-                    .json(&json!({ "orderId": order_id, "token": token })),
-            )
-            .await;
-        if reply.status != 404 || tokio::time::Instant::now() >= deadline {
-            return reply;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
-}
-
 async fn order_status(app: &TestApp, user: &User, order_id: &str) -> String {
     app.order_of(user, order_id).await["status"]
         .as_str()
@@ -70,7 +53,7 @@ async fn paying_with_tok_visa_completes_the_order_and_sells_the_ticket() {
     let app = app().await;
     let (buyer, order_id, ticket_id) = ordered(&app).await;
 
-    let reply = pay(&app, &buyer, &order_id, "tok_visa").await;
+    let reply = app.pay(&buyer, &order_id, "tok_visa").await;
     assert_eq!(reply.status, 201, "{}", reply.body);
     assert_eq!(reply.body["status"], "succeeded");
     assert_eq!(reply.body["orderId"], order_id.as_str());
@@ -87,7 +70,7 @@ async fn paying_with_tok_visa_completes_the_order_and_sells_the_ticket() {
     let listing = app.get("/api/tickets").await;
     assert_eq!(listing.body, json!([]), "sold tickets leave the listing");
 
-    let again = pay(&app, &buyer, &order_id, "tok_visa").await;
+    let again = app.pay(&buyer, &order_id, "tok_visa").await;
     assert_eq!(
         (again.status, again.body),
         (
@@ -137,10 +120,10 @@ async fn paying_is_refused_with_the_contracts_messages() {
         ))
         .await;
     assert_eq!(unknown.status, 404);
-    let theirs = pay(&app, &stranger, &order_id, "tok_visa").await;
+    let theirs = app.pay(&stranger, &order_id, "tok_visa").await;
     assert_eq!(theirs.status, 401);
 
-    let declined = pay(&app, &buyer, &order_id, "tok_chargeDeclined").await;
+    let declined = app.pay(&buyer, &order_id, "tok_chargeDeclined").await;
     assert_eq!(
         (declined.status, declined.body),
         (
@@ -158,7 +141,7 @@ async fn paying_is_refused_with_the_contracts_messages() {
         .await;
     assert_eq!(cancel.status, 204);
     eventually("the payments service sees the cancellation", || async {
-        pay(&app, &buyer, &order_id, "tok_visa").await.body
+        app.pay(&buyer, &order_id, "tok_visa").await.body
             == json!({"errors": [{"message": "Cannot pay for a cancelled order"}]})
     })
     .await;
@@ -169,7 +152,9 @@ async fn three_d_secure_is_finished_through_the_signed_webhook_path() {
     let app = app().await;
     let (buyer, order_id, ticket_id) = ordered(&app).await;
 
-    let reply = pay(&app, &buyer, &order_id, "tok_threeDSecure2Required").await;
+    let reply = app
+        .pay(&buyer, &order_id, "tok_threeDSecure2Required")
+        .await;
     assert_eq!(reply.status, 201, "{}", reply.body);
     assert_eq!(reply.body["status"], "requires_action");
     let secret = reply.body["clientSecret"]
@@ -224,7 +209,9 @@ async fn three_d_secure_is_finished_through_the_signed_webhook_path() {
 async fn failed_authentication_gives_the_order_back() {
     let app = app().await;
     let (buyer, order_id, _) = ordered(&app).await;
-    let reply = pay(&app, &buyer, &order_id, "tok_threeDSecure2Required").await;
+    let reply = app
+        .pay(&buyer, &order_id, "tok_threeDSecure2Required")
+        .await;
     let secret = reply.body["clientSecret"]
         .as_str()
         .expect("client secret")
@@ -247,14 +234,16 @@ async fn failed_authentication_gives_the_order_back() {
         order_status(&app, &buyer, &order_id).await == "created"
     })
     .await;
-    assert_eq!(pay(&app, &buyer, &order_id, "tok_visa").await.status, 201);
+    assert_eq!(app.pay(&buyer, &order_id, "tok_visa").await.status, 201);
 }
 
 #[tokio::test]
 async fn webhooks_need_a_valid_signature_and_take_effect_once() {
     let app = app().await;
     let (buyer, order_id, _) = ordered(&app).await;
-    let reply = pay(&app, &buyer, &order_id, "tok_threeDSecure2Required").await;
+    let reply = app
+        .pay(&buyer, &order_id, "tok_threeDSecure2Required")
+        .await;
     let payment_id = reply.body["id"].as_str().expect("id");
     eventually("the order waits for the payment", || async {
         order_status(&app, &buyer, &order_id).await == "awaiting:payment"
@@ -323,7 +312,7 @@ async fn ten_concurrent_payments_for_one_order_charge_once() {
     let app = app().await;
     let (buyer, order_id, _) = ordered(&app).await;
     // Make sure the payments service knows the order before the race.
-    let known = pay(&app, &buyer, &order_id, "not-a-token").await;
+    let known = app.pay(&buyer, &order_id, "not-a-token").await;
     assert_eq!(known.status, 400, "{}", known.body);
 
     let attempts = (0..10).map(|i| {
@@ -366,21 +355,17 @@ async fn ten_concurrent_payments_for_one_order_charge_once() {
 async fn an_idempotency_key_replays_the_first_answer() {
     let app = app().await;
     let (buyer, order_id, _) = ordered(&app).await;
-    let keyed = |token: &str, key: &str| {
-        app.send(
-            app.as_user(&buyer, Method::POST, "/api/payments")
-                .header("idempotency-key", key)
-                .json(&json!({ "orderId": order_id, "token": token })),
-        )
+    let request = |token: &str, key: &str| {
+        app.as_user(&buyer, Method::POST, "/api/payments")
+            .header("idempotency-key", key)
+            .json(&json!({ "orderId": order_id, "token": token }))
     };
+    let keyed = |token: &str, key: &str| app.send(request(token, key));
     // Until the payments service knows the order it answers 404, which is not
     // remembered: retrying with the same key is how a client rides that out.
-    let deadline = tokio::time::Instant::now() + crate::helpers::EVENTUALLY;
-    let mut original = keyed("tok_visa", "retry-me").await;
-    while original.status == 404 && tokio::time::Instant::now() < deadline {
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-        original = keyed("tok_visa", "retry-me").await;
-    }
+    let original = app
+        .send_until_known(|| request("tok_visa", "retry-me"))
+        .await;
     assert_eq!(original.status, 201, "{}", original.body);
 
     let replayed = keyed("tok_visa", "retry-me").await;
@@ -414,7 +399,9 @@ async fn money_arriving_after_expiry_is_refunded_and_the_ticket_stays_with_its_n
     })
     .await;
     let (buyer, order_id, ticket_id) = ordered(&app).await;
-    let reply = pay(&app, &buyer, &order_id, "tok_threeDSecure2Required").await;
+    let reply = app
+        .pay(&buyer, &order_id, "tok_threeDSecure2Required")
+        .await;
     assert_eq!(reply.status, 201, "{}", reply.body);
     let secret = reply.body["clientSecret"]
         .as_str()

@@ -6,7 +6,6 @@
 //! (`tests/stripe_requests.rs`).
 
 use std::process::{Child, Command, Stdio};
-use std::time::Duration;
 
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -117,22 +116,6 @@ async fn ordered(app: &TestApp) -> (User, String, String) {
     )
 }
 
-async fn pay(app: &TestApp, buyer: &User, order_id: &str, token: &str) -> crate::helpers::Reply {
-    let deadline = tokio::time::Instant::now() + crate::helpers::EVENTUALLY;
-    loop {
-        let reply = app
-            .send(
-                app.as_user(buyer, Method::POST, "/api/payments")
-                    .json(&json!({"orderId": order_id, "token": token})),
-            )
-            .await;
-        if reply.status != 404 || tokio::time::Instant::now() >= deadline {
-            return reply;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
 async fn status_of(app: &TestApp, buyer: &User, order_id: &str) -> String {
     app.order_of(buyer, order_id).await["status"]
         .as_str()
@@ -147,7 +130,7 @@ async fn the_buyer_journey_works_against_localstripe() {
 
     // Paid at once.
     let (buyer, order_id, ticket_id) = ordered(&app).await;
-    let paid = pay(&app, &buyer, &order_id, "pm_card_visa").await;
+    let paid = app.pay(&buyer, &order_id, "pm_card_visa").await;
     assert_eq!(paid.status, 201, "{}", paid.body);
     assert_eq!(paid.body["status"], "succeeded");
     eventually("the order completes", || async {
@@ -161,7 +144,9 @@ async fn the_buyer_journey_works_against_localstripe() {
 
     // Declined, with Stripe's message.
     let (buyer, order_id, _) = ordered(&app).await;
-    let declined = pay(&app, &buyer, &order_id, "pm_card_chargeCustomerFail").await;
+    let declined = app
+        .pay(&buyer, &order_id, "pm_card_chargeCustomerFail")
+        .await;
     assert_eq!(
         (declined.status, declined.body),
         (
@@ -188,7 +173,7 @@ async fn the_buyer_journey_works_against_localstripe() {
         )
         .await;
     let method = card["id"].as_str().expect("payment method id");
-    let action = pay(&app, &buyer, &order_id, method).await;
+    let action = app.pay(&buyer, &order_id, method).await;
     assert_eq!(action.status, 201, "{}", action.body);
     assert_eq!(action.body["status"], "requires_action");
     let secret = action.body["clientSecret"]
@@ -248,7 +233,9 @@ async fn late_money_is_refunded_through_stripe() {
             ],
         )
         .await;
-    let action = pay(&app, &buyer, &order_id, card["id"].as_str().expect("id")).await;
+    let action = app
+        .pay(&buyer, &order_id, card["id"].as_str().expect("id"))
+        .await;
     assert_eq!(action.body["status"], "requires_action", "{}", action.body);
     let secret = action.body["clientSecret"]
         .as_str()

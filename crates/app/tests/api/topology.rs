@@ -6,7 +6,7 @@ use std::process::Command;
 use reqwest::Method;
 use serde_json::json;
 
-use crate::helpers::{EVENTUALLY, TestApp, eventually};
+use crate::helpers::{TestApp, eventually};
 
 /// Starts the topology on free ports with its own databases; stops it and drops them
 /// when dropped.
@@ -98,19 +98,7 @@ async fn the_buyer_journey_runs_through_the_ingress() {
     assert_eq!(order.status, 201, "{}", order.body);
     let order_id = order.body["id"].as_str().expect("id").to_owned();
 
-    let deadline = tokio::time::Instant::now() + EVENTUALLY;
-    let paid = loop {
-        let reply = app
-            .send(
-                app.as_user(&buyer, Method::POST, "/api/payments")
-                    .json(&json!({"orderId": order_id, "token": "tok_visa"})),
-            )
-            .await;
-        if reply.status != 404 || tokio::time::Instant::now() >= deadline {
-            break reply;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    };
+    let paid = app.pay(&buyer, &order_id, "tok_visa").await;
     assert_eq!(
         (paid.status, paid.body["status"].clone()),
         (201, json!("succeeded")),

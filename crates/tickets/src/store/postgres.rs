@@ -58,11 +58,12 @@ fn read(row: &PgRow) -> anyhow::Result<Ticket> {
     })
 }
 
-async fn load_for_update(conn: &mut PgConnection, id: Id) -> anyhow::Result<Option<Ticket>> {
-    let row = sqlx::query(
-        "SELECT id, title, price, description, user_id, order_id, status, version, created_at \
-         FROM tickets WHERE id = $1 AND NOT deleted FOR UPDATE",
-    )
+/// A live ticket; with `lock`, held for update until the transaction ends.
+async fn load(conn: &mut PgConnection, id: Id, lock: bool) -> anyhow::Result<Option<Ticket>> {
+    let lock = if lock { " FOR UPDATE" } else { "" };
+    let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM tickets WHERE id = $1 AND NOT deleted{lock}"
+    )))
     .bind(id)
     .fetch_optional(conn)
     .await?;
@@ -124,14 +125,8 @@ impl TicketStore for PostgresTicketStore {
     }
 
     async fn get(&self, id: Id) -> anyhow::Result<Option<Ticket>> {
-        let row = sqlx::query(
-            "SELECT id, title, price, description, user_id, order_id, status, version, created_at \
-             FROM tickets WHERE id = $1 AND NOT deleted",
-        )
-        .bind(id)
-        .fetch_optional(&self.pool)
-        .await?;
-        row.as_ref().map(read).transpose()
+        let mut conn = self.pool.acquire().await?;
+        load(&mut conn, id, false).await
     }
 
     async fn list(&self, query: &ListQuery) -> anyhow::Result<(Vec<Ticket>, u64)> {
@@ -172,7 +167,7 @@ impl TicketStore for PostgresTicketStore {
         {
             return Ok(Ok(Modified::Duplicate));
         }
-        let Some(mut ticket) = load_for_update(&mut tx, id).await? else {
+        let Some(mut ticket) = load(&mut tx, id, true).await? else {
             tx.commit().await?;
             return Ok(Ok(Modified::Missing));
         };

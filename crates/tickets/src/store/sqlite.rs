@@ -57,10 +57,9 @@ fn read(row: &SqliteRow) -> anyhow::Result<Ticket> {
 }
 
 async fn load(conn: &mut SqliteConnection, id: Id) -> anyhow::Result<Option<Ticket>> {
-    let row = sqlx::query(
-        "SELECT id, title, price, description, user_id, order_id, status, version, created_at \
-         FROM tickets WHERE id = ? AND deleted = 0",
-    )
+    let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM tickets WHERE id = ? AND deleted = 0"
+    )))
     .bind(id.to_string())
     .fetch_optional(conn)
     .await?;
