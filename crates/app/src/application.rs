@@ -25,6 +25,10 @@ use boxoffice_platform::db::{postgres, sqlite::SqliteDb};
 use boxoffice_platform::http::health::{self, ReadinessProbe};
 use boxoffice_platform::http::{SessionKeys, serve, stack};
 use boxoffice_platform::outbox::{OutboxStore, Relay};
+use boxoffice_queue::domain::Rules;
+use boxoffice_queue::scheduler::TurnTimer;
+use boxoffice_queue::service::QueueService;
+use boxoffice_queue::store::{QueueStore, RedisQueueStore, SqliteQueueStore};
 use boxoffice_tickets::TicketsService;
 use boxoffice_tickets::store::{PostgresTicketStore, SqliteTicketStore, TicketStore};
 use tokio::net::TcpListener;
@@ -172,6 +176,11 @@ impl Application {
         )
         .await?;
 
+        let wake = Arc::new(Notify::new());
+        let queue: Arc<dyn QueueStore> =
+            Arc::new(SqliteQueueStore::open(open("queue").await?, Arc::clone(&wake)).await?);
+        wire_queue(&mut wiring, &mut parts, queue, wake, &clock, settings).await?;
+
         wiring.start_relays();
         Self::assemble(parts, sessions, settings, "embedded", stop).await
     }
@@ -199,11 +208,18 @@ impl Application {
                     boxoffice_auth::readiness_probe(&auth),
                 );
             }
-            Service::Tickets | Service::Orders | Service::Expiration | Service::Payments => {
+            Service::Tickets
+            | Service::Orders
+            | Service::Expiration
+            | Service::Payments
+            | Service::Queue => {
                 let url = settings.nats_url.as_deref().context(
                     "NATS_URL is required for `boxoffice serve` of an event-driven service",
                 )?;
-                let pool = postgres::connect(database_url(settings)?.expose()).await?;
+                let pool = match service {
+                    Service::Queue => None,
+                    _ => Some(postgres::connect(database_url(settings)?.expose()).await?),
+                };
                 let nats = NatsBus::connect(url, EVENT_STREAM, EVENT_SUBJECT_PREFIX).await?;
                 parts.probes.push(Arc::new(NatsProbe(nats.clone())));
                 let stop = CancellationToken::new();
@@ -213,24 +229,41 @@ impl Application {
                     relays: Vec::new(),
                 };
                 let wake = Arc::new(Notify::new());
-                match service {
-                    Service::Tickets => {
+                match (service, pool) {
+                    (Service::Queue, _) => {
+                        let url = settings
+                            .redis_url
+                            .as_ref()
+                            .context("REDIS_URL is required for `boxoffice serve queue`")?;
+                        let store = Arc::new(
+                            RedisQueueStore::connect(
+                                url.expose(),
+                                &settings.redis_prefix,
+                                Arc::clone(&wake),
+                                stop.clone(),
+                            )
+                            .await?,
+                        );
+                        wire_queue(&mut wiring, &mut parts, store, wake, &clock, settings).await?;
+                    }
+                    (_, None) => anyhow::bail!("no database for {}", service.name()),
+                    (Service::Tickets, Some(pool)) => {
                         let store =
                             Arc::new(PostgresTicketStore::open(pool, Arc::clone(&wake)).await?);
                         wire_tickets(&mut wiring, &mut parts, store, wake, &clock).await?;
                     }
-                    Service::Orders => {
+                    (Service::Orders, Some(pool)) => {
                         let store =
                             Arc::new(PostgresOrderStore::open(pool, Arc::clone(&wake)).await?);
                         wire_orders(&mut wiring, &mut parts, store, wake, &clock, settings).await?;
                     }
-                    Service::Expiration => {
+                    (Service::Expiration, Some(pool)) => {
                         let store =
                             Arc::new(PostgresJobStore::open(pool, Arc::clone(&wake)).await?);
                         wire_expiration(&mut wiring, &mut parts, store, wake, &clock).await?;
                     }
-                    Service::Auth => anyhow::bail!("the auth service consumes no events"),
-                    Service::Payments => {
+                    (Service::Auth, _) => anyhow::bail!("the auth service consumes no events"),
+                    (Service::Payments, Some(pool)) => {
                         // Replicas must agree on the secret the test processor signs with.
                         let secret = settings.stripe_webhook_secret.clone().context(
                             "STRIPE_WEBHOOK_SECRET is required for `boxoffice serve payments`",
@@ -420,6 +453,33 @@ async fn wire_payments(
     Ok(())
 }
 
+async fn wire_queue(
+    wiring: &mut Wiring,
+    parts: &mut Parts,
+    store: Arc<dyn QueueStore>,
+    wake: Arc<Notify>,
+    clock: &Arc<dyn Clock>,
+    settings: &Settings,
+) -> anyhow::Result<()> {
+    use boxoffice_queue::events::{CONSUMER, QueueEvents, SUBSCRIBES_TO};
+    let turn = time::Duration::try_from(settings.queue_turn()).context("QUEUE_TURN_SECONDS")?;
+    let service = QueueService::new(Arc::clone(&store), Arc::clone(clock), Rules { turn });
+    parts.add(
+        boxoffice_queue::http::router(service.clone()),
+        boxoffice_queue::readiness_probe(Arc::clone(&store)),
+    );
+    wiring
+        .consume(
+            CONSUMER,
+            SUBSCRIBES_TO,
+            Arc::new(QueueEvents::new(service.clone())),
+        )
+        .await?;
+    wiring.relay("queue", store.outbox(), wake);
+    tokio::spawn(TurnTimer::new(service).run(wiring.stop.clone()));
+    Ok(())
+}
+
 /// The JetStream stream every event is stored in, and its subjects' prefix.
 const EVENT_STREAM: &str = "BOXOFFICE";
 const EVENT_SUBJECT_PREFIX: &str = "boxoffice";
@@ -440,6 +500,10 @@ impl ReadinessProbe for NatsProbe {
 
 /// `boxoffice migrate <service>`: applies the service's PostgreSQL migrations.
 pub async fn migrate(service: Service, settings: &Settings) -> anyhow::Result<()> {
+    if service == Service::Queue {
+        println!("the queue keeps its lines in Redis: there is no schema to migrate");
+        return Ok(());
+    }
     let pool = postgres::connect(database_url(settings)?.expose()).await?;
     match service {
         Service::Auth => PostgresUserStore::migrate(&pool).await?,
@@ -447,6 +511,7 @@ pub async fn migrate(service: Service, settings: &Settings) -> anyhow::Result<()
         Service::Orders => PostgresOrderStore::migrate(&pool).await?,
         Service::Expiration => PostgresJobStore::migrate(&pool).await?,
         Service::Payments => PostgresPaymentStore::migrate(&pool).await?,
+        Service::Queue => {}
     }
     tracing::info!(service = service.name(), "schema is up to date");
     Ok(())
@@ -457,10 +522,29 @@ pub async fn migrate(service: Service, settings: &Settings) -> anyhow::Result<()
 pub async fn republish(service: Service, since: &str, settings: &Settings) -> anyhow::Result<()> {
     let since = time::OffsetDateTime::parse(since, &time::format_description::well_known::Rfc3339)
         .context("--since must be an RFC 3339 time, e.g. 2026-11-22T10:00:00Z")?;
-    let pool = postgres::connect(database_url(settings)?.expose()).await?;
-    migrate(service, settings).await?;
-    let outbox = boxoffice_platform::outbox::postgres::PostgresOutbox::new(pool);
-    let rows = boxoffice_platform::outbox::OutboxStore::republish_since(&outbox, since).await?;
+    let outbox: Arc<dyn OutboxStore> = if service == Service::Queue {
+        let url = settings
+            .redis_url
+            .as_ref()
+            .context("REDIS_URL is required to republish the queue's events")?;
+        let stop = CancellationToken::new();
+        let store = RedisQueueStore::connect(
+            url.expose(),
+            &settings.redis_prefix,
+            Arc::new(Notify::new()),
+            stop.clone(),
+        )
+        .await?;
+        stop.cancel();
+        store.outbox()
+    } else {
+        let pool = postgres::connect(database_url(settings)?.expose()).await?;
+        migrate(service, settings).await?;
+        Arc::new(boxoffice_platform::outbox::postgres::PostgresOutbox::new(
+            pool,
+        ))
+    };
+    let rows = outbox.republish_since(since).await?;
     tracing::info!(
         service = service.name(),
         rows,

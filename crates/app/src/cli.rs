@@ -16,7 +16,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
     long_about = "BoxOffice: a ticket marketplace.\n\n\
         With no command it runs every service in one process on SQLite files under \
         DATA_DIR (the embedded mode). `serve <service>` runs one service on PostgreSQL \
-        and NATS JetStream (the distributed mode)."
+        (Redis for the queue) and NATS JetStream (the distributed mode)."
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -64,6 +64,8 @@ pub enum Service {
     Expiration,
     /// Charges, webhooks and refunds: /api/payments.
     Payments,
+    /// Fair lines for held tickets: /api/queue (state in Redis, REDIS_URL).
+    Queue,
 }
 
 impl Service {
@@ -74,6 +76,7 @@ impl Service {
             Self::Orders => "orders",
             Self::Expiration => "expiration",
             Self::Payments => "payments",
+            Self::Queue => "queue",
         }
     }
 }
@@ -130,6 +133,10 @@ pub struct Settings {
     )]
     pub payment_hold_ceiling_seconds: u64,
 
+    /// How long the head of a ticket's line has to order it, in seconds.
+    #[arg(long, env = "QUEUE_TURN_SECONDS", default_value_t = 120, global = true)]
+    pub queue_turn_seconds: u64,
+
     /// Currency of every charge (ISO code, lower case).
     #[arg(long, env = "CURRENCY", default_value = "usd", global = true)]
     pub currency: String,
@@ -158,6 +165,19 @@ pub struct Settings {
     #[arg(long, env = "NATS_URL", global = true)]
     pub nats_url: Option<String>,
 
+    /// Redis server keeping the queue's lines, for `serve queue`.
+    #[arg(long, env = "REDIS_URL", hide_env_values = true, global = true)]
+    pub redis_url: Option<Secret>,
+
+    /// Prefix of every Redis key the queue writes (several deployments can share a server).
+    #[arg(
+        long,
+        env = "REDIS_PREFIX",
+        default_value = "boxoffice:queue",
+        global = true
+    )]
+    pub redis_prefix: String,
+
     /// PostgreSQL URL of the service's own database, for `serve` and `migrate`.
     #[arg(long, env = "DATABASE_URL", hide_env_values = true, global = true)]
     pub database_url: Option<Secret>,
@@ -174,6 +194,10 @@ impl Settings {
 
     pub fn payment_hold_ceiling(&self) -> Duration {
         Duration::from_secs(self.payment_hold_ceiling_seconds)
+    }
+
+    pub fn queue_turn(&self) -> Duration {
+        Duration::from_secs(self.queue_turn_seconds)
     }
 
     pub fn session_ttl(&self) -> Duration {

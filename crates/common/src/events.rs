@@ -2,7 +2,8 @@
 //!
 //! Besides the contract's events, three internal ones carry the payment hand-shake:
 //! `payment:pending` and `payment:failed` (payments → orders) and `order:extended`
-//! (orders → expiration, payments) when a hold's end moves.
+//! (orders → expiration, payments) when a hold's end moves; a fourth, `queue:line`
+//! (queue → orders), tells the orders service whose turn it is, so it can enforce the line.
 //!
 //! Payloads are the `data` of the envelope. Money travels as integer minor units
 //! (`price: 1250` is 12.50) — the only place a client-facing number becomes an integer
@@ -28,6 +29,8 @@ pub const PAYMENT_PENDING: &str = "payment:pending";
 pub const PAYMENT_FAILED: &str = "payment:failed";
 /// The order's hold now ends at a different time (payment started or failed).
 pub const ORDER_EXTENDED: &str = "order:extended";
+/// A ticket's line changed: whether buyers wait for it and whose turn it is (queue → orders).
+pub const QUEUE_LINE: &str = "queue:line";
 
 /// An event payload knows its own type name.
 pub trait EventData: Serialize + for<'de> Deserialize<'de> {
@@ -150,6 +153,27 @@ pub struct OrderExtended {
     pub ticket: OrderTicket,
 }
 
+/// The state of one ticket's line, as the orders service needs it to enforce turns.
+/// Each event carries the whole state, so a newer `version` simply replaces an older one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct QueueLine {
+    pub ticket_id: Id,
+    pub version: i64,
+    /// Buyers in the line, the one whose turn it is included.
+    pub waiting: u64,
+    pub turn: Option<QueueTurn>,
+}
+
+/// The exclusive turn of the buyer at the head of a line.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct QueueTurn {
+    pub user_id: Id,
+    #[serde(with = "time::serde::rfc3339")]
+    pub expires_at: OffsetDateTime,
+}
+
 macro_rules! event_types {
     ($($ty:ident => $name:ident),* $(,)?) => {$(
         impl EventData for $ty {
@@ -171,4 +195,5 @@ event_types!(
     PaymentPending => PAYMENT_PENDING,
     PaymentFailed => PAYMENT_FAILED,
     OrderExtended => ORDER_EXTENDED,
+    QueueLine => QUEUE_LINE,
 );

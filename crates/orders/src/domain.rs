@@ -8,6 +8,7 @@ pub const ALREADY_RESERVED: &str = "Ticket is already reserved";
 pub const OWN_TICKET: &str = "Cannot buy your own ticket";
 pub const CANNOT_CANCEL_COMPLETED: &str = "Cannot cancel a completed order";
 pub const ALREADY_CANCELLED: &str = "Order is already cancelled";
+pub const NEXT_IN_LINE: &str = "Ticket is reserved for the next buyer in line";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OrderStatus {
@@ -182,6 +183,29 @@ impl Order {
         self.status = OrderStatus::Cancelled;
         self.cancel_reason = Some(reason);
         self.version += 1;
+    }
+}
+
+/// The queue service's word on a ticket's line (`queue:line`), newest version kept.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LineGate {
+    pub ticket_id: Id,
+    pub version: i64,
+    /// Buyers in line, the one whose turn it is included.
+    pub waiting: u64,
+    /// Whose exclusive turn it is, and until when.
+    pub turn: Option<(Id, OffsetDateTime)>,
+}
+
+impl LineGate {
+    /// Whether `buyer` may order the ticket at `now`: anyone when nobody waits; otherwise
+    /// only the buyer whose turn it is, while it lasts. Between two turns (the queue
+    /// service has not yet handed the turn on) nobody may: the line comes first.
+    pub fn admits(&self, buyer: Id, now: OffsetDateTime) -> bool {
+        self.waiting == 0
+            || self
+                .turn
+                .is_some_and(|(user, until)| user == buyer && now < until)
     }
 }
 

@@ -6,15 +6,15 @@ use std::sync::Arc;
 use boxoffice_common::Id;
 use boxoffice_common::events::{
     EXPIRATION_COMPLETE, ExpirationComplete, PAYMENT_CREATED, PAYMENT_FAILED, PAYMENT_PENDING,
-    PAYMENT_REFUNDED, PaymentCreated, PaymentFailed, PaymentPending, TICKET_CREATED,
-    TICKET_DELETED, TICKET_UPDATED, TicketCreated, TicketDeleted, TicketUpdated,
+    PAYMENT_REFUNDED, PaymentCreated, PaymentFailed, PaymentPending, QUEUE_LINE, QueueLine,
+    TICKET_CREATED, TICKET_DELETED, TICKET_UPDATED, TicketCreated, TicketDeleted, TicketUpdated,
 };
 use boxoffice_common::{Clock, Money};
 use boxoffice_platform::bus::Envelope;
 use boxoffice_platform::consumer::{EventHandler, Handled};
 
 use crate::domain::OrderStatus;
-use crate::domain::{Order, TicketReplica, VersionCheck, check_version};
+use crate::domain::{LineGate, Order, TicketReplica, VersionCheck, check_version};
 use crate::service::{cancelled_event, completed_event, extended_event};
 use crate::store::{Claim, Decision, Modified, OrderStore, ReplicaDecision, ReplicaOutcome};
 
@@ -30,6 +30,7 @@ pub const SUBSCRIBES_TO: &[&str] = &[
     PAYMENT_FAILED,
     PAYMENT_CREATED,
     PAYMENT_REFUNDED,
+    QUEUE_LINE,
 ];
 
 /// What an event does to an order; the event it publishes follows from the result.
@@ -179,6 +180,23 @@ impl EventHandler for OrdersEvents {
                     ..current
                 };
                 self.replicate(event, replica).await
+            }
+            QUEUE_LINE => {
+                let line: QueueLine = event.data()?;
+                let gate = LineGate {
+                    ticket_id: line.ticket_id,
+                    version: line.version,
+                    waiting: line.waiting,
+                    turn: line.turn.map(|turn| (turn.user_id, turn.expires_at)),
+                };
+                let claim = Claim {
+                    consumer: CONSUMER,
+                    event_id: event.id,
+                };
+                Ok(match self.store.apply_line_gate(claim, &gate).await? {
+                    ReplicaOutcome::Applied => Handled::Applied,
+                    _ => Handled::Ignored,
+                })
             }
             EXPIRATION_COMPLETE => {
                 let data: ExpirationComplete = event.data()?;

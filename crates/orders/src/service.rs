@@ -9,7 +9,9 @@ use boxoffice_common::events::{
 use boxoffice_common::{Clock, Id, new_id};
 use boxoffice_platform::bus::Envelope;
 
-use crate::domain::{ALREADY_RESERVED, OWN_TICKET, Order, OrderError, OrderStatus, OrderedTicket};
+use crate::domain::{
+    ALREADY_RESERVED, NEXT_IN_LINE, OWN_TICKET, Order, OrderError, OrderStatus, OrderedTicket,
+};
 use crate::store::{Decision, Modified, OrderStore};
 
 /// Name of this service in event envelopes.
@@ -118,6 +120,17 @@ impl OrdersService {
             return Err(OrderError::Refused(OWN_TICKET).into());
         }
         let now = self.clock.now();
+        if let Some(gate) = self.store.line_gate(ticket_id).await?
+            && !gate.admits(buyer, now)
+        {
+            // A held ticket is simply reserved; a free one waits for the line's next buyer.
+            let refusal = if self.store.is_held(ticket_id).await? {
+                ALREADY_RESERVED
+            } else {
+                NEXT_IN_LINE
+            };
+            return Err(OrderError::Refused(refusal).into());
+        }
         let order = Order {
             id: new_id(),
             user_id: buyer,

@@ -18,7 +18,7 @@ use boxoffice_platform::outbox::OutboxStore;
 pub use postgres::PostgresOrderStore;
 pub use sqlite::SqliteOrderStore;
 
-use crate::domain::{Order, OrderError, TicketReplica};
+use crate::domain::{LineGate, Order, OrderError, TicketReplica};
 
 /// What a change to an order decided.
 #[derive(Debug)]
@@ -85,6 +85,16 @@ pub trait OrderStore: Send + Sync + 'static {
         ticket_id: Id,
         claim: Claim<'_>,
         change: ReplicaChange,
+    ) -> anyhow::Result<ReplicaOutcome>;
+    /// Whether a live or completed order holds the ticket.
+    async fn is_held(&self, ticket_id: Id) -> anyhow::Result<bool>;
+    /// The ticket's line as the queue service last reported it.
+    async fn line_gate(&self, ticket_id: Id) -> anyhow::Result<Option<LineGate>>;
+    /// Keeps `gate` if it is newer than the one stored, recording the event in the inbox.
+    async fn apply_line_gate(
+        &self,
+        claim: Claim<'_>,
+        gate: &LineGate,
     ) -> anyhow::Result<ReplicaOutcome>;
     /// Idempotency keys of `POST /api/orders`, in this store's database.
     fn idempotency(&self) -> Arc<dyn IdempotencyKeys>;

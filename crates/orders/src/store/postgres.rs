@@ -17,7 +17,9 @@ use super::{
     Change, Claim, Decision, Modified, OrderStore, ReplicaChange, ReplicaDecision, ReplicaOutcome,
     is_unique_violation,
 };
-use crate::domain::{CancelReason, Order, OrderError, OrderStatus, OrderedTicket, TicketReplica};
+use crate::domain::{
+    CancelReason, LineGate, Order, OrderError, OrderStatus, OrderedTicket, TicketReplica,
+};
 
 #[derive(Debug, Clone)]
 pub struct PostgresOrderStore {
@@ -250,6 +252,65 @@ impl OrderStore for PostgresOrderStore {
         .context("saving ticket replica")?;
         tx.commit().await?;
         Ok(ReplicaOutcome::Applied)
+    }
+
+    async fn is_held(&self, ticket_id: Id) -> anyhow::Result<bool> {
+        let held = sqlx::query(
+            "SELECT 1 FROM orders WHERE ticket_id = $1 AND status IN ('created', 'awaiting:payment', 'complete') LIMIT 1",
+        )
+        .bind(ticket_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(held.is_some())
+    }
+
+    async fn line_gate(&self, ticket_id: Id) -> anyhow::Result<Option<LineGate>> {
+        let row = sqlx::query(
+            "SELECT version, waiting, turn_user_id, turn_expires_at FROM ticket_lines WHERE ticket_id = $1",
+        )
+        .bind(ticket_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        let turn_user: Option<Id> = row.try_get("turn_user_id")?;
+        let turn_until: Option<time::OffsetDateTime> = row.try_get("turn_expires_at")?;
+        Ok(Some(LineGate {
+            ticket_id,
+            version: row.try_get("version")?,
+            waiting: row.try_get::<i64, _>("waiting")? as u64,
+            turn: turn_user.zip(turn_until),
+        }))
+    }
+
+    async fn apply_line_gate(
+        &self,
+        claim: Claim<'_>,
+        gate: &LineGate,
+    ) -> anyhow::Result<ReplicaOutcome> {
+        let mut tx = self.pool.begin().await?;
+        if !outbox::claim(&mut tx, claim.consumer, claim.event_id).await? {
+            return Ok(ReplicaOutcome::Duplicate);
+        }
+        let saved = sqlx::query(
+            "INSERT INTO ticket_lines (ticket_id, version, waiting, turn_user_id, turn_expires_at) \
+             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (ticket_id) DO UPDATE SET version = excluded.version, \
+             waiting = excluded.waiting, turn_user_id = excluded.turn_user_id, \
+             turn_expires_at = excluded.turn_expires_at WHERE ticket_lines.version < excluded.version",
+        )
+        .bind(gate.ticket_id)
+        .bind(gate.version)
+        .bind(gate.waiting as i64)
+        .bind(gate.turn.map(|(user, _)| user))
+        .bind(gate.turn.map(|(_, until)| until))
+        .execute(&mut *tx)
+        .await
+        .context("saving a ticket's line")?;
+        tx.commit().await?;
+        Ok(if saved.rows_affected() == 1 {
+            ReplicaOutcome::Applied
+        } else {
+            ReplicaOutcome::Kept
+        })
     }
 
     fn idempotency(&self) -> Arc<dyn IdempotencyKeys> {

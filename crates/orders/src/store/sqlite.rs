@@ -18,7 +18,9 @@ use super::{
     Change, Claim, Decision, Modified, OrderStore, ReplicaChange, ReplicaDecision, ReplicaOutcome,
     is_unique_violation,
 };
-use crate::domain::{CancelReason, Order, OrderError, OrderStatus, OrderedTicket, TicketReplica};
+use crate::domain::{
+    CancelReason, LineGate, Order, OrderError, OrderStatus, OrderedTicket, TicketReplica,
+};
 
 #[derive(Debug, Clone)]
 pub struct SqliteOrderStore {
@@ -248,6 +250,63 @@ impl OrderStore for SqliteOrderStore {
         .context("saving ticket replica")?;
         tx.commit().await?;
         Ok(ReplicaOutcome::Applied)
+    }
+
+    async fn is_held(&self, ticket_id: Id) -> anyhow::Result<bool> {
+        ticket_is_held(&self.db.reader, ticket_id).await
+    }
+
+    async fn line_gate(&self, ticket_id: Id) -> anyhow::Result<Option<LineGate>> {
+        let row = sqlx::query(
+            "SELECT version, waiting, turn_user_id, turn_expires_at FROM ticket_lines WHERE ticket_id = ?",
+        )
+        .bind(ticket_id.to_string())
+        .fetch_optional(&self.db.reader)
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        let turn_user: Option<String> = row.try_get("turn_user_id")?;
+        let turn_until: Option<String> = row.try_get("turn_expires_at")?;
+        let turn = match (turn_user, turn_until) {
+            (Some(user), Some(until)) => Some((user.parse()?, parse_time(&until)?)),
+            _ => None,
+        };
+        Ok(Some(LineGate {
+            ticket_id,
+            version: row.try_get("version")?,
+            waiting: row.try_get::<i64, _>("waiting")? as u64,
+            turn,
+        }))
+    }
+
+    async fn apply_line_gate(
+        &self,
+        claim: Claim<'_>,
+        gate: &LineGate,
+    ) -> anyhow::Result<ReplicaOutcome> {
+        let mut tx = self.db.begin_write().await?;
+        if !outbox::claim(&mut tx, claim.consumer, claim.event_id).await? {
+            return Ok(ReplicaOutcome::Duplicate);
+        }
+        let saved = sqlx::query(
+            "INSERT INTO ticket_lines (ticket_id, version, waiting, turn_user_id, turn_expires_at) \
+             VALUES (?, ?, ?, ?, ?) ON CONFLICT (ticket_id) DO UPDATE SET version = excluded.version, \
+             waiting = excluded.waiting, turn_user_id = excluded.turn_user_id, \
+             turn_expires_at = excluded.turn_expires_at WHERE ticket_lines.version < excluded.version",
+        )
+        .bind(gate.ticket_id.to_string())
+        .bind(gate.version)
+        .bind(gate.waiting as i64)
+        .bind(gate.turn.map(|(user, _)| user.to_string()))
+        .bind(gate.turn.map(|(_, until)| time_text(until)))
+        .execute(&mut *tx)
+        .await
+        .context("saving a ticket's line")?;
+        tx.commit().await?;
+        Ok(if saved.rows_affected() == 1 {
+            ReplicaOutcome::Applied
+        } else {
+            ReplicaOutcome::Kept
+        })
     }
 
     fn idempotency(&self) -> Arc<dyn IdempotencyKeys> {

@@ -1,0 +1,300 @@
+//! The `/api/queue` routes, and the live feed of a buyer's place (Server-Sent Events).
+
+use std::collections::VecDeque;
+use std::convert::Infallible;
+use std::time::Duration;
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use boxoffice_common::Id;
+use boxoffice_common::id::parse_id;
+use boxoffice_platform::http::{ApiError, AuthUser, ErrorBody};
+use futures::Stream;
+use serde::Serialize;
+use time::OffsetDateTime;
+use tokio::sync::broadcast;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::domain::{Place, QueueError};
+use crate::service::{QueueService, QueueServiceError};
+
+pub const TAG: &str = "queue";
+
+/// How often a live feed looks again without being told (a missed notification, the
+/// estimate moving as time passes).
+const REFRESH: Duration = Duration::from_secs(5);
+
+pub fn router(service: QueueService) -> OpenApiRouter {
+    OpenApiRouter::new()
+        .routes(routes!(join_line, show_place, leave_line))
+        .routes(routes!(follow_place))
+        .with_state(service)
+}
+
+/// A buyer's place in a ticket's line.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PlaceBody {
+    /// 1 is the head of the line.
+    position: u64,
+    total_in_queue: u64,
+    /// If everyone ahead lets their turn pass: the rest of the current hold or turn, then
+    /// one full turn per buyer ahead. 0 during your turn.
+    estimated_wait_seconds: u64,
+    /// While it is your turn: until when only you can order the ticket; otherwise `null`.
+    #[serde(with = "time::serde::rfc3339::option")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    turn_expires_at: Option<OffsetDateTime>,
+}
+
+impl From<Place> for PlaceBody {
+    fn from(place: Place) -> Self {
+        Self {
+            position: place.position,
+            total_in_queue: place.total,
+            estimated_wait_seconds: place.estimated_wait_seconds,
+            turn_expires_at: place.turn_expires_at,
+        }
+    }
+}
+
+/// Join the line for a ticket someone else holds. Joining twice keeps your first place.
+///
+/// When the hold lapses, the head of the line gets an exclusive turn (`QUEUE_TURN_SECONDS`,
+/// default 2 min): only that buyer can order the ticket until the turn ends; then the next.
+#[utoipa::path(
+    post, path = "/api/queue/{ticketId}", tag = TAG,
+    params(("ticketId" = String, Path, description = "Ticket id")),
+    responses(
+        (status = 202, description = "In line", body = PlaceBody),
+        (status = 400, description = "`Ticket is available; order it directly`, `Ticket is already sold`, `Cannot queue for your own ticket`, `You already hold this ticket`", body = ErrorBody),
+        (status = 401, description = "Not signed in", body = ErrorBody),
+        (status = 404, description = "No such ticket", body = ErrorBody),
+    ),
+    security(("session_cookie" = []), ("bearer" = []))
+)]
+async fn join_line(
+    State(service): State<QueueService>,
+    AuthUser(user): AuthUser,
+    Path(ticket_id): Path<String>,
+) -> Result<Response, ApiError> {
+    let user = user_id(&user.id)?;
+    let ticket_id = parse_id(&ticket_id).ok_or(ApiError::NotFound)?;
+    let place = service.join(user, ticket_id).await.map_err(to_api_error)?;
+    Ok((StatusCode::ACCEPTED, axum::Json(PlaceBody::from(place))).into_response())
+}
+
+/// Your place in a ticket's line.
+#[utoipa::path(
+    get, path = "/api/queue/{ticketId}", tag = TAG,
+    params(("ticketId" = String, Path, description = "Ticket id")),
+    responses(
+        (status = 200, description = "Your place", body = PlaceBody),
+        (status = 401, description = "Not signed in", body = ErrorBody),
+        (status = 404, description = "You are not in this ticket's line", body = ErrorBody),
+    ),
+    security(("session_cookie" = []), ("bearer" = []))
+)]
+async fn show_place(
+    State(service): State<QueueService>,
+    AuthUser(user): AuthUser,
+    Path(ticket_id): Path<String>,
+) -> Result<axum::Json<PlaceBody>, ApiError> {
+    let user = user_id(&user.id)?;
+    let ticket_id = parse_id(&ticket_id).ok_or(ApiError::NotFound)?;
+    let place = service
+        .status(user, ticket_id)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    Ok(axum::Json(place.into()))
+}
+
+/// Leave a ticket's line (also fine if you are not in it). If it was your turn, the next
+/// buyer's begins.
+#[utoipa::path(
+    delete, path = "/api/queue/{ticketId}", tag = TAG,
+    params(("ticketId" = String, Path, description = "Ticket id")),
+    responses(
+        (status = 204, description = "Not in the line any more"),
+        (status = 401, description = "Not signed in", body = ErrorBody),
+        (status = 404, description = "Malformed ticket id", body = ErrorBody),
+    ),
+    security(("session_cookie" = []), ("bearer" = []))
+)]
+async fn leave_line(
+    State(service): State<QueueService>,
+    AuthUser(user): AuthUser,
+    Path(ticket_id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let user = user_id(&user.id)?;
+    let ticket_id = parse_id(&ticket_id).ok_or(ApiError::NotFound)?;
+    service.leave(user, ticket_id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Live updates of your place (Server-Sent Events): `queue-update` `{position,
+/// totalInQueue, estimatedWaitSeconds, turnExpiresAt}` whenever your place or the line's
+/// length changes, `queue-turn` `{ticketId, turnExpiresAt}` when your turn begins, and
+/// `ticket-unavailable` `{ticketId}` when the ticket is sold or withdrawn. The stream ends
+/// after `ticket-unavailable` or when you are no longer in the line (you left, or you
+/// ordered the ticket).
+#[utoipa::path(
+    get, path = "/api/queue/{ticketId}/events", tag = TAG,
+    params(("ticketId" = String, Path, description = "Ticket id")),
+    responses(
+        (status = 200, description = "An event stream", content_type = "text/event-stream", body = String),
+        (status = 401, description = "Not signed in", body = ErrorBody),
+        (status = 404, description = "You are not in this ticket's line", body = ErrorBody),
+    ),
+    security(("session_cookie" = []), ("bearer" = []))
+)]
+async fn follow_place(
+    State(service): State<QueueService>,
+    AuthUser(user): AuthUser,
+    Path(ticket_id): Path<String>,
+) -> Result<Response, ApiError> {
+    let user = user_id(&user.id)?;
+    let ticket_id = parse_id(&ticket_id).ok_or(ApiError::NotFound)?;
+    // Subscribe before the first look, so no change between the two is missed.
+    let changes = service.store().changes();
+    if service.status(user, ticket_id).await?.is_none() {
+        return Err(ApiError::NotFound);
+    }
+    let feed = Feed {
+        service,
+        user,
+        ticket_id,
+        changes,
+        last: None,
+        pending: VecDeque::new(),
+        first: true,
+        done: false,
+    };
+    Ok(Sse::new(feed.into_stream())
+        .keep_alive(KeepAlive::default())
+        .into_response())
+}
+
+/// One buyer's live feed: re-reads their place whenever the ticket's line changes and
+/// emits what is new.
+struct Feed {
+    service: QueueService,
+    user: Id,
+    ticket_id: Id,
+    changes: broadcast::Receiver<Id>,
+    last: Option<Place>,
+    pending: VecDeque<Event>,
+    first: bool,
+    done: bool,
+}
+
+impl Feed {
+    fn into_stream(self) -> impl Stream<Item = Result<Event, Infallible>> {
+        futures::stream::unfold(self, |mut feed| async move {
+            loop {
+                if let Some(event) = feed.pending.pop_front() {
+                    return Some((Ok(event), feed));
+                }
+                if feed.done {
+                    return None;
+                }
+                if !feed.first {
+                    feed.wait_for_change().await;
+                }
+                feed.first = false;
+                if let Err(err) = feed.look().await {
+                    tracing::warn!(
+                        error = format!("{err:#}"),
+                        "queue feed could not read the line"
+                    );
+                }
+            }
+        })
+    }
+
+    /// Until this ticket's line changed, or `REFRESH` passed.
+    async fn wait_for_change(&mut self) {
+        let deadline = tokio::time::sleep(REFRESH);
+        tokio::pin!(deadline);
+        loop {
+            tokio::select! {
+                () = &mut deadline => return,
+                changed = self.changes.recv() => match changed {
+                    Ok(id) if id == self.ticket_id => return,
+                    Ok(_) => {}
+                    // Behind: something may have changed; look.
+                    Err(broadcast::error::RecvError::Lagged(_)) => return,
+                    Err(broadcast::error::RecvError::Closed) => {
+                        deadline.as_mut().await;
+                        return;
+                    }
+                },
+            }
+        }
+    }
+
+    async fn look(&mut self) -> anyhow::Result<()> {
+        let snapshot = self
+            .service
+            .store()
+            .snapshot(self.ticket_id, self.user)
+            .await?;
+        if snapshot.state.gone.is_some() {
+            self.pending.push_back(
+                Event::default()
+                    .event("ticket-unavailable")
+                    .json_data(serde_json::json!({ "ticketId": self.ticket_id.to_string() }))?,
+            );
+            self.done = true;
+            return Ok(());
+        }
+        let Some(place) = self.service.place_in(&snapshot, self.user) else {
+            self.done = true;
+            return Ok(());
+        };
+        let last = self.last.replace(place);
+        if let Some(turn_expires_at) = place.turn_expires_at
+            && last.and_then(|l| l.turn_expires_at) != Some(turn_expires_at)
+        {
+            self.pending
+                .push_back(
+                    Event::default()
+                        .event("queue-turn")
+                        .json_data(serde_json::json!({
+                            "ticketId": self.ticket_id.to_string(),
+                            "turnExpiresAt": turn_expires_at
+                                .format(&time::format_description::well_known::Rfc3339)?,
+                        }))?,
+                );
+        }
+        let moved = last.is_none_or(|l| {
+            (l.position, l.total, l.turn_expires_at)
+                != (place.position, place.total, place.turn_expires_at)
+        });
+        if moved {
+            self.pending.push_back(
+                Event::default()
+                    .event("queue-update")
+                    .json_data(PlaceBody::from(place))?,
+            );
+        }
+        Ok(())
+    }
+}
+
+/// A session whose id is not one of ours cannot queue.
+fn user_id(text: &str) -> Result<Id, ApiError> {
+    parse_id(text).ok_or(ApiError::Unauthorized)
+}
+
+fn to_api_error(err: QueueServiceError) -> ApiError {
+    match err {
+        QueueServiceError::Refused(QueueError::NotFound) => ApiError::NotFound,
+        QueueServiceError::Refused(QueueError::Refused(message)) => ApiError::bad_request(message),
+        QueueServiceError::Internal(e) => ApiError::Internal(e),
+    }
+}

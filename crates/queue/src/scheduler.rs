@@ -1,0 +1,78 @@
+//! The timer that ends turns nobody used: it sleeps until the earliest turn ends (or a
+//! new turn starts), passes each ended turn to the next buyer in line, and sleeps again.
+//! With several replicas every one runs it; the store's atomic change makes sure a turn
+//! is handed on once.
+
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
+
+use crate::service::QueueService;
+
+/// Tickets handled per look.
+const BATCH: u32 = 256;
+/// Longest sleep without looking: covers a turn started by another replica.
+const MAX_SLEEP: Duration = Duration::from_secs(1);
+const ERROR_PAUSE: Duration = Duration::from_secs(1);
+
+#[derive(Debug, Clone)]
+pub struct TurnTimer {
+    service: QueueService,
+}
+
+impl TurnTimer {
+    pub fn new(service: QueueService) -> Self {
+        Self { service }
+    }
+
+    /// Ends turns until `stop` is cancelled.
+    pub async fn run(self, stop: CancellationToken) {
+        let mut changes = self.service.store().changes();
+        loop {
+            let pause = match self.end_turns_and_plan().await {
+                Ok(pause) => pause,
+                Err(err) => {
+                    tracing::warn!(
+                        error = format!("{err:#}"),
+                        "queue turn timer failed; retrying"
+                    );
+                    ERROR_PAUSE
+                }
+            };
+            if pause.is_zero() {
+                continue;
+            }
+            tokio::select! {
+                () = stop.cancelled() => break,
+                // A change may have started a turn that ends sooner than we planned.
+                _ = changes.recv() => {},
+                () = tokio::time::sleep(pause) => {},
+            }
+        }
+    }
+
+    async fn end_turns_and_plan(&self) -> anyhow::Result<Duration> {
+        let clock = self.service.clock();
+        let now = clock.now();
+        let ended = self.service.store().turns_ended(now, BATCH).await?;
+        for ticket_id in &ended {
+            self.service
+                .change(*ticket_id, None, None, move |rules, line| {
+                    rules.turn_lapsed(line, now);
+                    Ok(())
+                })
+                .await?
+                .map_err(|refusal| anyhow::anyhow!("ending a turn refused: {refusal}"))?;
+        }
+        if ended.len() == BATCH as usize {
+            return Ok(Duration::ZERO);
+        }
+        Ok(match self.service.store().next_turn_end().await? {
+            Some(end) => Duration::try_from((end - clock.now()).max(time::Duration::ZERO))
+                .unwrap_or_default()
+                .saturating_add(Duration::from_millis(1))
+                .min(MAX_SLEEP),
+            None => MAX_SLEEP,
+        })
+    }
+}

@@ -1,0 +1,90 @@
+//! Where lines are kept: one trait, an SQLite implementation (embedded mode) and a Redis
+//! one (distributed mode, shared by every queue replica).
+//!
+//! Every change goes through [`QueueStore::modify`]: load the ticket's state, the front of
+//! its line and the acting buyer's place; let a pure rule decide; save the state, the line
+//! operations, the events and the inbox entry atomically. SQLite does it in one write
+//! transaction; Redis with an optimistic version check inside one Lua script, retrying
+//! the rule when another replica changed the ticket first — which is why a change is a
+//! `Fn`, not a `FnOnce`.
+
+mod redis_store;
+mod sqlite;
+
+use std::sync::Arc;
+
+use boxoffice_common::Id;
+use boxoffice_platform::bus::Envelope;
+use boxoffice_platform::outbox::OutboxStore;
+pub use redis_store::RedisQueueStore;
+pub use sqlite::SqliteQueueStore;
+use time::OffsetDateTime;
+use tokio::sync::broadcast;
+
+use crate::domain::{Line, QueueError, TicketState};
+
+/// A change to one ticket's line, decided without I/O; returns the events it causes.
+pub type Change = Box<dyn Fn(&mut Line) -> Result<Vec<Envelope>, QueueError> + Send + Sync>;
+
+/// The inbox entry a consumer's change is recorded under.
+#[derive(Debug, Clone, Copy)]
+pub struct Claim<'a> {
+    pub consumer: &'a str,
+    pub event_id: Id,
+}
+
+/// A ticket's line as one buyer sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Snapshot {
+    pub state: TicketState,
+    /// Buyers waiting.
+    pub len: u64,
+    /// The buyer's 1-based place, if they wait.
+    pub position: Option<u64>,
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum Modified {
+    Saved(Snapshot),
+    Unchanged(Snapshot),
+    Duplicate,
+}
+
+/// Persistence for lines and turns.
+#[async_trait::async_trait]
+pub trait QueueStore: Send + Sync + 'static {
+    /// Applies `change` to the line of `ticket_id`, `actor` being the buyer it concerns
+    /// (their place is loaded). With a `claim`, an event seen before changes nothing.
+    async fn modify(
+        &self,
+        ticket_id: Id,
+        actor: Option<Id>,
+        claim: Option<Claim<'_>>,
+        change: Change,
+    ) -> anyhow::Result<Result<Modified, QueueError>>;
+    /// The ticket's state and `user`'s place in its line.
+    async fn snapshot(&self, ticket_id: Id, user: Id) -> anyhow::Result<Snapshot>;
+    /// Tickets whose turn ended at or before `now`, at most `limit`.
+    async fn turns_ended(&self, now: OffsetDateTime, limit: u32) -> anyhow::Result<Vec<Id>>;
+    /// When the earliest running turn ends.
+    async fn next_turn_end(&self) -> anyhow::Result<Option<OffsetDateTime>>;
+    /// Ids of tickets whose line changed, as they change (from any replica).
+    fn changes(&self) -> broadcast::Receiver<Id>;
+    async fn park(&self, consumer: &str, event: &Envelope, reason: &str) -> anyhow::Result<()>;
+    async fn dead_letters(&self, consumer: &str) -> anyhow::Result<Vec<(Envelope, String)>>;
+    fn outbox(&self) -> Arc<dyn OutboxStore>;
+    async fn ping(&self) -> anyhow::Result<()>;
+}
+
+impl std::fmt::Debug for dyn QueueStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("QueueStore")
+    }
+}
+
+/// Room in the change feed: a subscriber further behind re-reads its line anyway.
+const CHANGE_FEED_CAPACITY: usize = 1024;
+
+fn change_feed() -> broadcast::Sender<Id> {
+    broadcast::channel(CHANGE_FEED_CAPACITY).0
+}
