@@ -316,6 +316,14 @@ impl Rules {
         if line.state.gone.is_some() || line.state.closed_orders.contains(&order_id) {
             return;
         }
+        // Order ids grow with time (UUIDv7): an older order's late event holds nothing.
+        if line
+            .state
+            .holder
+            .is_some_and(|holder| holder.order_id > order_id)
+        {
+            return;
+        }
         line.state.holder = Some(Holder {
             order_id,
             user_id: user,

@@ -14,6 +14,7 @@ mod flash_sale;
 mod openapi;
 mod orders;
 mod payments;
+mod queue;
 mod topology;
 
 mod platform;
