@@ -5,7 +5,9 @@ use std::time::Duration;
 
 use boxoffice_common::events::{ExpirationComplete, TicketCreated, TicketDeleted, TicketUpdated};
 use boxoffice_common::{Money, SystemClock, new_id};
-use boxoffice_orders::domain::{CancelReason, Order, OrderStatus, OrderedTicket, TicketReplica};
+use boxoffice_orders::domain::{
+    CancelReason, LineGate, Order, OrderStatus, OrderedTicket, TicketReplica,
+};
 use boxoffice_orders::events::{CONSUMER, OrdersEvents, SUBSCRIBES_TO};
 use boxoffice_orders::store::{
     Claim, Decision, Modified, OrderStore, PostgresOrderStore, ReplicaDecision, ReplicaOutcome,
@@ -50,6 +52,7 @@ boxoffice_platform::on_both_databases!(
     a_duplicate_ticket_event_changes_nothing,
     a_late_expiry_never_touches_a_cancelled_or_completed_order,
     dead_letters_are_kept,
+    the_newest_line_gate_is_kept_and_claimed_once,
 );
 
 fn at(seconds: i64) -> OffsetDateTime {
@@ -540,4 +543,60 @@ async fn dead_letters_are_kept(s: Subject) {
         s.store.dead_letters(CONSUMER).await.expect("read"),
         vec![(e, "poison".to_owned())]
     );
+}
+
+async fn the_newest_line_gate_is_kept_and_claimed_once(s: Subject) {
+    let ticket = new_id();
+    let (first, second) = (new_id(), new_id());
+    assert_eq!(s.store.line_gate(ticket).await.expect("gate"), None);
+    let gate = |version: i64, waiting: u64, turn: Option<(Uuid, OffsetDateTime)>| LineGate {
+        ticket_id: ticket,
+        version,
+        waiting,
+        turn,
+    };
+    let claim = |event_id| Claim {
+        consumer: CONSUMER,
+        event_id,
+    };
+    let newest = gate(3, 2, Some((first, at(120))));
+    let event = new_id();
+    assert_eq!(
+        s.store
+            .apply_line_gate(claim(event), &newest)
+            .await
+            .expect("apply"),
+        ReplicaOutcome::Applied
+    );
+    assert_eq!(
+        s.store
+            .apply_line_gate(claim(event), &gate(4, 0, None))
+            .await
+            .expect("apply"),
+        ReplicaOutcome::Duplicate
+    );
+    assert_eq!(
+        s.store
+            .apply_line_gate(claim(new_id()), &gate(2, 1, None))
+            .await
+            .expect("apply"),
+        ReplicaOutcome::Kept,
+        "an older word arriving late changes nothing"
+    );
+    let kept = s
+        .store
+        .line_gate(ticket)
+        .await
+        .expect("gate")
+        .expect("stored");
+    assert_eq!(kept, newest);
+    assert!(kept.admits(first, at(119)));
+    assert!(!kept.admits(first, at(120)), "the turn is over");
+    assert!(!kept.admits(second, at(0)), "not their turn");
+    let next = gate(5, 1, Some((second, at(240))));
+    s.store
+        .apply_line_gate(claim(new_id()), &next)
+        .await
+        .expect("apply");
+    assert_eq!(s.store.line_gate(ticket).await.expect("gate"), Some(next));
 }
