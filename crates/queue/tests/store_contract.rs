@@ -10,7 +10,7 @@ use boxoffice_common::events::{
 use boxoffice_common::{Clock, Id, new_id};
 use boxoffice_platform::bus::Envelope;
 use boxoffice_platform::consumer::{EventHandler, Handled};
-use boxoffice_platform::testing::sqlite_db;
+use boxoffice_platform::testing::{TestRedis, sqlite_db};
 use boxoffice_queue::domain::Rules;
 use boxoffice_queue::events::QueueEvents;
 use boxoffice_queue::scheduler::TurnTimer;
@@ -30,40 +30,30 @@ async fn sqlite() -> Subject {
     Subject::new(Arc::new(store), dir)
 }
 
-/// Deletes the test's keys when the test ends.
+/// The store's key prefix (deleted at the end) and its pub/sub follower's stop signal.
 struct RedisKeys {
-    url: String,
-    prefix: String,
+    _keys: TestRedis,
     stop: CancellationToken,
 }
 
 impl Drop for RedisKeys {
     fn drop(&mut self) {
         self.stop.cancel();
-        let Ok(client) = redis::Client::open(self.url.as_str()) else {
-            return;
-        };
-        let Ok(mut conn) = client.get_connection() else {
-            return;
-        };
-        let keys: Vec<String> = redis::cmd("KEYS")
-            .arg(format!("{}:*", self.prefix))
-            .query(&mut conn)
-            .unwrap_or_default();
-        if !keys.is_empty() {
-            let _: redis::RedisResult<()> = redis::cmd("DEL").arg(keys).query(&mut conn);
-        }
     }
 }
 
 async fn redis() -> Subject {
-    let url = std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
-    let prefix = format!("boxoffice-test:{}", new_id().simple());
+    let keys = TestRedis::new();
     let stop = CancellationToken::new();
-    let store = RedisQueueStore::connect(&url, &prefix, Arc::new(Notify::new()), stop.clone())
-        .await
-        .expect("Redis on REDIS_URL or 127.0.0.1:6379");
-    Subject::new(Arc::new(store), RedisKeys { url, prefix, stop })
+    let store = RedisQueueStore::connect(
+        keys.url(),
+        keys.prefix(),
+        Arc::new(Notify::new()),
+        stop.clone(),
+    )
+    .await
+    .expect("Redis on REDIS_URL or 127.0.0.1:6379");
+    Subject::new(Arc::new(store), RedisKeys { _keys: keys, stop })
 }
 
 macro_rules! on_both_stores {

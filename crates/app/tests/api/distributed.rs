@@ -1,12 +1,13 @@
 //! The distributed mode: every service its own `boxoffice serve <service>` on its own
-//! PostgreSQL database, talking through NATS JetStream (a nats-server per test), with two
-//! replicas each of orders, payments and expiration. Requests go straight to the service
+//! PostgreSQL database (the queue on Redis, a key prefix per test), talking through NATS
+//! JetStream (a nats-server per test), with two replicas each of orders, payments,
+//! expiration and queue. Requests go straight to the service
 //! that owns the route, as the ingress would send them.
 
 use boxoffice_app::application::Application;
 use boxoffice_app::cli::{Service, Settings};
 use boxoffice_platform::Secret;
-use boxoffice_platform::testing::{TestDatabase, TestNats};
+use boxoffice_platform::testing::{TestDatabase, TestNats, TestRedis};
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -18,14 +19,17 @@ struct Cluster {
     orders: [TestApp; 2],
     payments: [TestApp; 2],
     _expiration: [TestApp; 2],
+    queue: [TestApp; 2],
     _databases: Vec<TestDatabase>,
     _nats: TestNats,
+    _redis: TestRedis,
 }
 
 async fn replicas(
     service: Service,
     nats: &TestNats,
     database: &TestDatabase,
+    redis: &TestRedis,
     adjust: fn(&mut Settings),
     count: usize,
 ) -> Vec<TestApp> {
@@ -35,6 +39,8 @@ async fn replicas(
         settings.jwt_key = Some(Secret::new(TEST_KEY));
         settings.database_url = Some(Secret::new(database.url()));
         settings.nats_url = Some(nats.url().to_owned());
+        settings.redis_url = Some(Secret::new(redis.url()));
+        settings.redis_prefix = redis.prefix().to_owned();
         settings.stripe_webhook_secret = Some(Secret::new(WEBHOOK_SECRET));
         adjust(&mut settings);
         let app = Application::service(service, &settings)
@@ -48,6 +54,7 @@ async fn replicas(
 async fn cluster(adjust: fn(&mut Settings)) -> Cluster {
     boxoffice_platform::telemetry::init_tracing(Default::default());
     let nats = TestNats::start().await.expect("nats-server");
+    let redis = TestRedis::new();
     let mut databases = Vec::new();
     for name in ["auth", "tickets", "orders", "payments", "expiration"] {
         databases.push(
@@ -61,13 +68,17 @@ async fn cluster(adjust: fn(&mut Settings)) -> Cluster {
         apps.try_into().unwrap_or_else(|_| panic!("two replicas"))
     };
     Cluster {
-        auth: one(replicas(Service::Auth, &nats, &databases[0], adjust, 1).await),
-        tickets: one(replicas(Service::Tickets, &nats, &databases[1], adjust, 1).await),
-        orders: two(replicas(Service::Orders, &nats, &databases[2], adjust, 2).await),
-        payments: two(replicas(Service::Payments, &nats, &databases[3], adjust, 2).await),
-        _expiration: two(replicas(Service::Expiration, &nats, &databases[4], adjust, 2).await),
+        auth: one(replicas(Service::Auth, &nats, &databases[0], &redis, adjust, 1).await),
+        tickets: one(replicas(Service::Tickets, &nats, &databases[1], &redis, adjust, 1).await),
+        orders: two(replicas(Service::Orders, &nats, &databases[2], &redis, adjust, 2).await),
+        payments: two(replicas(Service::Payments, &nats, &databases[3], &redis, adjust, 2).await),
+        _expiration: two(
+            replicas(Service::Expiration, &nats, &databases[4], &redis, adjust, 2).await,
+        ),
+        queue: two(replicas(Service::Queue, &nats, &databases[0], &redis, adjust, 2).await),
         _databases: databases,
         _nats: nats,
+        _redis: redis,
     }
 }
 
@@ -173,4 +184,69 @@ async fn an_unpaid_order_expires_once_across_replicas() {
     assert_eq!(c.tickets.ticket(&ticket_id).await["version"], 2);
     let next = c.auth.user().await;
     assert_eq!(c.orders[1].order(&next, &ticket_id).await.status, 201);
+}
+
+#[tokio::test]
+async fn the_line_is_shared_by_queue_replicas_and_enforced_by_every_orders_replica() {
+    use crate::queue::{NEXT_IN_LINE, has_turn, join_held, place};
+
+    let c = cluster(|_| {}).await;
+    let seller = c.auth.user().await;
+    let holder = c.auth.user().await;
+    let (first, second, outsider) = (
+        c.auth.user().await,
+        c.auth.user().await,
+        c.auth.user().await,
+    );
+    let ticket = c.tickets.listed_ticket(&seller, "Derby", 55.0).await;
+    let ticket_id = ticket["id"].as_str().expect("id").to_owned();
+    let order = c.orders[0].order(&holder, &ticket_id).await;
+    assert_eq!(order.status, 201, "{}", order.body);
+    let order_id = order.body["id"].as_str().expect("id").to_owned();
+
+    // Two replicas, one line in Redis: arrival order holds across them.
+    assert_eq!(
+        join_held(&c.queue[0], &first, &ticket_id).await["position"],
+        1
+    );
+    let joined = join_held(&c.queue[1], &second, &ticket_id).await;
+    assert_eq!(
+        (joined["position"].clone(), joined["totalInQueue"].clone()),
+        (2.into(), 2.into())
+    );
+    assert_eq!(
+        place(&c.queue[0], &second, &ticket_id).await.body["position"],
+        2
+    );
+
+    let cancelled = c.orders[1]
+        .send(c.orders[1].as_user(&holder, Method::DELETE, &format!("/api/orders/{order_id}")))
+        .await;
+    assert_eq!(cancelled.status, 204);
+    eventually("the first in line has the turn", || {
+        has_turn(&c.queue[1], &first, &ticket_id)
+    })
+    .await;
+    for orders in &c.orders {
+        eventually("every orders replica enforces the turn", || async {
+            let refused = orders.order(&outsider, &ticket_id).await;
+            refused.status == 400 && refused.error_messages() == [NEXT_IN_LINE]
+        })
+        .await;
+        let refused = orders.order(&second, &ticket_id).await;
+        assert_eq!(refused.error_messages(), [NEXT_IN_LINE]);
+    }
+    let won = c.orders[1].order(&first, &ticket_id).await;
+    assert_eq!(won.status, 201, "{}", won.body);
+    eventually("the line moved up", || async {
+        let looked = place(&c.queue[0], &second, &ticket_id).await;
+        looked.body["position"] == 1 && place(&c.queue[1], &first, &ticket_id).await.status == 404
+    })
+    .await;
+    for queue in &c.queue {
+        let ready = queue.get("/readyz").await;
+        assert_eq!(ready.status, 200, "{}", ready.body);
+        assert_eq!(ready.body["checks"]["queue-store"], "ok", "{}", ready.body);
+        assert_eq!(ready.body["checks"]["nats"], "ok", "{}", ready.body);
+    }
 }

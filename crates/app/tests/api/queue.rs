@@ -8,11 +8,11 @@ use serde_json::Value;
 
 use crate::helpers::{EVENTUALLY, Reply, TestApp, User, eventually, spawn_app, spawn_app_with};
 
-const NEXT_IN_LINE: &str = "Ticket is reserved for the next buyer in line";
+pub(crate) const NEXT_IN_LINE: &str = "Ticket is reserved for the next buyer in line";
 const UNKNOWN_ID: &str = "01a200aa-1a4b-7137-8f08-2f256ac1c1b4";
 
 /// A listed ticket held by a fresh buyer's order: (seller, holder, ticket id, order id).
-async fn held_ticket(app: &TestApp) -> (User, User, String, String) {
+pub(crate) async fn held_ticket(app: &TestApp) -> (User, User, String, String) {
     let seller = app.user().await;
     let holder = app.user().await;
     let ticket = app.listed_ticket(&seller, "Final", 80.0).await;
@@ -23,13 +23,13 @@ async fn held_ticket(app: &TestApp) -> (User, User, String, String) {
     (seller, holder, ticket_id, order_id)
 }
 
-async fn join(app: &TestApp, user: &User, ticket_id: &str) -> Reply {
+pub(crate) async fn join(app: &TestApp, user: &User, ticket_id: &str) -> Reply {
     app.send(app.as_user(user, Method::POST, &format!("/api/queue/{ticket_id}")))
         .await
 }
 
 /// Joins once the queue service has heard that the ticket is held.
-async fn join_held(app: &TestApp, user: &User, ticket_id: &str) -> Value {
+pub(crate) async fn join_held(app: &TestApp, user: &User, ticket_id: &str) -> Value {
     let deadline = tokio::time::Instant::now() + EVENTUALLY;
     loop {
         let reply = join(app, user, ticket_id).await;
@@ -46,31 +46,31 @@ async fn join_held(app: &TestApp, user: &User, ticket_id: &str) -> Value {
     }
 }
 
-async fn place(app: &TestApp, user: &User, ticket_id: &str) -> Reply {
+pub(crate) async fn place(app: &TestApp, user: &User, ticket_id: &str) -> Reply {
     app.send(app.as_user(user, Method::GET, &format!("/api/queue/{ticket_id}")))
         .await
 }
 
-async fn leave(app: &TestApp, user: &User, ticket_id: &str) -> Reply {
+pub(crate) async fn leave(app: &TestApp, user: &User, ticket_id: &str) -> Reply {
     app.send(app.as_user(user, Method::DELETE, &format!("/api/queue/{ticket_id}")))
         .await
 }
 
-async fn cancel(app: &TestApp, user: &User, order_id: &str) {
+pub(crate) async fn cancel(app: &TestApp, user: &User, order_id: &str) {
     let reply = app
         .send(app.as_user(user, Method::DELETE, &format!("/api/orders/{order_id}")))
         .await;
     assert_eq!(reply.status, 204, "{}", reply.body);
 }
 
-async fn has_turn(app: &TestApp, user: &User, ticket_id: &str) -> bool {
+pub(crate) async fn has_turn(app: &TestApp, user: &User, ticket_id: &str) -> bool {
     let reply = place(app, user, ticket_id).await;
     reply.status == 200 && reply.body["turnExpiresAt"].is_string()
 }
 
 /// Orders as `user` until the answer is not `NEXT_IN_LINE` (the orders service has not yet
 /// heard that the turn is theirs).
-async fn order_on_turn(app: &TestApp, user: &User, ticket_id: &str) -> Reply {
+pub(crate) async fn order_on_turn(app: &TestApp, user: &User, ticket_id: &str) -> Reply {
     let deadline = tokio::time::Instant::now() + EVENTUALLY;
     loop {
         let reply = app.order(user, ticket_id).await;
@@ -288,13 +288,13 @@ async fn joining_is_refused_where_a_line_makes_no_sense() {
 }
 
 /// Reads Server-Sent Events from a streaming response.
-struct EventStream {
+pub(crate) struct EventStream {
     response: reqwest::Response,
     buffer: String,
 }
 
 impl EventStream {
-    async fn open(app: &TestApp, user: &User, ticket_id: &str) -> Self {
+    pub(crate) async fn open(app: &TestApp, user: &User, ticket_id: &str) -> Self {
         let response = app
             .as_user(user, Method::GET, &format!("/api/queue/{ticket_id}/events"))
             .send()
@@ -312,7 +312,7 @@ impl EventStream {
     }
 
     /// The next event's name and data; `None` when the stream ended.
-    async fn next(&mut self) -> Option<(String, Value)> {
+    pub(crate) async fn next(&mut self) -> Option<(String, Value)> {
         tokio::time::timeout(EVENTUALLY, async {
             loop {
                 if let Some(end) = self.buffer.find("\n\n") {

@@ -1,5 +1,6 @@
 //! The local distributed topology exactly as `scripts/distributed` starts it — NATS, five
-//! services on PostgreSQL, nginx in front — and the buyer journey through the ingress.
+//! services on PostgreSQL and the queue on Redis, nginx in front — and the buyer journey
+//! through the ingress, the line and its live feed included.
 
 use std::process::Command;
 
@@ -7,6 +8,7 @@ use reqwest::Method;
 use serde_json::json;
 
 use crate::helpers::{TestApp, eventually};
+use crate::queue;
 
 /// Starts the topology on free ports with its own databases; stops it and drops them
 /// when dropped.
@@ -22,17 +24,17 @@ fn free_port() -> u16 {
         .port()
 }
 
-/// A base port whose next five ports (the services') are free right now.
+/// A base port whose next six ports (the services') are free right now.
 fn free_block() -> u16 {
     let mut rng = fastrand::Rng::new();
     for _ in 0..100 {
         let base = rng.u16(20_000..60_000);
-        let free = (1..=5).all(|i| std::net::TcpListener::bind(("127.0.0.1", base + i)).is_ok());
+        let free = (1..=6).all(|i| std::net::TcpListener::bind(("127.0.0.1", base + i)).is_ok());
         if free {
             return base;
         }
     }
-    panic!("no block of five free ports")
+    panic!("no block of six free ports")
 }
 
 impl Topology {
@@ -131,6 +133,30 @@ async fn the_buyer_journey_runs_through_the_ingress() {
         app.ticket(&other_id).await["status"] == "available"
     })
     .await;
+
+    // The line, through the ingress: join, follow the live feed, get the turn, buy.
+    let ballet = app.listed_ticket(&seller, "Ballet", 40.0).await;
+    let ballet_id = ballet["id"].as_str().expect("id").to_owned();
+    let holder = app.user().await;
+    let held = app.order(&holder, &ballet_id).await;
+    assert_eq!(held.status, 201, "{}", held.body);
+    let waiting = app.user().await;
+    assert_eq!(
+        queue::join_held(&app, &waiting, &ballet_id).await["position"],
+        1
+    );
+    let mut feed = queue::EventStream::open(&app, &waiting, &ballet_id).await;
+    assert_eq!(feed.next().await.expect("first event").0, "queue-update");
+    queue::cancel(&app, &holder, held.body["id"].as_str().expect("id")).await;
+    let (name, data) = feed.next().await.expect("the turn");
+    assert_eq!(
+        (name.as_str(), data["ticketId"].as_str()),
+        ("queue-turn", Some(ballet_id.as_str()))
+    );
+    let refused = app.order(&buyer, &ballet_id).await;
+    assert_eq!(refused.error_messages(), [queue::NEXT_IN_LINE]);
+    let bought = queue::order_on_turn(&app, &waiting, &ballet_id).await;
+    assert_eq!(bought.status, 201, "{}", bought.body);
 
     let unknown = app.get("/api/nothing").await;
     assert_eq!(
