@@ -27,7 +27,8 @@ pub const OPENAPI_PATH: &str = "/api/docs/openapi.json";
         (name = "users", description = "Accounts and sessions"),
         (name = "tickets", description = "Tickets for sale"),
         (name = "orders", description = "Holding and buying tickets"),
-        (name = "payments", description = "Paying for orders")
+        (name = "payments", description = "Paying for orders"),
+        (name = "queue", description = "A fair line for a held ticket: exclusive turns, live updates")
     ),
     components(schemas(ErrorBody, ErrorItem)),
     modifiers(&SessionSchemes)

@@ -93,7 +93,7 @@ pub struct PlaceOrderRequest {
     params(("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe")),
     responses(
         (status = 201, description = "Placed; `order:created` published", body = OrderBody),
-        (status = 400, description = "`TicketId must be provided`, `Ticket is already reserved`, `Cannot buy your own ticket`", body = ErrorBody),
+        (status = 400, description = "`TicketId must be provided`, `Ticket is already reserved`, `Cannot buy your own ticket`, `Ticket is reserved for the next buyer in line` (someone in the ticket's line has the turn, see `/api/queue`)", body = ErrorBody),
         (status = 401, description = "Not signed in", body = ErrorBody),
         (status = 404, description = "No such ticket", body = ErrorBody),
     ),

@@ -148,6 +148,7 @@ async fn every_embedded_store_is_probed() {
             "expiration-db",
             "orders-db",
             "payments-db",
+            "queue-store",
             "tickets-db"
         ]
     );
