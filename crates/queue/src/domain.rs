@@ -333,18 +333,6 @@ impl Rules {
         line.state.turn = None;
     }
 
-    /// The holding order's hold now ends at another time.
-    pub fn hold_moved(&self, line: &mut Line, order_id: Id, expires_at: OffsetDateTime) {
-        if let Some(holder) = line
-            .state
-            .holder
-            .as_mut()
-            .filter(|h| h.order_id == order_id)
-        {
-            holder.expires_at = expires_at;
-        }
-    }
-
     /// An order was cancelled. If it held the ticket, the hold lapsed: the head of the
     /// line gets the turn.
     pub fn order_cancelled(&self, line: &mut Line, order_id: Id, now: OffsetDateTime) {

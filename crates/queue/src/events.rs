@@ -2,9 +2,8 @@
 //! line when its ticket is sold or withdrawn, and hand the turn on when a hold lapses.
 
 use boxoffice_common::events::{
-    ORDER_CANCELLED, ORDER_COMPLETED, ORDER_CREATED, ORDER_EXTENDED, OrderCancelled,
-    OrderCompleted, OrderCreated, OrderExtended, TICKET_CREATED, TICKET_DELETED, TicketCreated,
-    TicketDeleted,
+    ORDER_CANCELLED, ORDER_COMPLETED, ORDER_CREATED, OrderCancelled, OrderCompleted, OrderCreated,
+    TICKET_CREATED, TICKET_DELETED, TicketCreated, TicketDeleted,
 };
 use boxoffice_platform::bus::Envelope;
 use boxoffice_platform::consumer::{EventHandler, Handled};
@@ -14,12 +13,13 @@ use crate::store::{Claim, Modified};
 
 /// Durable consumer name.
 pub const CONSUMER: &str = "queue";
-/// Event types this service listens to.
+/// Event types this service listens to. Not `order:extended`: a payment in flight moves a
+/// hold's end only for seconds, which matters to no wait estimate, and skipping it spares
+/// a write per payment in a rush.
 pub const SUBSCRIBES_TO: &[&str] = &[
     TICKET_CREATED,
     TICKET_DELETED,
     ORDER_CREATED,
-    ORDER_EXTENDED,
     ORDER_CANCELLED,
     ORDER_COMPLETED,
 ];
@@ -77,16 +77,6 @@ impl EventHandler for QueueEvents {
                             Ok(())
                         },
                     )
-                    .await?
-            }
-            ORDER_EXTENDED => {
-                let order: OrderExtended = event.data()?;
-                let (id, expires_at) = (order.id, order.expires_at);
-                service
-                    .change(order.ticket.id, None, claim, move |rules, line| {
-                        rules.hold_moved(line, id, expires_at);
-                        Ok(())
-                    })
                     .await?
             }
             ORDER_CANCELLED => {

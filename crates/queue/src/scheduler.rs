@@ -1,8 +1,10 @@
 //! The timer that ends turns nobody used: it sleeps until the earliest turn ends (or a
-//! new turn starts), passes each ended turn to the next buyer in line, and sleeps again.
-//! With several replicas every one runs it; the store's atomic change makes sure a turn
-//! is handed on once.
+//! change leaves a turn running), passes each ended turn to the next buyer in line, and
+//! sleeps again. With several replicas every one runs it — a turn started by another
+//! replica is seen within `MAX_SLEEP` — and the store's atomic change makes sure a turn is
+//! handed on once.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
@@ -27,7 +29,7 @@ impl TurnTimer {
 
     /// Ends turns until `stop` is cancelled.
     pub async fn run(self, stop: CancellationToken) {
-        let mut changes = self.service.store().changes();
+        let turn_running = Arc::clone(self.service.turn_running());
         loop {
             let pause = match self.end_turns_and_plan().await {
                 Ok(pause) => pause,
@@ -44,8 +46,8 @@ impl TurnTimer {
             }
             tokio::select! {
                 () = stop.cancelled() => break,
-                // A change may have started a turn that ends sooner than we planned.
-                _ = changes.recv() => {},
+                // A turn may have started that ends sooner than planned.
+                () = turn_running.notified() => {},
                 () = tokio::time::sleep(pause) => {},
             }
         }

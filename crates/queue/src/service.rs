@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use boxoffice_common::{Clock, Id};
 use boxoffice_platform::bus::Envelope;
+use tokio::sync::Notify;
 
 use crate::SOURCE;
 use crate::domain::{Line, Place, QueueError, Rules};
@@ -23,6 +24,9 @@ pub struct QueueService {
     store: Arc<dyn QueueStore>,
     clock: Arc<dyn Clock>,
     rules: Rules,
+    /// Wakes the turn timer when a saved change leaves a turn running, so a turn's end is
+    /// planned at once without waking the timer for every other change.
+    turn_running: Arc<Notify>,
 }
 
 impl QueueService {
@@ -31,7 +35,12 @@ impl QueueService {
             store,
             clock,
             rules,
+            turn_running: Arc::new(Notify::new()),
         }
+    }
+
+    pub fn turn_running(&self) -> &Arc<Notify> {
+        &self.turn_running
     }
 
     pub fn store(&self) -> &Arc<dyn QueueStore> {
@@ -65,7 +74,13 @@ impl QueueService {
                 .into_iter()
                 .collect())
         });
-        self.store.modify(ticket_id, actor, claim, change).await
+        let modified = self.store.modify(ticket_id, actor, claim, change).await?;
+        if let Ok(Modified::Saved(snapshot)) = &modified
+            && snapshot.state.turn.is_some()
+        {
+            self.turn_running.notify_one();
+        }
+        Ok(modified)
     }
 
     /// The buyer joins the ticket's line (or keeps their place) and learns where they stand.

@@ -48,14 +48,6 @@ async fn load_state(conn: &mut SqliteConnection, ticket_id: Id) -> anyhow::Resul
     })
 }
 
-async fn line_len(conn: &mut SqliteConnection, ticket_id: Id) -> anyhow::Result<u64> {
-    let len: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM waiting WHERE ticket_id = ?")
-        .bind(ticket_id.to_string())
-        .fetch_one(conn)
-        .await?;
-    Ok(len as u64)
-}
-
 async fn position(
     conn: &mut SqliteConnection,
     ticket_id: Id,
@@ -72,17 +64,24 @@ async fn position(
     Ok(position.map(|p| p as u64))
 }
 
-async fn front(conn: &mut SqliteConnection, ticket_id: Id) -> anyhow::Result<Vec<Id>> {
-    let users: Vec<String> =
-        sqlx::query_scalar("SELECT user_id FROM waiting WHERE ticket_id = ? ORDER BY seq LIMIT ?")
-            .bind(ticket_id.to_string())
-            .bind(FRONT as i64)
-            .fetch_all(conn)
-            .await?;
-    users
+/// The first members of a line and its length, in one query.
+async fn front_and_len(
+    conn: &mut SqliteConnection,
+    ticket_id: Id,
+) -> anyhow::Result<(Vec<Id>, u64)> {
+    let rows: Vec<(String, i64)> = sqlx::query_as(
+        "SELECT user_id, COUNT(*) OVER () FROM waiting WHERE ticket_id = ? ORDER BY seq LIMIT ?",
+    )
+    .bind(ticket_id.to_string())
+    .bind(FRONT as i64)
+    .fetch_all(conn)
+    .await?;
+    let len = rows.first().map_or(0, |(_, len)| *len as u64);
+    let front = rows
         .iter()
-        .map(|user| user.parse().context("reading a line member"))
-        .collect()
+        .map(|(user, _)| user.parse().context("reading a line member"))
+        .collect::<anyhow::Result<_>>()?;
+    Ok((front, len))
 }
 
 async fn apply_op(conn: &mut SqliteConnection, ticket_id: Id, op: &LineOp) -> anyhow::Result<()> {
@@ -149,8 +148,7 @@ impl QueueStore for SqliteQueueStore {
             return Ok(Ok(Modified::Duplicate));
         }
         let state = load_state(&mut tx, ticket_id).await?;
-        let front = front(&mut tx, ticket_id).await?;
-        let len = line_len(&mut tx, ticket_id).await?;
+        let (front, len) = front_and_len(&mut tx, ticket_id).await?;
         let actor = match actor {
             Some(user) => Some((user, position(&mut tx, ticket_id, user).await?)),
             None => None,
@@ -190,7 +188,7 @@ impl QueueStore for SqliteQueueStore {
         // One read transaction, so state, length and place agree.
         let mut tx = self.db.reader.begin().await?;
         let state = load_state(&mut tx, ticket_id).await?;
-        let len = line_len(&mut tx, ticket_id).await?;
+        let (_, len) = front_and_len(&mut tx, ticket_id).await?;
         let position = position(&mut tx, ticket_id, user).await?;
         tx.commit().await?;
         Ok(Snapshot {
