@@ -216,6 +216,9 @@ impl Application {
                 let url = settings.nats_url.as_deref().context(
                     "NATS_URL is required for `boxoffice serve` of an event-driven service",
                 )?;
+                if service == Service::Queue && settings.redis_url.is_none() {
+                    anyhow::bail!("REDIS_URL is required for `boxoffice serve queue`");
+                }
                 let pool = match service {
                     Service::Queue => None,
                     _ => Some(postgres::connect(database_url(settings)?.expose()).await?),

@@ -134,7 +134,13 @@ pub struct Settings {
     pub payment_hold_ceiling_seconds: u64,
 
     /// How long the head of a ticket's line has to order it, in seconds.
-    #[arg(long, env = "QUEUE_TURN_SECONDS", default_value_t = 120, global = true)]
+    #[arg(
+        long,
+        env = "QUEUE_TURN_SECONDS",
+        default_value_t = 120,
+        value_parser = clap::value_parser!(u64).range(1..),
+        global = true
+    )]
     pub queue_turn_seconds: u64,
 
     /// Currency of every charge (ISO code, lower case).
@@ -236,6 +242,13 @@ mod tests {
             })
         );
         assert_eq!(cli.settings.port, 4001);
+    }
+
+    #[test]
+    fn a_queue_turn_lasts_at_least_a_second() {
+        assert!(Cli::try_parse_from(["boxoffice", "--queue-turn-seconds", "0"]).is_err());
+        let cli = Cli::parse_from(["boxoffice", "--queue-turn-seconds", "30"]);
+        assert_eq!(cli.settings.queue_turn(), Duration::from_secs(30));
     }
 
     #[test]
