@@ -96,11 +96,20 @@ end
 return #ids
 ";
 
+/// The Lua scripts, hashed once (Redis runs them by SHA, loading them on first use).
+struct Scripts {
+    commit: redis::Script,
+    mark_sent: redis::Script,
+    purge_sent: redis::Script,
+    republish: redis::Script,
+}
+
 /// The queue's store on Redis.
 #[derive(Clone)]
 pub struct RedisQueueStore {
     conn: ConnectionManager,
     keys: Keys,
+    scripts: Arc<Scripts>,
     outbox_written: Arc<Notify>,
     changes: broadcast::Sender<Id>,
 }
@@ -157,9 +166,16 @@ impl RedisQueueStore {
             changes.clone(),
             stop,
         ));
+        let scripts = Arc::new(Scripts {
+            commit: redis::Script::new(COMMIT),
+            mark_sent: redis::Script::new(MARK_SENT),
+            purge_sent: redis::Script::new(PURGE_SENT),
+            republish: redis::Script::new(REPUBLISH),
+        });
         Ok(Self {
             conn,
             keys,
+            scripts,
             outbox_written,
             changes,
         })
@@ -255,7 +271,6 @@ impl QueueStore for RedisQueueStore {
         claim: Option<Claim<'_>>,
         change: Change,
     ) -> anyhow::Result<Result<Modified, QueueError>> {
-        let commit = redis::Script::new(COMMIT);
         for _ in 0..MAX_ATTEMPTS {
             let (state, front, len, position, seen) = self.load(ticket_id, actor, claim).await?;
             if seen {
@@ -274,7 +289,7 @@ impl QueueStore for RedisQueueStore {
             if !line.changed() {
                 return Ok(Ok(Modified::Unchanged(snapshot)));
             }
-            let mut invocation = commit.prepare_invoke();
+            let mut invocation = self.scripts.commit.prepare_invoke();
             invocation
                 .key(self.keys.ticket(ticket_id))
                 .key(self.keys.line(ticket_id))
@@ -403,6 +418,7 @@ impl QueueStore for RedisQueueStore {
         Arc::new(RedisOutbox {
             conn: self.conn.clone(),
             keys: self.keys.clone(),
+            scripts: Arc::clone(&self.scripts),
         })
     }
 
@@ -418,6 +434,7 @@ impl QueueStore for RedisQueueStore {
 struct RedisOutbox {
     conn: ConnectionManager,
     keys: Keys,
+    scripts: Arc<Scripts>,
 }
 
 #[async_trait::async_trait]
@@ -464,8 +481,7 @@ impl OutboxStore for RedisOutbox {
             return Ok(());
         }
         let mut conn = self.conn.clone();
-        let script = redis::Script::new(MARK_SENT);
-        let mut invocation = script.prepare_invoke();
+        let mut invocation = self.scripts.mark_sent.prepare_invoke();
         invocation
             .key(self.keys.named("ob"))
             .key(self.keys.named("ob:sent"))
@@ -480,7 +496,9 @@ impl OutboxStore for RedisOutbox {
     async fn purge_sent(&self, older_than: Duration) -> anyhow::Result<u64> {
         let mut conn = self.conn.clone();
         let cutoff = OffsetDateTime::now_utc() - older_than;
-        let purged: u64 = redis::Script::new(PURGE_SENT)
+        let purged: u64 = self
+            .scripts
+            .purge_sent
             .key(self.keys.named("ob:sent"))
             .key(self.keys.named("ob:ev"))
             .arg(millis(cutoff))
@@ -491,7 +509,9 @@ impl OutboxStore for RedisOutbox {
 
     async fn republish_since(&self, since: OffsetDateTime) -> anyhow::Result<u64> {
         let mut conn = self.conn.clone();
-        let moved: u64 = redis::Script::new(REPUBLISH)
+        let moved: u64 = self
+            .scripts
+            .republish
             .key(self.keys.named("ob:sent"))
             .key(self.keys.named("ob"))
             .key(self.keys.named("ob:seq"))
