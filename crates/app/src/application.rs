@@ -17,6 +17,7 @@ use boxoffice_payments::PaymentsService;
 use boxoffice_payments::gateway::PaymentGateway;
 use boxoffice_payments::gateway::stripe::StripeGateway;
 use boxoffice_payments::gateway::test_processor::TestProcessor;
+use boxoffice_payments::refunds::RefundRetrier;
 use boxoffice_payments::store::{PaymentStore, PostgresPaymentStore, SqlitePaymentStore};
 use boxoffice_platform::Secret;
 use boxoffice_platform::bus::{EventBus, InProcessBus, NatsBus};
@@ -450,9 +451,14 @@ async fn wire_payments(
         boxoffice_payments::readiness_probe(&service),
     );
     wiring
-        .consume(CONSUMER, SUBSCRIBES_TO, Arc::new(OrderEvents::new(service)))
+        .consume(
+            CONSUMER,
+            SUBSCRIBES_TO,
+            Arc::new(OrderEvents::new(service.clone())),
+        )
         .await?;
     wiring.relay("payments", store.outbox(), wake);
+    tokio::spawn(RefundRetrier::new(service, REFUND_RETRY_EVERY).run(wiring.stop.clone()));
     Ok(())
 }
 
@@ -482,6 +488,9 @@ async fn wire_queue(
     tokio::spawn(TurnTimer::new(service).run(wiring.stop.clone()));
     Ok(())
 }
+
+/// How often refunds left half-way are tried again (also once at start).
+const REFUND_RETRY_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// The JetStream stream every event is stored in, and its subjects' prefix.
 const EVENT_STREAM: &str = "BOXOFFICE";

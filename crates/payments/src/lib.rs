@@ -6,12 +6,14 @@
 //! * [`service`] — pay, receive webhooks, finish 3-D Secure, refund.
 //! * [`events`] — order events → the order replica; refunds when an order is cancelled.
 //! * [`http`] — the `/api/payments` routes, with `Idempotency-Key` handling.
+//! * [`refunds`] — the background task that finishes refunds left half-way.
 //! * [`store`] — the `PaymentStore` trait with SQLite and PostgreSQL implementations.
 
 pub mod domain;
 pub mod events;
 pub mod gateway;
 pub mod http;
+pub mod refunds;
 pub mod service;
 pub mod store;
 pub mod webhook;

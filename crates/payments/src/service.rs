@@ -356,6 +356,23 @@ impl PaymentsService {
         }
     }
 
+    /// Tries again every refund that was started but not confirmed (the provider call
+    /// failed, or the process stopped in between). The provider keys a refund by the
+    /// payment id, so one that did go through is not made twice. Returns how many settled.
+    pub async fn retry_refunds(&self, limit: u32) -> anyhow::Result<usize> {
+        let mut settled = 0;
+        for payment in self.store.refunding(limit).await? {
+            let id = payment.id;
+            match self.refund(payment).await {
+                Ok(_) => settled += 1,
+                Err(err) => {
+                    tracing::warn!(payment = %id, error = %err, "refund failed again; will retry");
+                }
+            }
+        }
+        Ok(settled)
+    }
+
     /// Returns a payment's money and announces it.
     async fn refund(&self, payment: Payment) -> Result<Payment, PaymentsError> {
         let provider_id = payment.provider_id.clone().unwrap_or_default();

@@ -5,34 +5,15 @@ use std::sync::Arc;
 use boxoffice_common::events::PaymentPending;
 use boxoffice_common::{Money, new_id};
 use boxoffice_payments::domain::{OrderReplica, OrderState, Payment, PaymentStatus};
-use boxoffice_payments::store::{
-    Decision, Modified, PaymentStore, PostgresPaymentStore, ReplicaOutcome, SqlitePaymentStore,
-    Trigger,
-};
+use boxoffice_payments::store::{Decision, Modified, ReplicaOutcome, Trigger};
 use boxoffice_platform::bus::Envelope;
 use boxoffice_platform::idempotency::KeyState;
-use boxoffice_platform::testing::{postgres_db, sqlite_db};
 use time::OffsetDateTime;
-use tokio::sync::Notify;
 use uuid::Uuid;
 
-type Subject = boxoffice_platform::testing::Subject<dyn PaymentStore>;
+mod support;
 
-async fn sqlite() -> Subject {
-    let (db, dir) = sqlite_db("payments").await.expect("sqlite");
-    let store = SqlitePaymentStore::open(db, Arc::new(Notify::new()))
-        .await
-        .expect("migrate");
-    Subject::new(Arc::new(store), dir)
-}
-
-async fn postgres() -> Subject {
-    let (pool, database) = postgres_db("boxoffice_payments").await.expect("postgres");
-    let store = PostgresPaymentStore::open(pool, Arc::new(Notify::new()))
-        .await
-        .expect("migrate");
-    Subject::new(Arc::new(store), database)
-}
+use support::{Subject, postgres, sqlite};
 
 boxoffice_platform::on_both_databases!(
     the_order_replica_keeps_the_newest_version,

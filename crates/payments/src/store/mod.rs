@@ -69,6 +69,8 @@ pub trait PaymentStore: Send + Sync + 'static {
     async fn payment_by_provider(&self, provider_id: &str) -> anyhow::Result<Option<Payment>>;
     /// The order's payment that is processing, awaiting action or succeeded, if any.
     async fn active_payment(&self, order_id: Id) -> anyhow::Result<Option<Payment>>;
+    /// Payments whose refund was started but not confirmed, oldest first.
+    async fn refunding(&self, limit: u32) -> anyhow::Result<Vec<Payment>>;
     async fn update_payment(
         &self,
         id: Id,

@@ -195,6 +195,16 @@ impl PaymentStore for PostgresPaymentStore {
         .await
     }
 
+    async fn refunding(&self, limit: u32) -> anyhow::Result<Vec<Payment>> {
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "{PAYMENT_COLUMNS} WHERE status = 'refunding' ORDER BY created_at LIMIT $1"
+        )))
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(read_payment).collect()
+    }
+
     async fn update_payment(
         &self,
         id: Id,

@@ -194,6 +194,16 @@ impl PaymentStore for SqlitePaymentStore {
         .await
     }
 
+    async fn refunding(&self, limit: u32) -> anyhow::Result<Vec<Payment>> {
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "{PAYMENT_COLUMNS} WHERE status = 'refunding' ORDER BY created_at LIMIT ?"
+        )))
+        .bind(i64::from(limit))
+        .fetch_all(&self.db.reader)
+        .await?;
+        rows.iter().map(read_payment).collect()
+    }
+
     async fn update_payment(
         &self,
         id: Id,

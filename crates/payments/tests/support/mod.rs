@@ -1,0 +1,25 @@
+//! The payments store under test, on each database.
+
+use std::sync::Arc;
+
+use boxoffice_payments::store::{PaymentStore, PostgresPaymentStore, SqlitePaymentStore};
+use boxoffice_platform::testing::{postgres_db, sqlite_db};
+use tokio::sync::Notify;
+
+pub type Subject = boxoffice_platform::testing::Subject<dyn PaymentStore>;
+
+pub async fn sqlite() -> Subject {
+    let (db, dir) = sqlite_db("payments").await.expect("sqlite");
+    let store = SqlitePaymentStore::open(db, Arc::new(Notify::new()))
+        .await
+        .expect("migrate");
+    Subject::new(Arc::new(store), dir)
+}
+
+pub async fn postgres() -> Subject {
+    let (pool, database) = postgres_db("boxoffice_payments").await.expect("postgres");
+    let store = PostgresPaymentStore::open(pool, Arc::new(Notify::new()))
+        .await
+        .expect("migrate");
+    Subject::new(Arc::new(store), database)
+}
