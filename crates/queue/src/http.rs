@@ -27,6 +27,8 @@ pub const TAG: &str = "queue";
 /// How often a live feed looks again without being told (a missed notification, the
 /// estimate moving as time passes).
 const REFRESH: Duration = Duration::from_secs(5);
+/// The least time between two looks of one live feed.
+const MIN_LOOK_INTERVAL: Duration = Duration::from_millis(250);
 
 pub fn router(service: QueueService) -> OpenApiRouter {
     OpenApiRouter::new()
@@ -216,11 +218,24 @@ impl Feed {
         })
     }
 
-    /// Until this ticket's line changed, or `REFRESH` passed.
+    /// Until this ticket's line changed, or `REFRESH` passed — and at least
+    /// `MIN_LOOK_INTERVAL` after the last look. Changes that arrive meanwhile are folded into
+    /// one look, so a line with thousands of followers and thousands of joins costs each
+    /// follower a bounded number of reads, not one per change.
     async fn wait_for_change(&mut self) {
+        tokio::time::sleep(MIN_LOOK_INTERVAL).await;
         let deadline = tokio::time::sleep(REFRESH);
         tokio::pin!(deadline);
         loop {
+            // Already told: look now.
+            match self.changes.try_recv() {
+                Ok(id) if id == self.ticket_id => return,
+                Ok(_) => continue,
+                Err(broadcast::error::TryRecvError::Lagged(_)) => return,
+                Err(
+                    broadcast::error::TryRecvError::Empty | broadcast::error::TryRecvError::Closed,
+                ) => {}
+            }
             tokio::select! {
                 () = &mut deadline => return,
                 changed = self.changes.recv() => match changed {
