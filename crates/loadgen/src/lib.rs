@@ -1,7 +1,8 @@
 //! Load generator, invariant checker and benchmark report for BoxOffice.
 //!
 //! * [`scenario`] — the workloads: `flash_sale` (buyers racing for tickets, then paying),
-//!   `browse` (a read mix) and `ceiling` (the same client against a hello-world server).
+//!   `browse` (a read mix), `line_rush` (buyers joining the lines of held tickets, places
+//!   checked) and `ceiling` (the same client against a hello-world server).
 //! * [`client`] — the HTTP client, session tokens, and timing of every request.
 //! * [`recorder`] — latencies, status counts and a per-second timeline.
 //! * [`invariants`] — the checks run on the services' stores after every scenario.

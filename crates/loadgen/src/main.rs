@@ -1,15 +1,18 @@
 //! `boxoffice-loadgen`: workloads, invariant checks and the benchmark report.
 //!
 //! `bench` is the one command behind `docs/benchmarks.md`: it starts the hello-world
-//! server and the release `boxoffice` itself, runs the ceiling, the flash sale and the
-//! browse mix, checks the invariants, and writes the report and chart.
+//! server and the release `boxoffice` itself, runs the ceiling, the flash sale, the
+//! browse mix and the line rush, checks the invariants, and writes the report and chart.
 
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
 use boxoffice_loadgen::client::{Client, Minter};
-use boxoffice_loadgen::report::{BrowseSection, FlashSaleSection, Report, ServerStats};
+use boxoffice_loadgen::report::{
+    BrowseSection, FlashSaleSection, LineRushSection, Report, ServerStats,
+};
+use boxoffice_loadgen::scenario::line_rush::{self, LineRush};
 use boxoffice_loadgen::scenario::{Limits, browse, ceiling, flash_sale};
 use boxoffice_loadgen::server::{PeakRss, Spawned, cpu_seconds, rss_bytes, sibling_binary};
 use boxoffice_loadgen::{chart, hello, invariants};
@@ -150,6 +153,9 @@ fn megabytes(bytes: u64) -> f64 {
     bytes as f64 / 1_048_576.0
 }
 
+/// Held tickets whose lines the line rush fills (20 000 buyers: 2 000 per line).
+const LINE_RUSH_TICKETS: usize = 10;
+
 async fn bench(sale: SaleArgs, read_secs: u64, out: PathBuf) -> anyhow::Result<()> {
     let read_limits = Limits {
         concurrency: sale.concurrency.min(64),
@@ -212,6 +218,31 @@ async fn bench(sale: SaleArgs, read_secs: u64, out: PathBuf) -> anyhow::Result<(
             outcome,
         });
     }
+    let rush_config = LineRush {
+        tickets: LINE_RUSH_TICKETS,
+        buyers: sale.buyers,
+        limits: sale.config().limits,
+    };
+    eprintln!(
+        "line rush: {} buyers into the lines of {} held tickets",
+        rush_config.buyers, rush_config.tickets
+    );
+    let rush_setup = Client::new(&server.base, sale.concurrency)?;
+    let (held, joiners) =
+        line_rush::set_up(&rush_setup, &Minter::new(&server.jwt_key), &rush_config).await?;
+    let rush_client = Client::new(&server.base, sale.concurrency)?;
+    let rush = line_rush::run(&rush_client, held, joiners, &rush_config).await?;
+    eprintln!(
+        "line rush: {:.0} joins/s; {} places missing or given twice",
+        rush.joins_per_second, rush.place_errors
+    );
+    let line_rush = LineRushSection {
+        tickets: rush_config.tickets,
+        buyers: rush_config.buyers,
+        concurrency: sale.concurrency,
+        outcome: rush,
+        endpoints: rush_client.recorder.endpoints(),
+    };
     let server_stats = ServerStats {
         idle_rss_mb: megabytes(idle_rss),
         peak_rss_mb: megabytes(peak.peak()),
@@ -247,6 +278,7 @@ async fn bench(sale: SaleArgs, read_secs: u64, out: PathBuf) -> anyhow::Result<(
             timeline: sale_client.recorder.timeline(),
         },
         browse: browse_sections,
+        line_rush,
         server: server_stats,
     };
     std::fs::create_dir_all(&out)?;
@@ -261,6 +293,11 @@ async fn bench(sale: SaleArgs, read_secs: u64, out: PathBuf) -> anyhow::Result<(
     )?;
     std::fs::write(out.join("benchmarks.md"), report.markdown("flash-sale.png"))?;
     println!("{}", report.markdown("flash-sale.png"));
+    anyhow::ensure!(
+        report.line_rush.outcome.place_errors == 0,
+        "LINE ORDER VIOLATED: {} places missing or given twice",
+        report.line_rush.outcome.place_errors
+    );
     anyhow::ensure!(
         verdict.holds(),
         "INVARIANTS VIOLATED: {:#?}",

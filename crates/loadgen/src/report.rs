@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use crate::invariants::Verdict;
 use crate::recorder::{EndpointSummary, TimelinePoint};
-use crate::scenario::{browse, ceiling, flash_sale};
+use crate::scenario::{browse, ceiling, flash_sale, line_rush};
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
@@ -17,7 +17,17 @@ pub struct Report {
     pub ceiling: ceiling::Outcome,
     pub flash_sale: FlashSaleSection,
     pub browse: Vec<BrowseSection>,
+    pub line_rush: LineRushSection,
     pub server: ServerStats,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct LineRushSection {
+    pub tickets: usize,
+    pub buyers: usize,
+    pub concurrency: usize,
+    pub outcome: line_rush::RushOutcome,
+    pub endpoints: Vec<EndpointSummary>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -171,6 +181,26 @@ impl Report {
             endpoint_table(&mut out, &b.endpoints);
             out.push('\n');
         }
+        let rush = &self.line_rush;
+        let _ = writeln!(
+            out,
+            "## Waiting in line
+
+{} buyers released at once, {} concurrent, join the lines of {} held tickets (buyer i joins ticket i mod {}).
+",
+            rush.buyers, rush.concurrency, rush.tickets, rush.tickets
+        );
+        let _ = writeln!(
+            out,
+            "| measure | value |\n|---|---:|\n| joins/s | **{:.0}** |\n| joins | {} |\n| refused | {} |\n| longest line | {} |\n| places missing or given twice | **{}** |\n",
+            rush.outcome.joins_per_second,
+            rush.outcome.joins,
+            rush.outcome.refused,
+            rush.outcome.longest_line,
+            rush.outcome.place_errors
+        );
+        endpoint_table(&mut out, &rush.endpoints);
+        out.push('\n');
         out
     }
 }

@@ -97,3 +97,30 @@ async fn the_checker_reports_stores_that_disagree() {
         verdict.violations
     );
 }
+
+#[tokio::test]
+async fn a_rush_into_the_lines_hands_out_every_place_once_in_order() {
+    use boxoffice_loadgen::scenario::line_rush::{self, LineRush};
+
+    let app = spawn_app().await;
+    let config = LineRush {
+        tickets: 3,
+        buyers: 300,
+        limits: Limits {
+            concurrency: 32,
+            duration: Duration::from_secs(60),
+            max_requests: 50_000,
+        },
+    };
+    let setup = Client::new(&app.address, 8).expect("client");
+    let (tickets, buyers) = line_rush::set_up(&setup, &Minter::new(TEST_KEY), &config)
+        .await
+        .expect("set up");
+    let client = Client::new(&app.address, 32).expect("client");
+    let outcome = line_rush::run(&client, tickets, buyers, &config)
+        .await
+        .expect("run");
+    assert_eq!((outcome.joins, outcome.refused), (300, 0), "{outcome:?}");
+    assert_eq!(outcome.longest_line, 100, "{outcome:?}");
+    assert_eq!(outcome.place_errors, 0, "{outcome:?}");
+}

@@ -3,6 +3,7 @@
 pub mod browse;
 pub mod ceiling;
 pub mod flash_sale;
+pub mod line_rush;
 
 use std::time::Duration;
 
