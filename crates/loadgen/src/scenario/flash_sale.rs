@@ -13,7 +13,7 @@ use reqwest::Method;
 use serde::Serialize;
 use serde_json::json;
 
-use super::Limits;
+use super::{Limits, run_workers};
 use crate::client::{Client, Minter};
 
 pub const ORDER: &str = "POST /api/orders";
@@ -172,12 +172,7 @@ pub async fn run(
         config: config.clone(),
         started: Instant::now(),
     });
-    let workers: Vec<_> = (0..config.limits.concurrency.max(1))
-        .map(|_| tokio::spawn(worker(Arc::clone(&shared))))
-        .collect();
-    for worker in workers {
-        worker.await??;
-    }
+    run_workers(config.limits.concurrency, &shared, worker).await?;
     let elapsed = shared.started.elapsed().as_secs_f64();
     let attempts = shared.client.recorder.requests(ORDER);
     let placed = shared.placed.load(Ordering::Relaxed);

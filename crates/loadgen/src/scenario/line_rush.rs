@@ -14,8 +14,8 @@ use reqwest::Method;
 use serde::Serialize;
 use serde_json::json;
 
-use super::Limits;
 use super::flash_sale::{self, FlashSale};
+use super::{Limits, run_workers};
 use crate::client::{Client, Minter};
 
 pub const JOIN: &str = "POST /api/queue/:ticketId";
@@ -125,12 +125,7 @@ pub async fn run(
         started: Instant::now(),
         limits: config.limits,
     });
-    let workers: Vec<_> = (0..config.limits.concurrency.max(1))
-        .map(|_| tokio::spawn(worker(Arc::clone(&shared))))
-        .collect();
-    for worker in workers {
-        worker.await??;
-    }
+    run_workers(config.limits.concurrency, &shared, worker).await?;
     let elapsed = shared.started.elapsed().as_secs_f64();
     let joins = shared.client.recorder.requests(JOIN);
     let accepted = shared.client.recorder.count(JOIN, 202);

@@ -17,3 +17,24 @@ pub struct Limits {
     /// Most requests the timed part may send.
     pub max_requests: u64,
 }
+
+/// Runs `concurrency` copies of `worker` on the shared state and waits for all of them;
+/// the first error (or panic) ends the scenario.
+pub(crate) async fn run_workers<S, F, Fut>(
+    concurrency: usize,
+    shared: &std::sync::Arc<S>,
+    worker: F,
+) -> anyhow::Result<()>
+where
+    S: Send + Sync + 'static,
+    F: Fn(std::sync::Arc<S>) -> Fut,
+    Fut: Future<Output = anyhow::Result<()>> + Send + 'static,
+{
+    let workers: Vec<_> = (0..concurrency.max(1))
+        .map(|_| tokio::spawn(worker(std::sync::Arc::clone(shared))))
+        .collect();
+    for handle in workers {
+        handle.await??;
+    }
+    Ok(())
+}
