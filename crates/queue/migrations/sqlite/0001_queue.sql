@@ -1,7 +1,9 @@
--- What the queue knows of each ticket (TicketState as JSON) and when its turn ends.
+-- What the queue knows of each ticket (TicketState as JSON), how many wait for it (kept
+-- here so a join costs no count of its line), and when its turn ends.
 CREATE TABLE tickets (
     id           TEXT PRIMARY KEY NOT NULL,
     state        TEXT NOT NULL,
+    waiting      INTEGER NOT NULL DEFAULT 0,
     turn_ends_at TEXT
 );
 CREATE INDEX tickets_turn_ends ON tickets (turn_ends_at) WHERE turn_ends_at IS NOT NULL;

@@ -37,51 +37,59 @@ impl SqliteQueueStore {
     }
 }
 
-async fn load_state(conn: &mut SqliteConnection, ticket_id: Id) -> anyhow::Result<TicketState> {
-    let state: Option<String> = sqlx::query_scalar("SELECT state FROM tickets WHERE id = ?")
-        .bind(ticket_id.to_string())
-        .fetch_optional(conn)
-        .await?;
-    Ok(match state {
-        Some(json) => serde_json::from_str(&json).context("reading a ticket's queue state")?,
-        None => TicketState::default(),
+/// The ticket's state and how many wait for it.
+async fn load_state(
+    conn: &mut SqliteConnection,
+    ticket_id: Id,
+) -> anyhow::Result<(TicketState, u64)> {
+    let row: Option<(String, i64)> =
+        sqlx::query_as("SELECT state, waiting FROM tickets WHERE id = ?")
+            .bind(ticket_id.to_string())
+            .fetch_optional(conn)
+            .await?;
+    Ok(match row {
+        Some((json, waiting)) => (
+            serde_json::from_str(&json).context("reading a ticket's queue state")?,
+            waiting as u64,
+        ),
+        None => (TicketState::default(), 0),
     })
 }
 
+/// `user`'s 1-based place in the line, if they wait in it. Costs a count of the buyers
+/// ahead, so it is asked only of someone known to be in the line.
 async fn position(
     conn: &mut SqliteConnection,
     ticket_id: Id,
     user: Id,
 ) -> anyhow::Result<Option<u64>> {
-    let position: Option<i64> = sqlx::query_scalar(
-        "SELECT (SELECT COUNT(*) FROM waiting w WHERE w.ticket_id = me.ticket_id AND w.seq <= me.seq) \
-         FROM waiting me WHERE me.ticket_id = ? AND me.user_id = ?",
-    )
-    .bind(ticket_id.to_string())
-    .bind(user.to_string())
-    .fetch_optional(conn)
-    .await?;
-    Ok(position.map(|p| p as u64))
+    let seq: Option<i64> =
+        sqlx::query_scalar("SELECT seq FROM waiting WHERE ticket_id = ? AND user_id = ?")
+            .bind(ticket_id.to_string())
+            .bind(user.to_string())
+            .fetch_optional(&mut *conn)
+            .await?;
+    let Some(seq) = seq else { return Ok(None) };
+    let ahead_or_me: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM waiting WHERE ticket_id = ? AND seq <= ?")
+            .bind(ticket_id.to_string())
+            .bind(seq)
+            .fetch_one(conn)
+            .await?;
+    Ok(Some(ahead_or_me as u64))
 }
 
-/// The first members of a line and its length, in one query.
-async fn front_and_len(
-    conn: &mut SqliteConnection,
-    ticket_id: Id,
-) -> anyhow::Result<(Vec<Id>, u64)> {
-    let rows: Vec<(String, i64)> = sqlx::query_as(
-        "SELECT user_id, COUNT(*) OVER () FROM waiting WHERE ticket_id = ? ORDER BY seq LIMIT ?",
-    )
-    .bind(ticket_id.to_string())
-    .bind(FRONT as i64)
-    .fetch_all(conn)
-    .await?;
-    let len = rows.first().map_or(0, |(_, len)| *len as u64);
-    let front = rows
+async fn front(conn: &mut SqliteConnection, ticket_id: Id) -> anyhow::Result<Vec<Id>> {
+    let users: Vec<String> =
+        sqlx::query_scalar("SELECT user_id FROM waiting WHERE ticket_id = ? ORDER BY seq LIMIT ?")
+            .bind(ticket_id.to_string())
+            .bind(FRONT as i64)
+            .fetch_all(conn)
+            .await?;
+    users
         .iter()
-        .map(|(user, _)| user.parse().context("reading a line member"))
-        .collect::<anyhow::Result<_>>()?;
-    Ok((front, len))
+        .map(|user| user.parse().context("reading a line member"))
+        .collect()
 }
 
 async fn apply_op(conn: &mut SqliteConnection, ticket_id: Id, op: &LineOp) -> anyhow::Result<()> {
@@ -118,13 +126,16 @@ async fn save_state(
     conn: &mut SqliteConnection,
     ticket_id: Id,
     state: &TicketState,
+    waiting: u64,
 ) -> anyhow::Result<()> {
     sqlx::query(
-        "INSERT INTO tickets (id, state, turn_ends_at) VALUES (?, ?, ?) \
-         ON CONFLICT (id) DO UPDATE SET state = excluded.state, turn_ends_at = excluded.turn_ends_at",
+        "INSERT INTO tickets (id, state, waiting, turn_ends_at) VALUES (?, ?, ?, ?) \
+         ON CONFLICT (id) DO UPDATE SET state = excluded.state, waiting = excluded.waiting, \
+         turn_ends_at = excluded.turn_ends_at",
     )
     .bind(ticket_id.to_string())
     .bind(serde_json::to_string(state)?)
+    .bind(waiting as i64)
     .bind(state.turn.map(|turn| time_text(turn.expires_at)))
     .execute(conn)
     .await
@@ -147,8 +158,8 @@ impl QueueStore for SqliteQueueStore {
         {
             return Ok(Ok(Modified::Duplicate));
         }
-        let state = load_state(&mut tx, ticket_id).await?;
-        let (front, len) = front_and_len(&mut tx, ticket_id).await?;
+        let (state, len) = load_state(&mut tx, ticket_id).await?;
+        let front = front(&mut tx, ticket_id).await?;
         let actor = match actor {
             Some(user) => Some((user, position(&mut tx, ticket_id, user).await?)),
             None => None,
@@ -171,7 +182,7 @@ impl QueueStore for SqliteQueueStore {
         for op in line.ops() {
             apply_op(&mut tx, ticket_id, op).await?;
         }
-        save_state(&mut tx, ticket_id, &line.state).await?;
+        save_state(&mut tx, ticket_id, &line.state, line.len()).await?;
         for event in &events {
             outbox::enqueue(&mut tx, event).await?;
         }
@@ -187,8 +198,7 @@ impl QueueStore for SqliteQueueStore {
     async fn snapshot(&self, ticket_id: Id, user: Id) -> anyhow::Result<Snapshot> {
         // One read transaction, so state, length and place agree.
         let mut tx = self.db.reader.begin().await?;
-        let state = load_state(&mut tx, ticket_id).await?;
-        let (_, len) = front_and_len(&mut tx, ticket_id).await?;
+        let (state, len) = load_state(&mut tx, ticket_id).await?;
         let position = position(&mut tx, ticket_id, user).await?;
         tx.commit().await?;
         Ok(Snapshot {
