@@ -92,7 +92,10 @@ impl QueueService {
             .await??;
         let snapshot = match modified {
             Modified::Saved(snapshot) | Modified::Unchanged(snapshot) => snapshot,
-            Modified::Duplicate => unreachable_duplicate()?,
+            // Only consumers' changes carry an inbox claim.
+            Modified::Duplicate => {
+                return Err(anyhow::anyhow!("a join was reported as a duplicate event").into());
+            }
         };
         self.place_in(&snapshot, user)
             .ok_or_else(|| anyhow::anyhow!("joined but not in line").into())
@@ -126,9 +129,4 @@ impl QueueService {
             self.clock.now(),
         ))
     }
-}
-
-/// Changes without a claim are never duplicates.
-fn unreachable_duplicate() -> anyhow::Result<Snapshot> {
-    anyhow::bail!("a change without an inbox claim reported a duplicate")
 }
