@@ -159,9 +159,15 @@ impl QueueStore for SqliteQueueStore {
             return Ok(Ok(Modified::Duplicate));
         }
         let (state, len) = load_state(&mut tx, ticket_id).await?;
-        let front = front(&mut tx, ticket_id).await?;
+        // Most tickets have no line: then there is nothing more to read.
+        let front = if len == 0 {
+            Vec::new()
+        } else {
+            front(&mut tx, ticket_id).await?
+        };
         let actor = match actor {
-            Some(user) => Some((user, position(&mut tx, ticket_id, user).await?)),
+            Some(user) if len > 0 => Some((user, position(&mut tx, ticket_id, user).await?)),
+            Some(user) => Some((user, None)),
             None => None,
         };
         let mut line = Line::loaded(state, front, len, actor);
