@@ -200,23 +200,32 @@ pub async fn postgres_db(prefix: &str) -> anyhow::Result<(sqlx::PgPool, TestData
     Ok((pool, database))
 }
 
-/// Runs each named `async fn(Subject)` twice: on the `sqlite()` and on the `postgres()`
-/// subject of the calling module — one set of cases for every store implementation.
+/// Runs each named `async fn(Subject)` once per subject builder of the calling module:
+/// `on_each_subject!([sqlite, redis] case_a, case_b)` makes `case_a::sqlite`,
+/// `case_a::redis`, … — one set of cases for every store implementation.
+#[macro_export]
+macro_rules! on_each_subject {
+    (@case $case:ident [$($subject:ident),+]) => {
+        mod $case {
+            $(
+                #[tokio::test]
+                async fn $subject() {
+                    super::$case(super::$subject().await).await;
+                }
+            )+
+        }
+    };
+    ($subjects:tt $($case:ident),* $(,)?) => {$(
+        $crate::on_each_subject!(@case $case $subjects);
+    )*};
+}
+
+/// [`on_each_subject!`] on the `sqlite()` and `postgres()` subjects of the calling module.
 #[macro_export]
 macro_rules! on_both_databases {
-    ($($case:ident),* $(,)?) => {$(
-        mod $case {
-            #[tokio::test]
-            async fn sqlite() {
-                super::$case(super::sqlite().await).await;
-            }
-
-            #[tokio::test]
-            async fn postgres() {
-                super::$case(super::postgres().await).await;
-            }
-        }
-    )*};
+    ($($case:ident),* $(,)?) => {
+        $crate::on_each_subject!([sqlite, postgres] $($case),*);
+    };
 }
 
 /// A key prefix of its own on the local Redis (`REDIS_URL`, default

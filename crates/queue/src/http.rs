@@ -10,7 +10,7 @@ use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use boxoffice_common::Id;
 use boxoffice_common::id::parse_id;
-use boxoffice_platform::http::{ApiError, AuthUser, ErrorBody};
+use boxoffice_platform::http::{ApiError, AuthUser, Claims, ErrorBody};
 use futures::Stream;
 use serde::Serialize;
 use time::OffsetDateTime;
@@ -84,8 +84,7 @@ async fn join_line(
     AuthUser(user): AuthUser,
     Path(ticket_id): Path<String>,
 ) -> Result<Response, ApiError> {
-    let user = user_id(&user.id)?;
-    let ticket_id = parse_id(&ticket_id).ok_or(ApiError::NotFound)?;
+    let (user, ticket_id) = caller_and_ticket(&user, &ticket_id)?;
     let place = service.join(user, ticket_id).await.map_err(to_api_error)?;
     Ok((StatusCode::ACCEPTED, axum::Json(PlaceBody::from(place))).into_response())
 }
@@ -106,8 +105,7 @@ async fn show_place(
     AuthUser(user): AuthUser,
     Path(ticket_id): Path<String>,
 ) -> Result<axum::Json<PlaceBody>, ApiError> {
-    let user = user_id(&user.id)?;
-    let ticket_id = parse_id(&ticket_id).ok_or(ApiError::NotFound)?;
+    let (user, ticket_id) = caller_and_ticket(&user, &ticket_id)?;
     let place = service
         .status(user, ticket_id)
         .await?
@@ -132,8 +130,7 @@ async fn leave_line(
     AuthUser(user): AuthUser,
     Path(ticket_id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    let user = user_id(&user.id)?;
-    let ticket_id = parse_id(&ticket_id).ok_or(ApiError::NotFound)?;
+    let (user, ticket_id) = caller_and_ticket(&user, &ticket_id)?;
     service.leave(user, ticket_id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -159,8 +156,7 @@ async fn follow_place(
     AuthUser(user): AuthUser,
     Path(ticket_id): Path<String>,
 ) -> Result<Response, ApiError> {
-    let user = user_id(&user.id)?;
-    let ticket_id = parse_id(&ticket_id).ok_or(ApiError::NotFound)?;
+    let (user, ticket_id) = caller_and_ticket(&user, &ticket_id)?;
     // Subscribe before the first look, so no change between the two is missed.
     let changes = service.store().changes();
     if service.status(user, ticket_id).await?.is_none() {
@@ -301,9 +297,12 @@ impl Feed {
     }
 }
 
-/// A session whose id is not one of ours cannot queue.
-fn user_id(text: &str) -> Result<Id, ApiError> {
-    parse_id(text).ok_or(ApiError::Unauthorized)
+/// The caller and the ticket of a queue route. A session whose id is not one of ours
+/// cannot queue (401); a malformed ticket id is an unknown ticket (404).
+fn caller_and_ticket(user: &Claims, ticket_id: &str) -> Result<(Id, Id), ApiError> {
+    let user = parse_id(&user.id).ok_or(ApiError::Unauthorized)?;
+    let ticket_id = parse_id(ticket_id).ok_or(ApiError::NotFound)?;
+    Ok((user, ticket_id))
 }
 
 fn to_api_error(err: QueueServiceError) -> ApiError {

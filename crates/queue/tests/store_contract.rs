@@ -56,23 +56,8 @@ async fn redis() -> Subject {
     Subject::new(Arc::new(store), RedisKeys { _keys: keys, stop })
 }
 
-macro_rules! on_both_stores {
-    ($($case:ident),* $(,)?) => {$(
-        mod $case {
-            #[tokio::test]
-            async fn sqlite() {
-                super::$case(super::sqlite().await).await;
-            }
-
-            #[tokio::test]
-            async fn redis() {
-                super::$case(super::redis().await).await;
-            }
-        }
-    )*};
-}
-
-on_both_stores!(
+boxoffice_platform::on_each_subject!(
+    [sqlite, redis]
     a_lapsed_hold_gives_the_head_the_turn_and_tells_the_orders_service,
     a_redelivered_event_changes_nothing,
     concurrent_joins_get_distinct_places_in_arrival_order,

@@ -82,6 +82,18 @@ impl std::fmt::Debug for dyn QueueStore {
     }
 }
 
+/// Runs `change` on a loaded line: the events it causes and the buyer's view after it, or
+/// the refusal. Shared by the stores, which differ only in how they load and save.
+fn decide(line: &mut Line, change: &Change) -> Result<(Vec<Envelope>, Snapshot), QueueError> {
+    let events = change(line)?;
+    let snapshot = Snapshot {
+        state: line.state.clone(),
+        len: line.len(),
+        position: line.actor_position(),
+    };
+    Ok((events, snapshot))
+}
+
 /// Room in the change feed: a subscriber further behind re-reads its line anyway.
 const CHANGE_FEED_CAPACITY: usize = 1024;
 

@@ -29,7 +29,7 @@ use redis::aio::ConnectionManager;
 use time::OffsetDateTime;
 use tokio::sync::{Notify, broadcast};
 
-use super::{Change, Claim, Modified, QueueStore, Snapshot, change_feed};
+use super::{Change, Claim, Modified, QueueStore, Snapshot, change_feed, decide};
 use crate::domain::{FRONT, Line, LineOp, QueueError, TicketState};
 
 /// How long a consumer remembers an event it handled. Far beyond any redelivery.
@@ -277,14 +277,9 @@ impl QueueStore for RedisQueueStore {
                 return Ok(Ok(Modified::Duplicate));
             }
             let mut line = Line::loaded(state, front, len, actor.map(|user| (user, position)));
-            let events = match change(&mut line) {
-                Ok(events) => events,
+            let (events, snapshot) = match decide(&mut line, &change) {
+                Ok(decided) => decided,
                 Err(refusal) => return Ok(Err(refusal)),
-            };
-            let snapshot = Snapshot {
-                state: line.state.clone(),
-                len: line.len(),
-                position: line.actor_position(),
             };
             if !line.changed() {
                 return Ok(Ok(Modified::Unchanged(snapshot)));

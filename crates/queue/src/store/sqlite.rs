@@ -13,7 +13,7 @@ use sqlx::{Row, SqliteConnection};
 use time::OffsetDateTime;
 use tokio::sync::{Notify, broadcast};
 
-use super::{Change, Claim, Modified, QueueStore, Snapshot, change_feed};
+use super::{Change, Claim, Modified, QueueStore, Snapshot, change_feed, decide};
 use crate::domain::{FRONT, Line, LineOp, QueueError, TicketState};
 
 #[derive(Debug, Clone)]
@@ -171,14 +171,9 @@ impl QueueStore for SqliteQueueStore {
             None => None,
         };
         let mut line = Line::loaded(state, front, len, actor);
-        let events = match change(&mut line) {
-            Ok(events) => events,
+        let (events, snapshot) = match decide(&mut line, &change) {
+            Ok(decided) => decided,
             Err(refusal) => return Ok(Err(refusal)),
-        };
-        let snapshot = Snapshot {
-            state: line.state.clone(),
-            len: line.len(),
-            position: line.actor_position(),
         };
         if !line.changed() {
             // The inbox claim alone is worth keeping: a redelivery is then skipped early.
