@@ -110,17 +110,17 @@ impl OrdersService {
     /// Places an order for a ticket. Exactly one concurrent buyer wins: the store's
     /// unique index admits one live order per ticket.
     pub async fn place(&self, buyer: Id, ticket_id: Id) -> Result<Order, OrdersError> {
-        let ticket = self
+        let (ticket, line) = self
             .store
-            .ticket(ticket_id)
+            .ticket_with_line(ticket_id)
             .await?
-            .filter(|t| !t.deleted)
+            .filter(|(t, _)| !t.deleted)
             .ok_or(OrdersError::NotFound)?;
         if ticket.user_id == buyer {
             return Err(OrderError::Refused(OWN_TICKET).into());
         }
         let now = self.clock.now();
-        if let Some(gate) = self.store.line_gate(ticket_id).await?
+        if let Some(gate) = line
             && !gate.admits(buyer, now)
         {
             // A held ticket is simply reserved; a free one waits for the line's next buyer.

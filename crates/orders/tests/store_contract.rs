@@ -548,7 +548,38 @@ async fn dead_letters_are_kept(s: Subject) {
 async fn the_newest_line_gate_is_kept_and_claimed_once(s: Subject) {
     let ticket = new_id();
     let (first, second) = (new_id(), new_id());
-    assert_eq!(s.store.line_gate(ticket).await.expect("gate"), None);
+    let listed = replica(ticket, 0, "Concert");
+    let upsert = listed.clone();
+    s.store
+        .apply_to_replica(
+            ticket,
+            Claim {
+                consumer: CONSUMER,
+                event_id: new_id(),
+            },
+            Box::new(move |_| ReplicaDecision::Upsert(upsert)),
+        )
+        .await
+        .expect("replica");
+    // The ticket and its line come in one read; a ticket nobody queued for has no line.
+    let line_of = |s: &Subject| {
+        let store = Arc::clone(&s.store);
+        let listed = listed.clone();
+        async move {
+            let (read, line) = store
+                .ticket_with_line(ticket)
+                .await
+                .expect("read")
+                .expect("the ticket");
+            assert_eq!(read, listed);
+            line
+        }
+    };
+    assert_eq!(line_of(&s).await, None);
+    assert_eq!(
+        s.store.ticket_with_line(new_id()).await.expect("read"),
+        None
+    );
     let gate = |version: i64, waiting: u64, turn: Option<(Uuid, OffsetDateTime)>| LineGate {
         ticket_id: ticket,
         version,
@@ -583,12 +614,7 @@ async fn the_newest_line_gate_is_kept_and_claimed_once(s: Subject) {
         ReplicaOutcome::Kept,
         "an older word arriving late changes nothing"
     );
-    let kept = s
-        .store
-        .line_gate(ticket)
-        .await
-        .expect("gate")
-        .expect("stored");
+    let kept = line_of(&s).await.expect("stored");
     assert_eq!(kept, newest);
     assert!(kept.admits(first, at(119)));
     assert!(!kept.admits(first, at(120)), "the turn is over");
@@ -598,5 +624,5 @@ async fn the_newest_line_gate_is_kept_and_claimed_once(s: Subject) {
         .apply_line_gate(claim(new_id()), &next)
         .await
         .expect("apply");
-    assert_eq!(s.store.line_gate(ticket).await.expect("gate"), Some(next));
+    assert_eq!(line_of(&s).await, Some(next));
 }

@@ -88,8 +88,12 @@ pub trait OrderStore: Send + Sync + 'static {
     ) -> anyhow::Result<ReplicaOutcome>;
     /// Whether a live or completed order holds the ticket.
     async fn is_held(&self, ticket_id: Id) -> anyhow::Result<bool>;
-    /// The ticket's line as the queue service last reported it.
-    async fn line_gate(&self, ticket_id: Id) -> anyhow::Result<Option<LineGate>>;
+    /// The ticket and its line as the queue service last reported it, in one read: what
+    /// placing an order needs to know.
+    async fn ticket_with_line(
+        &self,
+        id: Id,
+    ) -> anyhow::Result<Option<(TicketReplica, Option<LineGate>)>>;
     /// Keeps `gate` if it is newer than the one stored, recording the event in the inbox.
     async fn apply_line_gate(
         &self,

@@ -256,26 +256,38 @@ impl OrderStore for SqliteOrderStore {
         ticket_is_held(&self.db.reader, ticket_id).await
     }
 
-    async fn line_gate(&self, ticket_id: Id) -> anyhow::Result<Option<LineGate>> {
+    async fn ticket_with_line(
+        &self,
+        id: Id,
+    ) -> anyhow::Result<Option<(TicketReplica, Option<LineGate>)>> {
         let row = sqlx::query(
-            "SELECT version, waiting, turn_user_id, turn_expires_at FROM ticket_lines WHERE ticket_id = ?",
+            "SELECT t.id, t.title, t.price, t.user_id, t.version, t.deleted, l.version AS line_version, \
+             l.waiting, l.turn_user_id, l.turn_expires_at \
+             FROM tickets t LEFT JOIN ticket_lines l ON l.ticket_id = t.id WHERE t.id = ?",
         )
-        .bind(ticket_id.to_string())
+        .bind(id.to_string())
         .fetch_optional(&self.db.reader)
         .await?;
         let Some(row) = row else { return Ok(None) };
-        let turn_user: Option<String> = row.try_get("turn_user_id")?;
-        let turn_until: Option<String> = row.try_get("turn_expires_at")?;
-        let turn = match (turn_user, turn_until) {
-            (Some(user), Some(until)) => Some((user.parse()?, parse_time(&until)?)),
-            _ => None,
+        let line_version: Option<i64> = row.try_get("line_version")?;
+        let gate = match line_version {
+            None => None,
+            Some(version) => {
+                let turn_user: Option<String> = row.try_get("turn_user_id")?;
+                let turn_until: Option<String> = row.try_get("turn_expires_at")?;
+                let turn = match (turn_user, turn_until) {
+                    (Some(user), Some(until)) => Some((user.parse()?, parse_time(&until)?)),
+                    _ => None,
+                };
+                Some(LineGate {
+                    ticket_id: id,
+                    version,
+                    waiting: row.try_get::<i64, _>("waiting")? as u64,
+                    turn,
+                })
+            }
         };
-        Ok(Some(LineGate {
-            ticket_id,
-            version: row.try_get("version")?,
-            waiting: row.try_get::<i64, _>("waiting")? as u64,
-            turn,
-        }))
+        Ok(Some((read_replica(&row)?, gate)))
     }
 
     async fn apply_line_gate(
