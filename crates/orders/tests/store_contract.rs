@@ -341,16 +341,16 @@ async fn versions_arriving_3_1_2_converge_through_the_consumer(s: Subject) {
         max_backoff: Duration::from_millis(20),
     };
     let stop = CancellationToken::new();
-    consumer::run(
+    let consumer = consumer::subscribe(
         Arc::clone(&bus),
         CONSUMER,
         SUBSCRIBES_TO,
         handler,
         policy,
-        stop.clone(),
     )
     .await
-    .expect("run");
+    .expect("subscribe");
+    tokio::spawn(consumer.run(stop.clone()));
 
     let id = new_id();
     let mut receipts = Vec::new();

@@ -66,26 +66,58 @@ pub trait EventHandler: Send + Sync + 'static {
     async fn park(&self, event: &Envelope, reason: &str) -> anyhow::Result<()>;
 }
 
-/// Subscribes `handler` as the durable consumer `durable` and runs it until `stop`.
-pub async fn run(
+/// A durable consumer, subscribed and ready to run.
+///
+/// Subscribing and running are two steps so that a process can subscribe every consumer
+/// before any relay publishes (nothing is published to nobody), and hand the running to
+/// its supervisor.
+pub struct Consumer {
+    durable: &'static str,
+    subscription: Box<dyn crate::bus::Subscription>,
+    handler: Arc<dyn EventHandler>,
+    policy: RetryPolicy,
+}
+
+impl std::fmt::Debug for Consumer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Consumer")
+            .field("durable", &self.durable)
+            .field("policy", &self.policy)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Subscribes `handler` as the durable consumer `durable` to events of `types`.
+pub async fn subscribe(
     bus: Arc<dyn EventBus>,
     durable: &'static str,
     types: &[&'static str],
     handler: Arc<dyn EventHandler>,
     policy: RetryPolicy,
-    stop: CancellationToken,
-) -> anyhow::Result<()> {
-    let mut subscription = bus.subscribe(durable, types).await?;
-    tokio::spawn(async move {
+) -> anyhow::Result<Consumer> {
+    let subscription = bus.subscribe(durable, types).await?;
+    Ok(Consumer {
+        durable,
+        subscription,
+        handler,
+        policy,
+    })
+}
+
+impl Consumer {
+    /// Handles deliveries until `stop`. Ending any other way — the subscription closed —
+    /// is an error, so that the supervisor reports the consumer dead.
+    pub async fn run(mut self, stop: CancellationToken) -> anyhow::Result<()> {
+        let (durable, policy) = (self.durable, self.policy);
         loop {
             let delivery = tokio::select! {
-                () = stop.cancelled() => break,
-                next = subscription.next() => match next {
+                () = stop.cancelled() => return Ok(()),
+                next = self.subscription.next() => match next {
                     Some(delivery) => delivery,
-                    None => break,
+                    None => anyhow::bail!("the subscription of consumer {durable} ended"),
                 },
             };
-            let outcome = handler.handle(&delivery.event).await;
+            let outcome = self.handler.handle(&delivery.event).await;
             let reason = match outcome {
                 Ok(Handled::Applied | Handled::Ignored) => {
                     delivery.ack().await;
@@ -100,7 +132,7 @@ pub async fn run(
                 delivery.nak(wait).await;
             } else {
                 tracing::error!(consumer = durable, event = %delivery.event.id, kind = %delivery.event.kind, %reason, "parking event as a dead letter");
-                match handler.park(&delivery.event, &reason).await {
+                match self.handler.park(&delivery.event, &reason).await {
                     Ok(()) => delivery.ack().await,
                     Err(err) => {
                         tracing::error!(
@@ -113,8 +145,7 @@ pub async fn run(
                 }
             }
         }
-    });
-    Ok(())
+    }
 }
 
 #[cfg(test)]

@@ -11,7 +11,12 @@
 //! * [`idempotency`] — `Idempotency-Key`: replaying first answers, per user, for 24 h.
 //! * [`outbox`] — transactional outbox with its relay, inbox and dead letters.
 //! * [`consumer`] — runs an event handler as a durable consumer: ack, retry, park.
-//! * [`db`] — opening SQLite files and PostgreSQL pools the way every store wants them.
+//! * [`db`] — opening SQLite files and PostgreSQL pools the way every store wants them;
+//!   id and time column types that let one SQL text serve both.
+//! * [`store`] — what every service store shares: `Claim`, `Decision`, `Modified`, the
+//!   outbox/dead-letter/ping [`store::Plumbing`] and its readiness probe.
+//! * [`runtime`] — the supervisor every background task runs under, and
+//!   [`runtime::ServiceParts`], what a service hands the composition root.
 //! * [`secret`] — a wrapper that keeps keys out of `Debug` output and therefore out of logs.
 //! * [`shutdown`] — the SIGINT/SIGTERM future that starts a graceful stop.
 //! * `testing` (feature) — throw-away PostgreSQL databases for store contract tests.
@@ -22,8 +27,10 @@ pub mod db;
 pub mod http;
 pub mod idempotency;
 pub mod outbox;
+pub mod runtime;
 pub mod secret;
 pub mod shutdown;
+pub mod store;
 pub mod telemetry;
 #[cfg(feature = "testing")]
 pub mod testing;

@@ -264,16 +264,16 @@ async fn the_runner_retries_not_yet_events_then_parks_them(bus: Bus) {
     let recorder = Arc::new(Recorder::default());
     *recorder.refuse.lock().expect("lock") = true;
     let stop = CancellationToken::new();
-    consumer::run(
+    let consumer = consumer::subscribe(
         Arc::clone(&bus),
         "orders",
         &["ticket:deleted"],
         recorder.clone(),
         fast(),
-        stop.clone(),
     )
     .await
-    .expect("run");
+    .expect("subscribe");
+    tokio::spawn(consumer.run(stop.clone()));
 
     let poisoned = event(7);
     let receipt = bus.publish(&poisoned).await.expect("publish");
@@ -323,16 +323,16 @@ async fn the_relay_publishes_committed_rows_once_and_marks_them_sent(bus: Bus) {
     let bus = bus.bus;
     let recorder = Arc::new(Recorder::default());
     let stop = CancellationToken::new();
-    consumer::run(
+    let consumer = consumer::subscribe(
         Arc::clone(&bus),
         "orders",
         &["ticket:deleted"],
         recorder.clone(),
         fast(),
-        stop.clone(),
     )
     .await
-    .expect("run");
+    .expect("subscribe");
+    tokio::spawn(consumer.run(stop.clone()));
     let wake = Arc::new(Notify::new());
     tokio::spawn(Relay::new("test", outbox.clone(), bus, wake).run(stop.clone()));
 

@@ -64,9 +64,10 @@ fn not_authorized() -> Value {
 #[tokio::test]
 async fn a_valid_session_reaches_the_handler() {
     let server = spawn().await;
+    let user = boxoffice_common::new_id();
     let (token, _) = server
         .keys
-        .issue("user-1", "a@b.co", time::OffsetDateTime::now_utc())
+        .issue(user, "a@b.co", time::OffsetDateTime::now_utc())
         .expect("token");
     let reply = server
         .client
@@ -78,7 +79,7 @@ async fn a_valid_session_reaches_the_handler() {
         .expect("send");
     assert_eq!(
         read(reply).await,
-        (200, json!({"user": "user-1", "text": "hi"}))
+        (200, json!({"user": user.to_string(), "text": "hi"}))
     );
 }
 
@@ -102,11 +103,11 @@ async fn expired_tampered_and_unsigned_tokens_are_401() {
     let long_ago = time::OffsetDateTime::now_utc() - time::Duration::hours(2);
     let (expired, _) = server
         .keys
-        .issue("user-1", "a@b.co", long_ago)
+        .issue(boxoffice_common::new_id(), "a@b.co", long_ago)
         .expect("token");
     let (good, _) = server
         .keys
-        .issue("user-1", "a@b.co", time::OffsetDateTime::now_utc())
+        .issue(boxoffice_common::new_id(), "a@b.co", time::OffsetDateTime::now_utc())
         .expect("token");
     let mut tampered = good.clone();
     tampered.pop();

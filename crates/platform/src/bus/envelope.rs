@@ -1,6 +1,6 @@
 //! The envelope of every event (CONTRACT.md §7).
 
-use boxoffice_common::events::EventData;
+use boxoffice_common::events::{Event, EventData};
 use boxoffice_common::{Id, new_id};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
@@ -31,6 +31,24 @@ impl Envelope {
         }
     }
 
+    /// Reads the event for a consumer to match on. A type this build does not know is
+    /// [`Event::Unknown`]; a known type whose payload does not fit is an error.
+    pub fn event(&self) -> anyhow::Result<Event> {
+        let tagged = serde_json::json!({ "type": self.kind, "data": self.data });
+        serde_json::from_value(tagged).or_else(|err| {
+            // serde's `other` variant takes no content, so an unknown type with a payload
+            // fails above; asked without the payload, it says whether the type is known.
+            match serde_json::from_value(serde_json::json!({ "type": self.kind })) {
+                Ok(Event::Unknown) => Ok(Event::Unknown),
+                _ => Err(anyhow::anyhow!(
+                    "malformed {} event {}: {err}",
+                    self.kind,
+                    self.id
+                )),
+            }
+        })
+    }
+
     /// Reads the payload as `T`, checking the type name first.
     pub fn data<T: EventData>(&self) -> anyhow::Result<T> {
         anyhow::ensure!(
@@ -40,5 +58,31 @@ impl Envelope {
             self.kind
         );
         Ok(serde_json::from_value(self.data.clone())?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use boxoffice_common::events::{ExpirationComplete, Event};
+
+    use super::*;
+
+    #[test]
+    fn envelopes_read_as_events_and_unknown_types_are_not_errors() {
+        let at = time::OffsetDateTime::now_utc();
+        let order_id = new_id();
+        let known = Envelope::new("expiration", at, &ExpirationComplete { order_id });
+        assert_eq!(
+            known.event().expect("known"),
+            Event::ExpirationComplete(ExpirationComplete { order_id })
+        );
+
+        let mut unknown = known.clone();
+        unknown.kind = "event:created".to_owned();
+        assert_eq!(unknown.event().expect("unknown"), Event::Unknown);
+
+        let mut malformed = known;
+        malformed.data = serde_json::json!({ "orderId": 7 });
+        assert!(malformed.event().is_err());
     }
 }

@@ -22,8 +22,8 @@ use crate::telemetry;
 pub trait ReadinessProbe: Send + Sync + 'static {
     /// A short name for the report, e.g. `auth-db`.
     fn name(&self) -> &str;
-    /// `Ok` when reachable; the error text is shown in the readiness report.
-    async fn check(&self) -> Result<(), String>;
+    /// `Ok` when reachable; the error (with its causes) is shown in the readiness report.
+    async fn check(&self) -> anyhow::Result<()>;
 }
 
 /// The probes of every service running in this process.
@@ -59,7 +59,7 @@ async fn readyz(State(probes): State<Probes>) -> Response {
     for probe in probes.iter() {
         let outcome = match tokio::time::timeout(PROBE_TIMEOUT, probe.check()).await {
             Ok(Ok(())) => "ok".to_owned(),
-            Ok(Err(reason)) => reason,
+            Ok(Err(reason)) => format!("{reason:#}"),
             Err(_) => "timed out".to_owned(),
         };
         ready &= outcome == "ok";

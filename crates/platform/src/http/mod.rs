@@ -3,6 +3,7 @@
 //! * [`error`] — [`ApiError`], the one error type handlers return, rendered as the
 //!   contract's `{"errors":[…]}` body.
 //! * [`json`] — [`ApiJson`], a JSON extractor whose rejections use that body too.
+//! * [`path_id`] — [`PathId`], a route's `{id}` parsed at the edge (malformed → 404).
 //! * [`session`] — signing and verifying session tokens; the [`MaybeUser`] and
 //!   [`AuthUser`] extractors; the session cookie.
 //! * [`csrf`] — refuses cross-site state changes that ride on the session cookie.
@@ -15,10 +16,12 @@ pub mod csrf;
 pub mod error;
 pub mod health;
 pub mod json;
+pub mod path_id;
 pub mod serve;
 pub mod session;
 pub mod stack;
 
 pub use error::{ApiError, ErrorBody, ErrorItem};
 pub use json::ApiJson;
+pub use path_id::PathId;
 pub use session::{AuthUser, Claims, MaybeUser, SessionKeys};

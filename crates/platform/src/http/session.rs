@@ -16,6 +16,8 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use utoipa::ToSchema;
 
+use boxoffice_common::{Id, UserId};
+
 use super::error::ApiError;
 use crate::Secret;
 
@@ -28,8 +30,9 @@ pub const DEFAULT_SESSION_TTL: Duration = Duration::from_secs(7 * 24 * 60 * 60);
 /// What a session token asserts about its bearer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct Claims {
-    /// The user's id.
-    pub id: String,
+    /// The user's id, parsed once here so that no handler re-parses it.
+    #[schema(value_type = String)]
+    pub id: Id,
     /// The user's email, lower-cased.
     pub email: String,
     /// Issued at, seconds since the Unix epoch.
@@ -89,13 +92,13 @@ impl SessionKeys {
     /// Signs a new session for a user.
     pub fn issue(
         &self,
-        id: &str,
+        id: Id,
         email: &str,
         now: OffsetDateTime,
     ) -> anyhow::Result<(String, Claims)> {
         let iat = now.unix_timestamp();
         let claims = Claims {
-            id: id.to_owned(),
+            id,
             email: email.to_owned(),
             iat,
             exp: iat + self.inner.ttl.as_secs() as i64,
@@ -203,6 +206,20 @@ impl<S: Send + Sync> FromRequestParts<S> for MaybeUser {
 #[derive(Debug, Clone)]
 pub struct AuthUser(pub Claims);
 
+impl AuthUser {
+    /// The signed-in user's id.
+    pub fn id(&self) -> UserId {
+        UserId(self.0.id)
+    }
+}
+
+impl MaybeUser {
+    /// The signed-in user's id, if anyone is signed in.
+    pub fn id(&self) -> Option<UserId> {
+        self.0.as_ref().map(|claims| UserId(claims.id))
+    }
+}
+
 impl<S: Send + Sync> FromRequestParts<S> for AuthUser {
     type Rejection = ApiError;
 
@@ -229,7 +246,7 @@ mod tests {
     #[test]
     fn issued_tokens_verify_and_carry_expiry() {
         let now = OffsetDateTime::now_utc();
-        let (token, claims) = keys().issue("u1", "a@b.co", now).expect("sign");
+        let (token, claims) = keys().issue(boxoffice_common::new_id(), "a@b.co", now).expect("sign");
         assert_eq!(
             claims.exp - claims.iat,
             DEFAULT_SESSION_TTL.as_secs() as i64
@@ -240,7 +257,7 @@ mod tests {
     #[test]
     fn expired_tokens_and_other_keys_are_rejected() {
         let long_ago = OffsetDateTime::now_utc() - time::Duration::days(30);
-        let (expired, _) = keys().issue("u1", "a@b.co", long_ago).expect("sign");
+        let (expired, _) = keys().issue(boxoffice_common::new_id(), "a@b.co", long_ago).expect("sign");
         assert_eq!(keys().verify(&expired), None);
 
         let other = SessionKeys::new(
@@ -249,7 +266,7 @@ mod tests {
             false,
         );
         let (foreign, _) = other
-            .issue("u1", "a@b.co", OffsetDateTime::now_utc())
+            .issue(boxoffice_common::new_id(), "a@b.co", OffsetDateTime::now_utc())
             .expect("sign");
         assert_eq!(keys().verify(&foreign), None);
     }

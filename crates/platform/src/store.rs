@@ -1,0 +1,138 @@
+//! The pieces every service store shares, declared once.
+//!
+//! A service store changes its entity through one `modify` call: record the triggering
+//! event in the inbox ([`Claim`]), load the entity under a write lock, let a pure closure
+//! decide ([`Decision`]), save it with the events it caused — one transaction. What came
+//! of it is a [`Modified`]: the closure's refusal is one of its variants, so a store
+//! answers one `anyhow::Result` and a caller matches one enum.
+//!
+//! Besides its own tables every store has an outbox, an inbox and a dead-letter table,
+//! and must answer `/readyz`. [`Plumbing`] is that common part, implemented once per
+//! database ([`SqliteDb`], `PgPool`) and handed out by each store; [`StoreProbe`] turns
+//! it into a readiness check.
+
+use std::sync::Arc;
+
+use boxoffice_common::Id;
+use sqlx::PgPool;
+
+use crate::bus::Envelope;
+use crate::db::sqlite::SqliteDb;
+use crate::http::health::ReadinessProbe;
+use crate::outbox::OutboxStore;
+use crate::outbox::postgres::PostgresOutbox;
+use crate::outbox::sqlite::SqliteOutbox;
+
+/// The inbox entry a consumer's change is recorded under.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Claim<'a> {
+    pub consumer: &'a str,
+    pub event_id: Id,
+}
+
+/// What a pure change decided about the entity it was shown.
+#[derive(Debug, PartialEq)]
+pub enum Decision {
+    /// Save the entity and publish these events with it.
+    Save(Vec<Envelope>),
+    /// Leave everything as it is.
+    Keep,
+}
+
+/// What a store's `modify` did with entity `T` when the change could refuse with `E`.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Modified<T, E> {
+    /// The change was saved (with its events).
+    Saved(T),
+    /// The change decided to keep the entity as it was.
+    Unchanged(T),
+    /// The claimed event had been handled before; nothing was done.
+    Duplicate,
+    /// No such entity.
+    Missing,
+    /// The change refused; nothing was written, not even the inbox claim.
+    Refused(E),
+}
+
+/// What every service store has besides its own data: its outbox, its dead letters and a
+/// cheap reachability check.
+#[async_trait::async_trait]
+pub trait Plumbing: Send + Sync + 'static {
+    /// Stores an event `consumer` gave up on, with the reason, for an operator.
+    async fn park(&self, consumer: &str, event: &Envelope, reason: &str) -> anyhow::Result<()>;
+    /// Events parked by `consumer`, oldest first, with their reasons.
+    async fn dead_letters(&self, consumer: &str) -> anyhow::Result<Vec<(Envelope, String)>>;
+    /// The store's outbox, for its relay.
+    fn outbox(&self) -> Arc<dyn OutboxStore>;
+    /// A trivial query, for `/readyz`.
+    async fn ping(&self) -> anyhow::Result<()>;
+}
+
+impl std::fmt::Debug for dyn Plumbing {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Plumbing")
+    }
+}
+
+#[async_trait::async_trait]
+impl Plumbing for SqliteDb {
+    async fn park(&self, consumer: &str, event: &Envelope, reason: &str) -> anyhow::Result<()> {
+        crate::outbox::sqlite::park(self, consumer, event, reason).await
+    }
+
+    async fn dead_letters(&self, consumer: &str) -> anyhow::Result<Vec<(Envelope, String)>> {
+        crate::outbox::sqlite::dead_letters(self, consumer).await
+    }
+
+    fn outbox(&self) -> Arc<dyn OutboxStore> {
+        Arc::new(SqliteOutbox::new(self.clone()))
+    }
+
+    async fn ping(&self) -> anyhow::Result<()> {
+        Ok(SqliteDb::ping(self).await?)
+    }
+}
+
+#[async_trait::async_trait]
+impl Plumbing for PgPool {
+    async fn park(&self, consumer: &str, event: &Envelope, reason: &str) -> anyhow::Result<()> {
+        crate::outbox::postgres::park(self, consumer, event, reason).await
+    }
+
+    async fn dead_letters(&self, consumer: &str) -> anyhow::Result<Vec<(Envelope, String)>> {
+        crate::outbox::postgres::dead_letters(self, consumer).await
+    }
+
+    fn outbox(&self) -> Arc<dyn OutboxStore> {
+        Arc::new(PostgresOutbox::new(self.clone()))
+    }
+
+    async fn ping(&self) -> anyhow::Result<()> {
+        Ok(crate::db::postgres::ping(self).await?)
+    }
+}
+
+/// `/readyz` check: a store answers a trivial query.
+#[derive(Debug)]
+pub struct StoreProbe {
+    name: &'static str,
+    plumbing: Arc<dyn Plumbing>,
+}
+
+impl StoreProbe {
+    /// A probe reported as `name` (e.g. `orders-db`).
+    pub fn new(name: &'static str, plumbing: Arc<dyn Plumbing>) -> Arc<dyn ReadinessProbe> {
+        Arc::new(Self { name, plumbing })
+    }
+}
+
+#[async_trait::async_trait]
+impl ReadinessProbe for StoreProbe {
+    fn name(&self) -> &str {
+        self.name
+    }
+
+    async fn check(&self) -> anyhow::Result<()> {
+        self.plumbing.ping().await
+    }
+}
