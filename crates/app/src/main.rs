@@ -1,6 +1,7 @@
 //! `boxoffice`: runs the embedded mode by default, or one service with `serve <service>`.
 
-use boxoffice_app::application::{self, Application};
+use boxoffice_app::admin;
+use boxoffice_app::application::Application;
 use boxoffice_app::cli::{Cli, Command};
 use clap::Parser;
 
@@ -31,9 +32,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 .run_until(boxoffice_platform::shutdown::signal())
                 .await
         }
-        Command::Migrate { service } => application::migrate(service, &cli.settings).await,
+        Command::Migrate { service } => admin::migrate(service, &cli.settings).await,
         Command::Republish { service, since } => {
-            application::republish(service, &since, &cli.settings).await
+            admin::republish(service, &since, &cli.settings).await
         }
     }
 }

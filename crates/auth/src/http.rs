@@ -69,8 +69,7 @@ async fn sign_up(
             body.email.as_deref().unwrap_or_default(),
             body.password.unwrap_or_default(),
         )
-        .await
-        .map_err(to_api_error)?;
+        .await?;
     Ok(session_response(
         &service,
         &headers,
@@ -107,8 +106,8 @@ async fn sign_in(
         .await
         .map_err(|err| match err {
             // At sign-in, a malformed email or password simply cannot match an account.
-            AuthError::Invalid(_) => to_api_error(AuthError::InvalidCredentials),
-            other => to_api_error(other),
+            AuthError::Invalid(_) => AuthError::InvalidCredentials,
+            other => other,
         })?;
     Ok(session_response(
         &service,
@@ -157,26 +156,29 @@ fn session_response(
         .sessions()
         .session_cookie(&session.token, request_headers);
     let body = UserBody {
-        id: session.claims.id,
+        id: session.claims.id.to_string(),
         email: session.claims.email,
     };
     (status, [(header::SET_COOKIE, cookie)], axum::Json(body)).into_response()
 }
 
-fn to_api_error(err: AuthError) -> ApiError {
-    match err {
-        AuthError::Invalid(problems) => ApiError::Validation(
-            problems
-                .into_iter()
-                .map(|(field, message)| ErrorItem::field(field, message))
-                .collect(),
-        ),
-        AuthError::EmailInUse => ApiError::invalid("email", "Email in use"),
-        AuthError::InvalidCredentials => ApiError::bad_request("Invalid credentials"),
-        AuthError::TooManyAttempts { retry_after_secs } => ApiError::TooManyRequests {
-            message: "Too many failed sign-in attempts; try again later".to_owned(),
-            retry_after_secs,
-        },
-        AuthError::Internal(e) => ApiError::Internal(e),
+/// How each refusal is answered; handlers just use `?`.
+impl From<AuthError> for ApiError {
+    fn from(err: AuthError) -> Self {
+        match err {
+            AuthError::Invalid(problems) => ApiError::Validation(
+                problems
+                    .into_iter()
+                    .map(|(field, message)| ErrorItem::field(field, message))
+                    .collect(),
+            ),
+            AuthError::EmailInUse => ApiError::invalid("email", "Email in use"),
+            AuthError::InvalidCredentials => ApiError::bad_request("Invalid credentials"),
+            AuthError::TooManyAttempts { retry_after_secs } => ApiError::TooManyRequests {
+                message: "Too many failed sign-in attempts; try again later".to_owned(),
+                retry_after_secs,
+            },
+            AuthError::Internal(e) => ApiError::Internal(e),
+        }
     }
 }

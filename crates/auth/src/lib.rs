@@ -1,11 +1,15 @@
 //! The auth service: accounts and sessions (CONTRACT.md §2–3).
 //!
+//! * [`parts`] — the service as the composition root runs it: routes and the `auth-db`
+//!   readiness probe. Auth neither publishes nor consumes events and runs no timers.
 //! * [`domain`] — `Email` and `Password` parsing, the `User` record. Pure.
 //! * [`password`] — Argon2id hashing and verification, run off the async runtime.
 //! * [`limiter`] — refuses sign-in for an email after repeated failures.
 //! * [`service`] — the use-cases: sign up, sign in.
-//! * [`http`] — the `/api/users` routes with their OpenAPI descriptions.
-//! * [`store`] — the `UserStore` trait with SQLite and PostgreSQL implementations.
+//! * [`http`] — the `/api/users` routes with their OpenAPI descriptions, and how each
+//!   `AuthError` is answered.
+//! * [`store`] — the `UserStore` trait with SQLite and PostgreSQL implementations over
+//!   one set of SQL statements.
 //!
 //! Other services never call this one: they verify session tokens themselves with the
 //! shared key (`boxoffice_platform::http::SessionKeys`).
@@ -17,27 +21,22 @@ pub mod password;
 pub mod service;
 pub mod store;
 
-pub use http::router;
 pub use service::AuthService;
 
 use std::sync::Arc;
 
-use boxoffice_platform::http::health::ReadinessProbe;
+use boxoffice_common::Clock;
+use boxoffice_platform::http::SessionKeys;
+use boxoffice_platform::runtime::ServiceParts;
+use boxoffice_platform::store::StoreProbe;
 
-/// `/readyz` check: the auth store answers a trivial query.
-pub fn readiness_probe(service: &AuthService) -> Arc<dyn ReadinessProbe> {
-    Arc::new(StoreProbe(service.store().clone()))
-}
-
-struct StoreProbe(Arc<dyn store::UserStore>);
-
-#[async_trait::async_trait]
-impl ReadinessProbe for StoreProbe {
-    fn name(&self) -> &str {
-        "auth-db"
-    }
-
-    async fn check(&self) -> Result<(), String> {
-        self.0.ping().await.map_err(|e| format!("{e:#}"))
-    }
+/// The auth service on `store`, signing sessions with `sessions`.
+pub fn parts(
+    store: Arc<dyn store::UserStore>,
+    sessions: SessionKeys,
+    clock: Arc<dyn Clock>,
+) -> ServiceParts {
+    let probe = StoreProbe::new("auth-db", store.plumbing());
+    let service = AuthService::new(store, sessions, clock);
+    ServiceParts::new("auth", http::router(service), vec![probe])
 }

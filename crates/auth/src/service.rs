@@ -42,12 +42,6 @@ pub struct AuthService {
     clock: Arc<dyn Clock>,
 }
 
-impl std::fmt::Debug for dyn UserStore {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("UserStore")
-    }
-}
-
 impl AuthService {
     pub fn new(store: Arc<dyn UserStore>, sessions: SessionKeys, clock: Arc<dyn Clock>) -> Self {
         Self {
@@ -55,11 +49,6 @@ impl AuthService {
             sessions,
             clock,
         }
-    }
-
-    /// The store, for readiness checks.
-    pub fn store(&self) -> &Arc<dyn UserStore> {
-        &self.store
     }
 
     /// The keys sessions are signed with.
@@ -116,7 +105,7 @@ impl AuthService {
     fn start_session(&self, user: &User) -> Result<Session, AuthError> {
         let (token, claims) =
             self.sessions
-                .issue(&user.id.to_string(), user.email.as_str(), self.clock.now())?;
+                .issue(user.id, user.email.as_str(), self.clock.now())?;
         Ok(Session { token, claims })
     }
 }

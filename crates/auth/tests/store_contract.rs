@@ -104,7 +104,7 @@ async fn concurrent_inserts_of_one_email_have_exactly_one_winner(subject: Subjec
 }
 
 async fn ping_answers(subject: Subject) {
-    subject.store.ping().await.expect("ping");
+    subject.store.plumbing().ping().await.expect("ping");
 }
 
 async fn failed_sign_ins_are_counted_per_email_and_forgotten(subject: Subject) {

@@ -264,7 +264,10 @@ mod tests {
         assert_eq!(unknown, Event::Unknown);
         let malformed =
             serde_json::from_str::<Event>(r#"{"type":"order:completed","data":{"id":1}}"#);
-        assert!(malformed.is_err(), "a known type with a bad payload is an error");
+        assert!(
+            malformed.is_err(),
+            "a known type with a bad payload is an error"
+        );
     }
 
     #[test]
@@ -274,7 +277,10 @@ mod tests {
             id,
             version: 1,
             reason: CancelReason::PaymentFailed,
-            ticket: OrderTicket { id, price: Some(100) },
+            ticket: OrderTicket {
+                id,
+                price: Some(100),
+            },
         };
         let json = serde_json::to_value(&cancelled).expect("serialize");
         assert_eq!(json["reason"], "payment_failed");

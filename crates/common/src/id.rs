@@ -74,8 +74,7 @@ typed_ids!(
 /// have heard of yet from an old or made-up one.
 pub fn age_of(id: Id, now: time::OffsetDateTime) -> Option<time::Duration> {
     let (seconds, nanos) = id.get_timestamp()?.to_unix();
-    let created = time::OffsetDateTime::from_unix_timestamp(i64::try_from(seconds).ok()?)
-        .ok()?
+    let created = time::OffsetDateTime::from_unix_timestamp(i64::try_from(seconds).ok()?).ok()?
         + time::Duration::nanoseconds(i64::from(nanos));
     Some(now - created)
 }
@@ -91,7 +90,13 @@ mod tests {
         let age = age_of(id, later).expect("a v7 id has a time");
         assert!(age >= time::Duration::seconds(2) && age <= time::Duration::seconds(4));
         assert_eq!(age_of(Uuid::nil(), later), None);
-        assert_eq!(age_of(Uuid::from_u128(0x1234_5678_9abc_4def_8123_4567_89ab_cdef), later), None);
+        assert_eq!(
+            age_of(
+                Uuid::from_u128(0x1234_5678_9abc_4def_8123_4567_89ab_cdef),
+                later
+            ),
+            None
+        );
     }
 
     #[test]

@@ -94,7 +94,10 @@ mod tests {
             assert_eq!(OrderStatus::parse(status.as_str()), Some(status));
             let json = serde_json::to_string(&status).expect("serialize");
             assert_eq!(json, format!("\"{}\"", status.as_str()));
-            assert_eq!(serde_json::from_str::<OrderStatus>(&json).ok(), Some(status));
+            assert_eq!(
+                serde_json::from_str::<OrderStatus>(&json).ok(),
+                Some(status)
+            );
         }
         for reason in [
             CancelReason::User,

@@ -2,9 +2,10 @@
 
 use std::sync::Arc;
 
-use boxoffice_common::events::{ORDER_CREATED, ORDER_EXTENDED, OrderCreated, OrderExtended};
+use boxoffice_common::events::{Event, ORDER_CREATED, ORDER_EXTENDED};
 use boxoffice_platform::bus::Envelope;
 use boxoffice_platform::consumer::{EventHandler, Handled};
+use boxoffice_platform::store::Claim;
 use tokio::sync::Notify;
 
 use crate::store::JobStore;
@@ -26,23 +27,30 @@ impl OrderEvents {
 
 #[async_trait::async_trait]
 impl EventHandler for OrderEvents {
-    async fn handle(&self, event: &Envelope) -> anyhow::Result<Handled> {
-        let (order_id, due_at) = match event.kind.as_str() {
-            ORDER_CREATED => {
-                let order: OrderCreated = event.data()?;
-                (order.id, order.expires_at)
-            }
-            ORDER_EXTENDED => {
-                let order: OrderExtended = event.data()?;
-                (order.id, order.expires_at)
-            }
-            _ => return Ok(Handled::Ignored),
+    async fn handle(&self, envelope: &Envelope) -> anyhow::Result<Handled> {
+        // Every hold end gets its own job: a stale one fires harmlessly (orders ignores an
+        // expiry before the hold's current end).
+        let (order_id, due_at) = match envelope.event()? {
+            Event::OrderCreated(order) => (order.id, order.expires_at),
+            Event::OrderExtended(order) => (order.id, order.expires_at),
+            Event::TicketCreated(_)
+            | Event::TicketUpdated(_)
+            | Event::TicketDeleted(_)
+            | Event::OrderCancelled(_)
+            | Event::OrderCompleted(_)
+            | Event::ExpirationComplete(_)
+            | Event::PaymentCreated(_)
+            | Event::PaymentRefunded(_)
+            | Event::PaymentPending(_)
+            | Event::PaymentFailed(_)
+            | Event::QueueLine(_)
+            | Event::Unknown => return Ok(Handled::Ignored),
         };
-        if self
-            .store
-            .schedule(CONSUMER, event.id, order_id, due_at)
-            .await?
-        {
+        let claim = Claim {
+            consumer: CONSUMER,
+            event_id: envelope.id,
+        };
+        if self.store.schedule(claim, order_id, due_at).await? {
             self.scheduled.notify_one();
             Ok(Handled::Applied)
         } else {
@@ -50,7 +58,7 @@ impl EventHandler for OrderEvents {
         }
     }
 
-    async fn park(&self, event: &Envelope, reason: &str) -> anyhow::Result<()> {
-        self.store.park(CONSUMER, event, reason).await
+    async fn park(&self, envelope: &Envelope, reason: &str) -> anyhow::Result<()> {
+        self.store.plumbing().park(CONSUMER, envelope, reason).await
     }
 }

@@ -39,8 +39,9 @@ impl Scheduler {
         }
     }
 
-    /// Fires due jobs until `stop` is cancelled.
-    pub async fn run(self, stop: CancellationToken) {
+    /// Fires due jobs until `stop` is cancelled. A failed round is logged and tried
+    /// again after a pause, so this returns only when stopped.
+    pub async fn run(self, stop: CancellationToken) -> anyhow::Result<()> {
         loop {
             let pause = match self.fire_and_plan().await {
                 Ok(pause) => pause,
@@ -52,11 +53,11 @@ impl Scheduler {
                     ERROR_PAUSE
                 }
             };
-            if pause.is_zero() {
+            if pause.is_zero() && !stop.is_cancelled() {
                 continue;
             }
             tokio::select! {
-                () = stop.cancelled() => break,
+                () = stop.cancelled() => return Ok(()),
                 () = self.scheduled.notified() => {},
                 () = tokio::time::sleep(pause) => {},
             }

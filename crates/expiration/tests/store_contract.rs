@@ -5,12 +5,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use boxoffice_common::events::{ExpirationComplete, OrderCreated, OrderTicket};
+use boxoffice_common::order::OrderStatus;
 use boxoffice_common::{Id, SystemClock, new_id};
 use boxoffice_expiration::events::OrderEvents;
 use boxoffice_expiration::scheduler::Scheduler;
 use boxoffice_expiration::store::{JobStore, PostgresJobStore, SqliteJobStore};
 use boxoffice_platform::bus::Envelope;
 use boxoffice_platform::consumer::{EventHandler, Handled};
+use boxoffice_platform::store::Claim;
 use boxoffice_platform::testing::{postgres_db, sqlite_db};
 use time::OffsetDateTime;
 use tokio::sync::Notify;
@@ -47,6 +49,13 @@ fn at(seconds: i64) -> OffsetDateTime {
     OffsetDateTime::from_unix_timestamp(1_790_000_000 + seconds).expect("time")
 }
 
+fn claim(event_id: Id) -> Claim<'static> {
+    Claim {
+        consumer: "expiration",
+        event_id,
+    }
+}
+
 fn expiration(order_id: Id) -> Envelope {
     Envelope::new(
         "expiration",
@@ -57,6 +66,7 @@ fn expiration(order_id: Id) -> Envelope {
 
 async fn fired_orders(store: &Arc<dyn JobStore>) -> Vec<Id> {
     let rows = store
+        .plumbing()
         .outbox()
         .unsent_after(0, 10_000)
         .await
@@ -75,19 +85,19 @@ async fn a_job_is_scheduled_once_per_event(s: Subject) {
     let (event, order) = (new_id(), new_id());
     assert!(
         s.store
-            .schedule("expiration", event, order, at(10))
+            .schedule(claim(event), order, at(10))
             .await
             .expect("schedule")
     );
     assert!(
         !s.store
-            .schedule("expiration", event, order, at(10))
+            .schedule(claim(event), order, at(10))
             .await
             .expect("schedule")
     );
     assert!(
         s.store
-            .schedule("expiration", new_id(), order, at(10))
+            .schedule(claim(new_id()), order, at(10))
             .await
             .expect("same due time")
     );
@@ -98,24 +108,24 @@ async fn a_job_is_scheduled_once_per_event(s: Subject) {
     );
     assert!(
         s.store
-            .schedule("expiration", new_id(), order, at(99))
+            .schedule(claim(new_id()), order, at(99))
             .await
             .expect("a moved hold end")
     );
     assert_eq!(s.store.pending().await.expect("count"), 2);
     assert_eq!(s.store.next_due().await.expect("next"), Some(at(10)));
-    s.store.ping().await.expect("ping");
+    s.store.plumbing().ping().await.expect("ping");
 }
 
 async fn only_due_jobs_fire_each_with_its_event(s: Subject) {
     assert_eq!(s.store.next_due().await.expect("next"), None);
     let (early, late) = (new_id(), new_id());
     s.store
-        .schedule("expiration", new_id(), early, at(10))
+        .schedule(claim(new_id()), early, at(10))
         .await
         .expect("schedule");
     s.store
-        .schedule("expiration", new_id(), late, at(20))
+        .schedule(claim(new_id()), late, at(20))
         .await
         .expect("schedule");
 
@@ -157,7 +167,7 @@ async fn concurrent_workers_fire_every_job_exactly_once(s: Subject) {
     for i in 0..200 {
         let order = new_id();
         s.store
-            .schedule("expiration", new_id(), order, at(i % 7))
+            .schedule(claim(new_id()), order, at(i % 7))
             .await
             .expect("schedule");
         orders.push(order);
@@ -199,7 +209,7 @@ fn order_created(order: Id, expires_at: OffsetDateTime) -> Envelope {
         &OrderCreated {
             id: order,
             version: 0,
-            status: "created".into(),
+            status: OrderStatus::Created,
             user_id: new_id(),
             expires_at,
             ticket: OrderTicket {
@@ -233,21 +243,11 @@ async fn the_scheduler_fires_overdue_jobs_at_start(s: Subject) {
     let future = new_id();
     let now = OffsetDateTime::now_utc();
     s.store
-        .schedule(
-            "expiration",
-            new_id(),
-            overdue,
-            now - time::Duration::minutes(5),
-        )
+        .schedule(claim(new_id()), overdue, now - time::Duration::minutes(5))
         .await
         .expect("schedule");
     s.store
-        .schedule(
-            "expiration",
-            new_id(),
-            future,
-            now + time::Duration::hours(1),
-        )
+        .schedule(claim(new_id()), future, now + time::Duration::hours(1))
         .await
         .expect("schedule");
 
@@ -277,11 +277,11 @@ async fn the_scheduler_fires_overdue_jobs_at_start(s: Subject) {
 async fn a_moved_hold_end_keeps_the_later_job(s: Subject) {
     let order = new_id();
     s.store
-        .schedule("expiration", new_id(), order, at(10))
+        .schedule(claim(new_id()), order, at(10))
         .await
         .expect("schedule");
     s.store
-        .schedule("expiration", new_id(), order, at(50))
+        .schedule(claim(new_id()), order, at(50))
         .await
         .expect("schedule");
     assert_eq!(

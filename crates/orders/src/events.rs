@@ -1,22 +1,21 @@
 //! What the orders service does with other services' events: keep the ticket replica
-//! current (in version order) and expire orders whose hold ran out.
+//! current (in version order), keep each ticket's line, and move orders along as their
+//! hold ends and their payment progresses.
 
 use std::sync::Arc;
 
-use boxoffice_common::Id;
 use boxoffice_common::events::{
-    EXPIRATION_COMPLETE, ExpirationComplete, PAYMENT_CREATED, PAYMENT_FAILED, PAYMENT_PENDING,
-    PAYMENT_REFUNDED, PaymentCreated, PaymentFailed, PaymentPending, QUEUE_LINE, QueueLine,
-    TICKET_CREATED, TICKET_DELETED, TICKET_UPDATED, TicketCreated, TicketDeleted, TicketUpdated,
+    EXPIRATION_COMPLETE, Event, PAYMENT_CREATED, PAYMENT_FAILED, PAYMENT_PENDING, PAYMENT_REFUNDED,
+    QUEUE_LINE, TICKET_CREATED, TICKET_DELETED, TICKET_UPDATED,
 };
-use boxoffice_common::{Clock, Money};
+use boxoffice_common::{Clock, Id, Money};
 use boxoffice_platform::bus::Envelope;
 use boxoffice_platform::consumer::{EventHandler, Handled};
+use boxoffice_platform::store::{Claim, Decision, Modified};
 
-use crate::domain::OrderStatus;
-use crate::domain::{LineGate, Order, TicketReplica, VersionCheck, check_version};
-use crate::service::{cancelled_event, completed_event, extended_event};
-use crate::store::{Claim, Decision, Modified, OrderStore, ReplicaDecision, ReplicaOutcome};
+use crate::domain::{LineGate, Order, OrderEvent, TicketReplica, VersionCheck, check_version};
+use crate::service::envelope;
+use crate::store::{OrderStore, ReplicaDecision, ReplicaOutcome};
 
 /// Durable consumer name.
 pub const CONSUMER: &str = "orders";
@@ -33,7 +32,7 @@ pub const SUBSCRIBES_TO: &[&str] = &[
     QUEUE_LINE,
 ];
 
-/// What an event does to an order; the event it publishes follows from the result.
+/// What an event does to an order; the event it publishes is what the domain returns.
 #[derive(Debug, Clone, Copy)]
 enum Transition {
     Expire,
@@ -68,16 +67,12 @@ impl OrdersEvents {
         event: &Envelope,
         incoming: TicketReplica,
     ) -> anyhow::Result<Handled> {
-        let claim = Claim {
-            consumer: CONSUMER,
-            event_id: event.id,
-        };
         let ticket_id = incoming.id;
         let outcome = self
             .store
             .apply_to_replica(
                 ticket_id,
-                claim,
+                claim(event),
                 Box::new(move |current: Option<&TicketReplica>| {
                     match check_version(current.map(|c| c.version), incoming.version) {
                         VersionCheck::Apply => ReplicaDecision::Upsert(incoming),
@@ -103,74 +98,79 @@ impl OrdersEvents {
     ) -> anyhow::Result<Handled> {
         let now = self.clock.now();
         let ceiling = self.payment_ceiling;
-        let claim = Claim {
-            consumer: CONSUMER,
-            event_id: event.id,
-        };
         let outcome = self
             .store
             .modify(
                 order_id,
-                Some(claim),
+                Some(claim(event)),
                 Box::new(move |order: &mut Order| {
-                    let changed = match transition {
-                        Transition::Expire => order.expire(now),
-                        Transition::AwaitPayment => order.await_payment(now, ceiling),
-                        Transition::PaymentFailed => order.payment_failed(now),
-                        Transition::Complete => order.complete(),
-                    };
-                    if !changed {
-                        return Ok(Decision::Keep);
-                    }
-                    let event = match order.status {
-                        OrderStatus::Cancelled => cancelled_event(order, now),
-                        OrderStatus::Complete => completed_event(order, now),
-                        OrderStatus::Created | OrderStatus::AwaitingPayment => {
-                            extended_event(order, now)
+                    let caused = match transition {
+                        Transition::Expire => order.expire(now).map(OrderEvent::Cancelled),
+                        Transition::AwaitPayment => {
+                            order.await_payment(now, ceiling).map(OrderEvent::Extended)
                         }
+                        Transition::PaymentFailed => order.payment_failed(now),
+                        Transition::Complete => order.complete().map(OrderEvent::Completed),
                     };
-                    Ok(Decision::Save(vec![event]))
+                    Ok(match caused {
+                        Some(caused) => Decision::Save(vec![envelope(caused, now)]),
+                        None => Decision::Keep,
+                    })
                 }),
             )
-            .await?
-            .map_err(|refusal| anyhow::anyhow!("unexpected refusal: {refusal}"))?;
+            .await?;
         Ok(match outcome {
             Modified::Saved(_) => Handled::Applied,
-            _ => Handled::Ignored,
+            Modified::Unchanged(_) | Modified::Duplicate | Modified::Missing => Handled::Ignored,
+            Modified::Refused(refusal) => anyhow::bail!("unexpected refusal: {refusal}"),
         })
+    }
+
+    async fn keep_line(&self, event: &Envelope, gate: LineGate) -> anyhow::Result<Handled> {
+        Ok(
+            match self.store.apply_line_gate(claim(event), &gate).await? {
+                ReplicaOutcome::Applied => Handled::Applied,
+                ReplicaOutcome::Kept | ReplicaOutcome::Duplicate | ReplicaOutcome::NotYet => {
+                    Handled::Ignored
+                }
+            },
+        )
+    }
+}
+
+/// A listed ticket as `ticket:created` and `ticket:updated` describe it.
+fn listed(id: Id, title: String, price: i64, seller: Id, version: i64) -> TicketReplica {
+    TicketReplica {
+        id,
+        title,
+        price: Money::from_minor(price),
+        user_id: seller,
+        version,
+        deleted: false,
+    }
+}
+
+/// The inbox entry this consumer records `event` under.
+fn claim(event: &Envelope) -> Claim<'static> {
+    Claim {
+        consumer: CONSUMER,
+        event_id: event.id,
     }
 }
 
 #[async_trait::async_trait]
 impl EventHandler for OrdersEvents {
     async fn handle(&self, event: &Envelope) -> anyhow::Result<Handled> {
-        match event.kind.as_str() {
-            TICKET_CREATED => {
-                let t: TicketCreated = event.data()?;
-                let replica = TicketReplica {
-                    id: t.id,
-                    title: t.title,
-                    price: Money::from_minor(t.price),
-                    user_id: t.user_id,
-                    version: t.version,
-                    deleted: false,
-                };
+        match event.event()? {
+            Event::TicketCreated(t) => {
+                let replica = listed(t.id, t.title, t.price, t.user_id, t.version);
                 self.replicate(event, replica).await
             }
-            TICKET_UPDATED => {
-                let t: TicketUpdated = event.data()?;
-                let replica = TicketReplica {
-                    id: t.id,
-                    title: t.title,
-                    price: Money::from_minor(t.price),
-                    user_id: t.user_id,
-                    version: t.version,
-                    deleted: false,
-                };
+            Event::TicketUpdated(t) => {
+                let replica = listed(t.id, t.title, t.price, t.user_id, t.version);
                 self.replicate(event, replica).await
             }
-            TICKET_DELETED => {
-                let t: TicketDeleted = event.data()?;
+            Event::TicketDeleted(t) => {
                 let Some(current) = self.store.ticket(t.id).await? else {
                     return Ok(Handled::NotYet);
                 };
@@ -181,50 +181,44 @@ impl EventHandler for OrdersEvents {
                 };
                 self.replicate(event, replica).await
             }
-            QUEUE_LINE => {
-                let line: QueueLine = event.data()?;
+            Event::QueueLine(line) => {
                 let gate = LineGate {
                     ticket_id: line.ticket_id,
                     version: line.version,
                     waiting: line.waiting,
                     turn: line.turn.map(|turn| (turn.user_id, turn.expires_at)),
                 };
-                let claim = Claim {
-                    consumer: CONSUMER,
-                    event_id: event.id,
-                };
-                Ok(match self.store.apply_line_gate(claim, &gate).await? {
-                    ReplicaOutcome::Applied => Handled::Applied,
-                    _ => Handled::Ignored,
-                })
+                self.keep_line(event, gate).await
             }
-            EXPIRATION_COMPLETE => {
-                let data: ExpirationComplete = event.data()?;
+            Event::ExpirationComplete(data) => {
                 self.transition(event, data.order_id, Transition::Expire)
                     .await
             }
-            PAYMENT_PENDING => {
-                let data: PaymentPending = event.data()?;
+            Event::PaymentPending(data) => {
                 self.transition(event, data.order_id, Transition::AwaitPayment)
                     .await
             }
-            PAYMENT_FAILED => {
-                let data: PaymentFailed = event.data()?;
+            Event::PaymentFailed(data) => {
                 self.transition(event, data.order_id, Transition::PaymentFailed)
                     .await
             }
-            PAYMENT_CREATED => {
+            Event::PaymentCreated(data) => {
                 // Money for an order that can no longer complete is refunded by the
                 // payments service when it sees the order's final state.
-                let data: PaymentCreated = event.data()?;
                 self.transition(event, data.order_id, Transition::Complete)
                     .await
             }
-            _ => Ok(Handled::Ignored),
+            // A refund changes nothing here: the order it was for is already final.
+            Event::PaymentRefunded(_)
+            | Event::OrderCreated(_)
+            | Event::OrderCancelled(_)
+            | Event::OrderCompleted(_)
+            | Event::OrderExtended(_)
+            | Event::Unknown => Ok(Handled::Ignored),
         }
     }
 
     async fn park(&self, event: &Envelope, reason: &str) -> anyhow::Result<()> {
-        self.store.park(CONSUMER, event, reason).await
+        self.store.plumbing().park(CONSUMER, event, reason).await
     }
 }

@@ -1,11 +1,11 @@
 //! The `/api/orders` routes. Thin: authenticate, parse, call the service, shape JSON.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use boxoffice_common::Id;
 use boxoffice_common::id::parse_id;
-use boxoffice_platform::http::{ApiError, ApiJson, AuthUser, ErrorBody};
+use boxoffice_common::{OrderId, TicketId};
+use boxoffice_platform::http::{ApiError, ApiJson, AuthUser, ErrorBody, PathId};
 use boxoffice_platform::idempotency::{request_hash, respond_once};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
@@ -101,32 +101,32 @@ pub struct PlaceOrderRequest {
 )]
 async fn place_order(
     State(service): State<OrdersService>,
-    AuthUser(user): AuthUser,
+    user: AuthUser,
     headers: HeaderMap,
     ApiJson(body): ApiJson<PlaceOrderRequest>,
 ) -> Result<Response, ApiError> {
-    let buyer = user_id(&user.id)?;
+    let buyer = user.id();
     let ticket_id = body
         .ticket_id
         .as_deref()
         .map(str::trim)
         .filter(|t| !t.is_empty())
         .ok_or_else(|| ApiError::invalid("ticketId", TICKET_ID_REQUIRED))?;
-    let ticket_id = parse_id(ticket_id).ok_or(ApiError::NotFound)?;
+    let ticket = TicketId(parse_id(ticket_id).ok_or(ApiError::NotFound)?);
     let keys = service.store().idempotency();
-    let hash = request_hash(&[&ticket_id.to_string()]);
+    let hash = request_hash(&[&ticket.to_string()]);
     respond_once(
         keys.as_ref(),
-        buyer,
+        buyer.get(),
         &headers,
         &hash,
         service.clock().now(),
         || async {
-            match service.place(buyer, ticket_id).await {
+            match service.place(buyer, ticket).await {
                 Ok(order) => {
                     (StatusCode::CREATED, axum::Json(OrderBody::from(order))).into_response()
                 }
-                Err(err) => to_api_error(err).into_response(),
+                Err(err) => ApiError::from(err).into_response(),
             }
         },
     )
@@ -144,12 +144,9 @@ async fn place_order(
 )]
 async fn list_orders(
     State(service): State<OrdersService>,
-    AuthUser(user): AuthUser,
+    user: AuthUser,
 ) -> Result<axum::Json<Vec<OrderBody>>, ApiError> {
-    let orders = service
-        .list(user_id(&user.id)?)
-        .await
-        .map_err(to_api_error)?;
+    let orders = service.list(user.id()).await?;
     Ok(axum::Json(
         orders.into_iter().map(OrderBody::from).collect(),
     ))
@@ -168,14 +165,10 @@ async fn list_orders(
 )]
 async fn show_order(
     State(service): State<OrdersService>,
-    AuthUser(user): AuthUser,
-    Path(id): Path<String>,
+    user: AuthUser,
+    PathId(id): PathId,
 ) -> Result<axum::Json<OrderBody>, ApiError> {
-    let id = parse_id(&id).ok_or(ApiError::NotFound)?;
-    let order = service
-        .get(user_id(&user.id)?, id)
-        .await
-        .map_err(to_api_error)?;
+    let order = service.get(user.id(), OrderId(id)).await?;
     Ok(axum::Json(order.into()))
 }
 
@@ -193,27 +186,21 @@ async fn show_order(
 )]
 async fn cancel_order(
     State(service): State<OrdersService>,
-    AuthUser(user): AuthUser,
-    Path(id): Path<String>,
+    user: AuthUser,
+    PathId(id): PathId,
 ) -> Result<StatusCode, ApiError> {
-    let id = parse_id(&id).ok_or(ApiError::NotFound)?;
-    service
-        .cancel(user_id(&user.id)?, id)
-        .await
-        .map_err(to_api_error)?;
+    service.cancel(user.id(), OrderId(id)).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// A session whose id is not one of ours cannot own anything.
-fn user_id(text: &str) -> Result<Id, ApiError> {
-    parse_id(text).ok_or(ApiError::Unauthorized)
-}
-
-fn to_api_error(err: OrdersError) -> ApiError {
-    match err {
-        OrdersError::NotFound => ApiError::NotFound,
-        OrdersError::Rule(OrderError::NotOwner) => ApiError::Unauthorized,
-        OrdersError::Rule(OrderError::Refused(message)) => ApiError::bad_request(message),
-        OrdersError::Internal(e) => ApiError::Internal(e),
+/// Lets handlers answer a use-case's error with plain `?`.
+impl From<OrdersError> for ApiError {
+    fn from(err: OrdersError) -> Self {
+        match err {
+            OrdersError::NotFound => Self::NotFound,
+            OrdersError::Rule(OrderError::NotOwner) => Self::Unauthorized,
+            OrdersError::Rule(OrderError::Refused(message)) => Self::bad_request(message),
+            OrdersError::Internal(e) => Self::Internal(e),
+        }
     }
 }

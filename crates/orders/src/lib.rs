@@ -1,10 +1,15 @@
 //! The orders service: who holds which ticket (CONTRACT.md §5).
 //!
-//! * [`domain`] — `Order` and its state machine, the replica version rule. Pure.
-//! * [`service`] — the use-cases: place, list, show, cancel.
-//! * [`events`] — ticket events → replica; `expiration:complete` → expiry.
+//! * [`parts`] — the service as a process runs it: routes, its `/readyz` probe, its
+//!   consumer and its outbox, for the composition root to launch.
+//! * [`domain`] — `Order` and its state machine (each transition returns the event it
+//!   causes); the ticket replica, its version rule and the line gate. Pure.
+//! * [`service`] — the use-cases: place, list, show, cancel; wraps domain events in envelopes.
+//! * [`events`] — ticket events → replica; `queue:line` → line gate; expiry and payment
+//!   events → order transitions.
 //! * [`http`] — the `/api/orders` routes with their OpenAPI descriptions.
-//! * [`store`] — the `OrderStore` trait with SQLite and PostgreSQL implementations; the unique index that decides the one holder.
+//! * [`store`] — the `OrderStore` trait with SQLite and PostgreSQL implementations sharing
+//!   one set of SQL statements; the unique index that decides the one holder.
 
 pub mod domain;
 pub mod events;
@@ -13,25 +18,47 @@ pub mod service;
 pub mod store;
 
 use std::sync::Arc;
+use std::time::Duration;
 
-use boxoffice_platform::http::health::ReadinessProbe;
-pub use http::router;
+use boxoffice_common::Clock;
+use boxoffice_platform::runtime::ServiceParts;
+use boxoffice_platform::store::StoreProbe;
 pub use service::OrdersService;
+use tokio::sync::Notify;
 
-/// `/readyz` check: the orders store answers a trivial query.
-pub fn readiness_probe(service: &OrdersService) -> Arc<dyn ReadinessProbe> {
-    Arc::new(StoreProbe(service.store().clone()))
+use crate::events::OrdersEvents;
+use crate::store::OrderStore;
+
+/// The orders service's settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Config {
+    /// How long a new order holds its ticket.
+    pub expiration_window: Duration,
+    /// How far a payment in flight may extend a hold.
+    pub payment_hold_ceiling: Duration,
 }
 
-struct StoreProbe(Arc<dyn store::OrderStore>);
-
-#[async_trait::async_trait]
-impl ReadinessProbe for StoreProbe {
-    fn name(&self) -> &str {
-        "orders-db"
-    }
-
-    async fn check(&self) -> Result<(), String> {
-        self.0.ping().await.map_err(|e| format!("{e:#}"))
-    }
+/// The orders service on `store`: its routes, the `orders-db` readiness probe, the
+/// `orders` consumer (ticket, line, expiry and payment events) and the relay of its
+/// outbox, woken by `wake` — the notice the store gives after each commit that wrote
+/// to the outbox. It has no timers of its own: expiry arrives as an event.
+pub fn parts(
+    store: Arc<dyn OrderStore>,
+    wake: Arc<Notify>,
+    clock: Arc<dyn Clock>,
+    config: Config,
+) -> ServiceParts {
+    let service = OrdersService::new(
+        Arc::clone(&store),
+        Arc::clone(&clock),
+        config.expiration_window,
+    );
+    let handler = OrdersEvents::new(Arc::clone(&store), clock, config.payment_hold_ceiling);
+    ServiceParts::new(
+        "orders",
+        http::router(service),
+        vec![StoreProbe::new("orders-db", store.plumbing())],
+    )
+    .consumer(events::CONSUMER, events::SUBSCRIBES_TO, Arc::new(handler))
+    .events(store.plumbing(), wake)
 }

@@ -2,15 +2,13 @@
 //! money already taken for it is refunded.
 
 use boxoffice_common::Money;
-use boxoffice_common::events::{
-    ORDER_CANCELLED, ORDER_COMPLETED, ORDER_CREATED, OrderCancelled, OrderCompleted, OrderCreated,
-};
+use boxoffice_common::events::{Event, ORDER_CANCELLED, ORDER_COMPLETED, ORDER_CREATED};
 use boxoffice_platform::bus::Envelope;
 use boxoffice_platform::consumer::{EventHandler, Handled};
 
 use crate::domain::{OrderReplica, OrderState};
 use crate::service::PaymentsService;
-use crate::store::ReplicaOutcome;
+use crate::store::{Claim, ReplicaOutcome};
 
 pub const CONSUMER: &str = "payments";
 /// Not `order:extended`: a moved hold leaves an order open, which the replica already says,
@@ -28,13 +26,23 @@ impl OrderEvents {
     }
 }
 
+fn handled(outcome: ReplicaOutcome) -> Handled {
+    match outcome {
+        ReplicaOutcome::Applied => Handled::Applied,
+        ReplicaOutcome::Stale | ReplicaOutcome::Duplicate => Handled::Ignored,
+    }
+}
+
 #[async_trait::async_trait]
 impl EventHandler for OrderEvents {
     async fn handle(&self, event: &Envelope) -> anyhow::Result<Handled> {
         let store = self.service.store();
-        let (id, version, state) = match event.kind.as_str() {
-            ORDER_CREATED => {
-                let order: OrderCreated = event.data()?;
+        let claim = Claim {
+            consumer: CONSUMER,
+            event_id: event.id,
+        };
+        let (id, version, state) = match event.event()? {
+            Event::OrderCreated(order) => {
                 let replica = OrderReplica {
                     id: order.id,
                     user_id: order.user_id,
@@ -42,22 +50,21 @@ impl EventHandler for OrderEvents {
                     state: OrderState::Open,
                     version: order.version,
                 };
-                return Ok(
-                    match store.apply_order(CONSUMER, event.id, &replica).await? {
-                        ReplicaOutcome::Applied => Handled::Applied,
-                        ReplicaOutcome::Stale | ReplicaOutcome::Duplicate => Handled::Ignored,
-                    },
-                );
+                return Ok(handled(store.apply_order(claim, &replica).await?));
             }
-            ORDER_CANCELLED => {
-                let order: OrderCancelled = event.data()?;
-                (order.id, order.version, OrderState::Cancelled)
-            }
-            ORDER_COMPLETED => {
-                let order: OrderCompleted = event.data()?;
-                (order.id, order.version, OrderState::Complete)
-            }
-            _ => return Ok(Handled::Ignored),
+            Event::OrderCancelled(order) => (order.id, order.version, OrderState::Cancelled),
+            Event::OrderCompleted(order) => (order.id, order.version, OrderState::Complete),
+            Event::TicketCreated(_)
+            | Event::TicketUpdated(_)
+            | Event::TicketDeleted(_)
+            | Event::OrderExtended(_)
+            | Event::ExpirationComplete(_)
+            | Event::PaymentCreated(_)
+            | Event::PaymentRefunded(_)
+            | Event::PaymentPending(_)
+            | Event::PaymentFailed(_)
+            | Event::QueueLine(_)
+            | Event::Unknown => return Ok(Handled::Ignored),
         };
         // Later events carry no buyer or amount: they update a known order.
         let Some(current) = store.order(id).await? else {
@@ -68,21 +75,22 @@ impl EventHandler for OrderEvents {
             state,
             ..current
         };
-        let outcome = store.apply_order(CONSUMER, event.id, &replica).await?;
+        let outcome = store.apply_order(claim, &replica).await?;
         // Refund even when the replica already knew (a redelivery after a failed refund).
         if outcome != ReplicaOutcome::Duplicate || state == OrderState::Cancelled {
             self.service
-                .order_closed(id, state)
+                .order_closed(id.into(), state)
                 .await
                 .map_err(|err| anyhow::anyhow!("refunding after {}: {err}", event.kind))?;
         }
-        Ok(match outcome {
-            ReplicaOutcome::Applied => Handled::Applied,
-            ReplicaOutcome::Stale | ReplicaOutcome::Duplicate => Handled::Ignored,
-        })
+        Ok(handled(outcome))
     }
 
     async fn park(&self, event: &Envelope, reason: &str) -> anyhow::Result<()> {
-        self.service.store().park(CONSUMER, event, reason).await
+        self.service
+            .store()
+            .plumbing()
+            .park(CONSUMER, event, reason)
+            .await
     }
 }

@@ -1,12 +1,12 @@
 //! The `/api/payments` routes. Thin: authenticate, parse, call the service, shape JSON.
 
 use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use boxoffice_common::Id;
 use boxoffice_common::id::parse_id;
-use boxoffice_platform::http::{ApiError, ApiJson, AuthUser, ErrorBody, ErrorItem};
+use boxoffice_common::{OrderId, UserId};
+use boxoffice_platform::http::{ApiError, ApiJson, AuthUser, ErrorBody, ErrorItem, PathId};
 use boxoffice_platform::idempotency::{request_hash, respond_once};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -14,7 +14,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::domain::{ORDER_ID_REQUIRED, Payment, TOKEN_REQUIRED};
-use crate::service::{PaymentsError, PaymentsService};
+use crate::service::PaymentsService;
 
 pub const TAG: &str = "payments";
 
@@ -90,22 +90,22 @@ pub struct AuthenticateRequest {
 )]
 async fn create_payment(
     State(service): State<PaymentsService>,
-    AuthUser(user): AuthUser,
+    user: AuthUser,
     headers: HeaderMap,
     ApiJson(body): ApiJson<PayRequest>,
 ) -> Result<Response, ApiError> {
-    let user = parse_id(&user.id).ok_or(ApiError::Unauthorized)?;
+    let user = user.id();
     let (order_id, token) = validate(&body)?;
     // An order this service has not heard of (yet) is a 404 that is never remembered under
     // a key: answer it before touching the key store, which costs two writes.
-    if service.store().order(order_id).await?.is_none() {
+    if !service.knows_order(order_id).await? {
         return Err(ApiError::NotFound);
     }
     let request_hash = request_hash(&[&order_id.to_string(), &token]);
-    let keys = service.store().idempotency();
+    let keys = service.idempotency();
     respond_once(
         keys.as_ref(),
-        user,
+        user.get(),
         &headers,
         &request_hash,
         service.clock().now(),
@@ -114,16 +114,16 @@ async fn create_payment(
     .await
 }
 
-async fn pay(service: &PaymentsService, user: Id, order_id: Id, token: &str) -> Response {
+async fn pay(service: &PaymentsService, user: UserId, order_id: OrderId, token: &str) -> Response {
     match service.pay(user, order_id, token).await {
         Ok(payment) => {
             (StatusCode::CREATED, axum::Json(PaymentBody::from(payment))).into_response()
         }
-        Err(err) => to_api_error(err).into_response(),
+        Err(err) => ApiError::from(err).into_response(),
     }
 }
 
-fn validate(body: &PayRequest) -> Result<(Id, String), ApiError> {
+fn validate(body: &PayRequest) -> Result<(OrderId, String), ApiError> {
     let present = |v: &Option<String>| {
         v.as_deref()
             .map(str::trim)
@@ -141,7 +141,8 @@ fn validate(body: &PayRequest) -> Result<(Id, String), ApiError> {
     }
     match (order_id, token) {
         (Some(order_id), Some(token)) => {
-            Ok((parse_id(&order_id).ok_or(ApiError::NotFound)?, token))
+            let order_id = parse_id(&order_id).ok_or(ApiError::NotFound)?;
+            Ok((OrderId(order_id), token))
         }
         _ => Err(ApiError::Validation(problems)),
     }
@@ -165,10 +166,7 @@ async fn receive_webhook(
     let signature = headers
         .get("stripe-signature")
         .and_then(|v| v.to_str().ok());
-    service
-        .receive_webhook(&body, signature)
-        .await
-        .map_err(to_api_error)?;
+    service.receive_webhook(&body, signature).await?;
     Ok(axum::Json(serde_json::json!({ "received": true })))
 }
 
@@ -188,30 +186,14 @@ async fn receive_webhook(
 )]
 async fn authenticate_payment(
     State(service): State<PaymentsService>,
-    AuthUser(user): AuthUser,
-    Path(id): Path<String>,
+    user: AuthUser,
+    PathId(id): PathId,
     ApiJson(body): ApiJson<AuthenticateRequest>,
 ) -> Result<axum::Json<PaymentBody>, ApiError> {
-    let user = parse_id(&user.id).ok_or(ApiError::Unauthorized)?;
-    let id = parse_id(&id).ok_or(ApiError::NotFound)?;
     let payment = service
-        .authenticate(user, id, &body.client_secret, body.success)
-        .await
-        .map_err(to_api_error)?;
+        .authenticate(user.id(), id.into(), &body.client_secret, body.success)
+        .await?;
     let mut body = PaymentBody::from(payment);
     body.client_secret = None;
     Ok(axum::Json(body))
-}
-
-fn to_api_error(err: PaymentsError) -> ApiError {
-    match err {
-        PaymentsError::NotFound | PaymentsError::AuthenticationUnsupported => ApiError::NotFound,
-        PaymentsError::NotOwner => ApiError::Unauthorized,
-        PaymentsError::Refused(message) => ApiError::BadRequest(message),
-        PaymentsError::BadSignature(reason) => {
-            ApiError::bad_request(format!("Invalid Stripe-Signature: {reason}"))
-        }
-        PaymentsError::BadWebhook => ApiError::bad_request("Invalid webhook body"),
-        PaymentsError::Internal(e) => ApiError::Internal(e),
-    }
 }

@@ -3,13 +3,18 @@
 //! A refund is marked `refunding` before the provider is asked; if that call fails (the
 //! provider is down, the network drops) or the process stops in between, nothing else would
 //! ever ask again — the order events that caused it have been handled. This task looks at
-//! start and then periodically, so returning money never depends on luck.
+//! start and then periodically, so returning money never depends on luck. It runs under
+//! the process's supervisor (registered by [`crate::parts`]), so if it ever died `/readyz`
+//! would say so.
 
 use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
 use crate::PaymentsService;
+
+/// How often refunds left half-way are tried again (also once at start).
+pub const RETRY_EVERY: Duration = Duration::from_secs(60);
 
 /// Refunds retried per look.
 const BATCH: u32 = 100;
@@ -25,8 +30,9 @@ impl RefundRetrier {
         Self { service, every }
     }
 
-    /// Retries stuck refunds now and every `every`, until `stop`.
-    pub async fn run(self, stop: CancellationToken) {
+    /// Retries stuck refunds now and every `every`, until `stop`. A failed look is logged
+    /// and tried again next time, so the task only ends when told to.
+    pub async fn run(self, stop: CancellationToken) -> anyhow::Result<()> {
         loop {
             match self.service.retry_refunds(BATCH).await {
                 Ok(0) => {}
@@ -39,7 +45,7 @@ impl RefundRetrier {
                 }
             }
             tokio::select! {
-                () = stop.cancelled() => break,
+                () = stop.cancelled() => return Ok(()),
                 () = tokio::time::sleep(self.every) => {},
             }
         }

@@ -107,6 +107,18 @@ pub enum ProviderNews {
     Other,
 }
 
+impl ProviderNews {
+    /// The provider's id of the payment the news is about; `None` for [`Self::Other`].
+    pub fn provider_id(&self) -> Option<&str> {
+        match self {
+            Self::Succeeded { provider_id }
+            | Self::Failed { provider_id, .. }
+            | Self::Refunded { provider_id } => Some(provider_id),
+            Self::Other => None,
+        }
+    }
+}
+
 impl StripeEvent {
     /// Our payment id, from the PaymentIntent's metadata, when the provider echoes it.
     /// Lets a webhook that overtakes the charge's own response still find its payment.

@@ -6,21 +6,20 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use boxoffice_common::events::PAYMENT_REFUNDED;
-use boxoffice_common::{Id, Money, SystemClock, new_id};
-use boxoffice_payments::PaymentsService;
-use boxoffice_payments::domain::{OrderReplica, OrderState, Payment, PaymentStatus};
+use boxoffice_common::{Id, OrderId, SystemClock, new_id};
+use boxoffice_payments::domain::{OrderState, Payment, PaymentStatus};
 use boxoffice_payments::gateway::test_processor::TestProcessor;
-use boxoffice_payments::gateway::{
-    AuthenticationError, ChargeOutcome, ChargeRequest, PaymentGateway, SignedWebhook,
-};
-use boxoffice_payments::refunds::RefundRetrier;
+use boxoffice_payments::gateway::{ChargeOutcome, ChargeRequest, Gateway, PaymentGateway};
+use boxoffice_payments::store::PaymentKey;
+use boxoffice_payments::{Config, PaymentsService};
 use boxoffice_platform::Secret;
+use boxoffice_platform::runtime::Supervisor;
 use time::OffsetDateTime;
-use tokio_util::sync::CancellationToken;
+use tokio::sync::Notify;
 
 mod support;
 
-use support::{Subject, postgres, sqlite};
+use support::{Subject, claim, postgres, replica, sqlite};
 
 boxoffice_platform::on_both_databases!(
     a_failed_refund_is_retried_until_it_goes_through_once,
@@ -56,17 +55,6 @@ impl PaymentGateway for FlakyRefunds {
         anyhow::ensure!(!failing, "the provider is unreachable");
         self.inner.refund(provider_id, payment_id).await
     }
-
-    fn finish_authentication(
-        &self,
-        provider_id: &str,
-        client_secret: &str,
-        success: bool,
-        now: OffsetDateTime,
-    ) -> Result<SignedWebhook, AuthenticationError> {
-        self.inner
-            .finish_authentication(provider_id, client_secret, success, now)
-    }
 }
 
 /// A succeeded payment for an order that has just been cancelled, and a service whose
@@ -83,21 +71,15 @@ async fn paid_then_cancelled(
     });
     let service = PaymentsService::new(
         Arc::clone(&s.store),
-        gateway.clone(),
+        Gateway::External(gateway.clone()),
         Arc::new(SystemClock),
         "usd".into(),
         secret,
     );
     let order_id = new_id();
-    let order = OrderReplica {
-        id: order_id,
-        user_id: new_id(),
-        amount: Money::from_minor(2500),
-        state: OrderState::Cancelled,
-        version: 1,
-    };
+    let order = replica(order_id, OrderState::Cancelled, 1);
     s.store
-        .apply_order("payments", new_id(), &order)
+        .apply_order(claim(new_id()), &order)
         .await
         .expect("replica");
     let payment = Payment {
@@ -118,7 +100,7 @@ async fn paid_then_cancelled(
 
 async fn status(s: &Subject, payment: &Payment) -> PaymentStatus {
     s.store
-        .payment(payment.id)
+        .payment(PaymentKey::Id(payment.id))
         .await
         .expect("read")
         .expect("payment")
@@ -127,6 +109,7 @@ async fn status(s: &Subject, payment: &Payment) -> PaymentStatus {
 
 async fn refunded_events(s: &Subject) -> usize {
     s.store
+        .plumbing()
         .outbox()
         .unsent_after(0, 100)
         .await
@@ -140,7 +123,7 @@ async fn a_failed_refund_is_retried_until_it_goes_through_once(s: Subject) {
     let (service, gateway, payment) = paid_then_cancelled(&s, 2).await;
 
     let closed = service
-        .order_closed(payment.order_id, OrderState::Cancelled)
+        .order_closed(OrderId(payment.order_id), OrderState::Cancelled)
         .await;
     assert!(closed.is_err(), "the provider failed");
     assert_eq!(status(&s, &payment).await, PaymentStatus::Refunding);
@@ -165,16 +148,32 @@ async fn a_failed_refund_is_retried_until_it_goes_through_once(s: Subject) {
     assert_eq!(refunded_events(&s).await, 1, "announced once");
 }
 
+/// Through the service's entry point: its `refund retrier` task, run by a supervisor as
+/// a process would, finishes the refund on its own and is still running afterwards.
 async fn the_background_retrier_finishes_a_stuck_refund(s: Subject) {
-    let (service, _, payment) = paid_then_cancelled(&s, 1).await;
+    let (service, gateway, payment) = paid_then_cancelled(&s, 1).await;
     assert!(
         service
-            .order_closed(payment.order_id, OrderState::Cancelled)
+            .order_closed(OrderId(payment.order_id), OrderState::Cancelled)
             .await
             .is_err()
     );
-    let stop = CancellationToken::new();
-    tokio::spawn(RefundRetrier::new(service, Duration::from_millis(20)).run(stop.clone()));
+    let config = Config {
+        gateway: Gateway::External(gateway),
+        currency: "usd".into(),
+        webhook_secret: Secret::new("whsec_test_refund_retry"),
+        refund_retry_every: Duration::from_millis(20),
+    };
+    let parts = boxoffice_payments::parts(
+        Arc::clone(&s.store),
+        Arc::new(Notify::new()),
+        Arc::new(SystemClock),
+        config,
+    );
+    let supervisor = Supervisor::new();
+    for (name, start) in parts.tasks {
+        supervisor.spawn(name, start(supervisor.stopping()));
+    }
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     while status(&s, &payment).await != PaymentStatus::Refunded {
         assert!(
@@ -183,6 +182,11 @@ async fn the_background_retrier_finishes_a_stuck_refund(s: Subject) {
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    stop.cancel();
+    supervisor
+        .probe()
+        .check()
+        .await
+        .expect("the retrier keeps running");
+    supervisor.shutdown().await;
     assert_eq!(refunded_events(&s).await, 1);
 }

@@ -1,41 +1,31 @@
-//! Every `PaymentStore` method on SQLite and PostgreSQL.
+//! The `PaymentStore`'s payments on SQLite and PostgreSQL: one active per order, found
+//! by each key, changed once per trigger, refusals write nothing. The order replica and
+//! the idempotency keys are in `store_replica_and_keys.rs`.
 
 use std::sync::Arc;
 
 use boxoffice_common::events::PaymentPending;
 use boxoffice_common::{Money, new_id};
-use boxoffice_payments::domain::{OrderReplica, OrderState, Payment, PaymentStatus};
-use boxoffice_payments::store::{Decision, Modified, ReplicaOutcome, Trigger};
+use boxoffice_payments::domain::{OrderState, Payment, PaymentError, PaymentStatus};
+use boxoffice_payments::store::{Change, Decision, Modified, PaymentKey, Trigger};
 use boxoffice_platform::bus::Envelope;
-use boxoffice_platform::idempotency::KeyState;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
 mod support;
 
-use support::{Subject, postgres, sqlite};
+use support::{Subject, claim, postgres, replica, sqlite};
 
 boxoffice_platform::on_both_databases!(
-    the_order_replica_keeps_the_newest_version,
     one_active_payment_per_order,
     concurrent_payments_for_one_order_have_one_winner,
     payments_are_found_by_id_provider_and_order,
     a_triggered_change_takes_effect_once,
-    idempotency_keys_replay_refuse_or_wait,
+    a_refused_change_writes_nothing_not_even_its_trigger,
 );
 
 fn at(seconds: i64) -> OffsetDateTime {
     OffsetDateTime::from_unix_timestamp(1_790_000_000 + seconds).expect("time")
-}
-
-fn replica(id: Uuid, state: OrderState, version: i64) -> OrderReplica {
-    OrderReplica {
-        id,
-        user_id: Uuid::nil(),
-        amount: Money::from_minor(2000),
-        state,
-        version,
-    }
 }
 
 fn payment(order_id: Uuid) -> Payment {
@@ -64,45 +54,6 @@ fn pending(p: &Payment) -> Envelope {
     )
 }
 
-async fn the_order_replica_keeps_the_newest_version(s: Subject) {
-    let id = new_id();
-    let event = new_id();
-    assert_eq!(
-        s.store
-            .apply_order("payments", event, &replica(id, OrderState::Open, 0))
-            .await
-            .expect("apply"),
-        ReplicaOutcome::Applied
-    );
-    assert_eq!(
-        s.store
-            .apply_order("payments", event, &replica(id, OrderState::Open, 0))
-            .await
-            .expect("apply"),
-        ReplicaOutcome::Duplicate
-    );
-    assert_eq!(
-        s.store
-            .apply_order("payments", new_id(), &replica(id, OrderState::Cancelled, 3))
-            .await
-            .expect("apply"),
-        ReplicaOutcome::Applied
-    );
-    assert_eq!(
-        s.store
-            .apply_order("payments", new_id(), &replica(id, OrderState::Open, 1))
-            .await
-            .expect("apply"),
-        ReplicaOutcome::Stale
-    );
-    assert_eq!(
-        s.store.order(id).await.expect("read"),
-        Some(replica(id, OrderState::Cancelled, 3))
-    );
-    assert_eq!(s.store.order(new_id()).await.expect("read"), None);
-    s.store.ping().await.expect("ping");
-}
-
 async fn one_active_payment_per_order(s: Subject) {
     let order = new_id();
     let first = payment(order);
@@ -119,9 +70,16 @@ async fn one_active_payment_per_order(s: Subject) {
             .await
             .expect("insert")
     );
-    assert_eq!(s.store.payment(second.id).await.expect("read"), None);
     assert_eq!(
         s.store
+            .payment(PaymentKey::Id(second.id))
+            .await
+            .expect("read"),
+        None
+    );
+    assert_eq!(
+        s.store
+            .plumbing()
             .outbox()
             .unsent_after(0, 10)
             .await
@@ -132,12 +90,12 @@ async fn one_active_payment_per_order(s: Subject) {
     );
 
     s.store
-        .update_payment(
+        .modify(
             first.id,
             Trigger::Request,
             Box::new(|p: &mut Payment, _| {
                 p.status = PaymentStatus::Failed;
-                Decision::Save(vec![])
+                Ok(Decision::Save(vec![]))
             }),
         )
         .await
@@ -171,14 +129,14 @@ async fn payments_are_found_by_id_provider_and_order(s: Subject) {
     s.store.insert_payment(&p, &[]).await.expect("insert");
     let saved = s
         .store
-        .update_payment(
+        .modify(
             p.id,
             Trigger::Request,
             Box::new(|p: &mut Payment, _| {
                 p.provider_id = Some("pi_found".into());
                 p.status = PaymentStatus::RequiresAction;
                 p.client_secret = Some("pi_found_secret".into());
-                Decision::Save(vec![])
+                Ok(Decision::Save(vec![]))
             }),
         )
         .await
@@ -187,33 +145,48 @@ async fn payments_are_found_by_id_provider_and_order(s: Subject) {
         panic!("expected a save")
     };
     assert_eq!(
-        s.store.payment(p.id).await.expect("read"),
+        s.store.payment(PaymentKey::Id(p.id)).await.expect("read"),
         Some(saved.clone())
     );
     assert_eq!(
-        s.store.payment_by_provider("pi_found").await.expect("read"),
+        s.store
+            .payment(PaymentKey::ProviderId("pi_found"))
+            .await
+            .expect("read"),
         Some(saved.clone())
     );
     assert_eq!(
-        s.store.active_payment(order).await.expect("read"),
+        s.store
+            .payment(PaymentKey::ActiveForOrder(order))
+            .await
+            .expect("read"),
         Some(saved)
     );
     assert_eq!(
-        s.store.payment_by_provider("pi_other").await.expect("read"),
+        s.store
+            .payment(PaymentKey::ProviderId("pi_other"))
+            .await
+            .expect("read"),
         None
     );
-    assert_eq!(s.store.active_payment(new_id()).await.expect("read"), None);
+    assert_eq!(
+        s.store
+            .payment(PaymentKey::ActiveForOrder(new_id()))
+            .await
+            .expect("read"),
+        None
+    );
 }
 
 async fn a_triggered_change_takes_effect_once(s: Subject) {
     let order = new_id();
     s.store
-        .apply_order("payments", new_id(), &replica(order, OrderState::Open, 0))
+        .apply_order(claim(new_id()), &replica(order, OrderState::Open, 0))
         .await
         .expect("apply");
     let p = payment(order);
     s.store.insert_payment(&p, &[]).await.expect("insert");
-    let succeed = || -> boxoffice_payments::store::Change {
+    let succeed = || -> Change {
         Box::new(|p: &mut Payment, order| {
             assert_eq!(
                 order.map(|o| o.state),
@@ -221,10 +194,10 @@ async fn a_triggered_change_takes_effect_once(s: Subject) {
                 "the change sees the order"
             );
             if p.status == PaymentStatus::Succeeded {
-                return Decision::Keep;
+                return Ok(Decision::Keep);
             }
             p.status = PaymentStatus::Succeeded;
-            Decision::Save(vec![])
+            Ok(Decision::Save(vec![]))
         })
     };
     let webhook = Trigger::Webhook {
@@ -232,14 +205,14 @@ async fn a_triggered_change_takes_effect_once(s: Subject) {
     };
     assert!(matches!(
         s.store
-            .update_payment(p.id, webhook, succeed())
+            .modify(p.id, webhook, succeed())
             .await
             .expect("update"),
         Modified::Saved(_)
     ));
     assert_eq!(
         s.store
-            .update_payment(p.id, webhook, succeed())
+            .modify(p.id, webhook, succeed())
             .await
             .expect("update"),
         Modified::Duplicate
@@ -255,117 +228,56 @@ async fn a_triggered_change_takes_effect_once(s: Subject) {
             .expect("record")
     );
 
-    let event = Trigger::Event {
-        consumer: "payments",
-        event_id: new_id(),
-    };
+    let event = Trigger::Event(claim(new_id()));
     assert!(matches!(
         s.store
-            .update_payment(p.id, event, succeed())
+            .modify(p.id, event, succeed())
             .await
             .expect("update"),
         Modified::Unchanged(_)
     ));
     assert_eq!(
         s.store
-            .update_payment(p.id, event, succeed())
+            .modify(p.id, event, succeed())
             .await
             .expect("update"),
         Modified::Duplicate
     );
     assert_eq!(
         s.store
-            .update_payment(new_id(), Trigger::Request, succeed())
+            .modify(new_id(), Trigger::Request, succeed())
             .await
             .expect("update"),
         Modified::Missing
     );
 }
 
-async fn idempotency_keys_replay_refuse_or_wait(s: Subject) {
-    let user = new_id();
-    let now = at(0);
-    assert_eq!(
-        s.store
-            .idempotency()
-            .claim_key(user, "k1", "hash-a", now)
-            .await
-            .expect("claim"),
-        KeyState::Fresh
-    );
-    assert_eq!(
-        s.store
-            .idempotency()
-            .claim_key(user, "k1", "hash-a", now)
-            .await
-            .expect("claim"),
-        KeyState::InProgress
-    );
-    assert_eq!(
-        s.store
-            .idempotency()
-            .claim_key(user, "k1", "hash-b", now)
-            .await
-            .expect("claim"),
-        KeyState::Mismatch
-    );
-    assert_eq!(
-        s.store
-            .idempotency()
-            .claim_key(new_id(), "k1", "hash-b", now)
-            .await
-            .expect("claim"),
-        KeyState::Fresh,
-        "keys are per user"
-    );
-
-    s.store
-        .idempotency()
-        .finish_key(user, "k1", 201, r#"{"id":"p1"}"#)
+async fn a_refused_change_writes_nothing_not_even_its_trigger(s: Subject) {
+    let p = payment(new_id());
+    s.store.insert_payment(&p, &[]).await.expect("insert");
+    let refusal = PaymentError::NoProviderId(p.id);
+    let outcome = s
+        .store
+        .modify(
+            p.id,
+            Trigger::Webhook {
+                event_id: "evt_refused",
+            },
+            Box::new(move |p: &mut Payment, _| {
+                p.status = PaymentStatus::Refunded;
+                Err(refusal)
+            }),
+        )
         .await
-        .expect("finish");
+        .expect("modify");
+    assert_eq!(outcome, Modified::Refused(refusal));
     assert_eq!(
-        s.store
-            .idempotency()
-            .claim_key(user, "k1", "hash-a", now)
-            .await
-            .expect("claim"),
-        KeyState::Replay {
-            status: 201,
-            body: r#"{"id":"p1"}"#.into()
-        }
+        s.store.payment(PaymentKey::Id(p.id)).await.expect("read"),
+        Some(p),
+        "the payment is as it was"
     );
-    let a_day_later = now + time::Duration::hours(25);
-    assert_eq!(
-        s.store
-            .idempotency()
-            .claim_key(user, "k1", "hash-b", a_day_later)
-            .await
-            .expect("claim"),
-        KeyState::Fresh,
-        "expired keys are forgotten"
-    );
-
-    assert_eq!(
-        s.store
-            .idempotency()
-            .claim_key(user, "k2", "hash-a", now)
-            .await
-            .expect("claim"),
-        KeyState::Fresh
-    );
-    s.store
-        .idempotency()
-        .release_key(user, "k2")
-        .await
-        .expect("release");
-    assert_eq!(
-        s.store
-            .idempotency()
-            .claim_key(user, "k2", "hash-a", now)
-            .await
-            .expect("claim"),
-        KeyState::Fresh,
-        "released keys can be used again"
+    assert!(
+        s.store.record_webhook("evt_refused").await.expect("record"),
+        "the webhook was not recorded, so the provider's retry is applied"
     );
 }

@@ -122,7 +122,8 @@ impl ReadinessProbe for TasksProbe {
 }
 
 /// A long-running piece of a service, started with the supervisor's stop token.
-pub type TaskStart = Box<dyn FnOnce(CancellationToken) -> BoxFuture<'static, anyhow::Result<()>> + Send>;
+pub type TaskStart =
+    Box<dyn FnOnce(CancellationToken) -> BoxFuture<'static, anyhow::Result<()>> + Send>;
 
 /// What one service contributes to a process.
 pub struct ServiceParts {
@@ -146,7 +147,10 @@ impl std::fmt::Debug for ServiceParts {
         f.debug_struct("ServiceParts")
             .field("name", &self.name)
             .field("consumers", &self.consumers)
-            .field("tasks", &self.tasks.iter().map(|(n, _)| n).collect::<Vec<_>>())
+            .field(
+                "tasks",
+                &self.tasks.iter().map(|(n, _)| n).collect::<Vec<_>>(),
+            )
             .finish_non_exhaustive()
     }
 }
@@ -281,7 +285,10 @@ pub async fn launch(
                     RetryPolicy::default(),
                 )
                 .await?;
-                supervisor.spawn(format!("consumer {}", spec.durable), consumer.run(supervisor.stopping()));
+                supervisor.spawn(
+                    format!("consumer {}", spec.durable),
+                    consumer.run(supervisor.stopping()),
+                );
             }
         }
         later.push((service.name, bus, service.events, service.tasks));

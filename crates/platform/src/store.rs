@@ -120,7 +120,8 @@ pub struct StoreProbe {
 }
 
 impl StoreProbe {
-    /// A probe reported as `name` (e.g. `orders-db`).
+    /// A probe reported as `name` (e.g. `orders-db`), ready for the probe list.
+    #[allow(clippy::new_ret_no_self)]
     pub fn new(name: &'static str, plumbing: Arc<dyn Plumbing>) -> Arc<dyn ReadinessProbe> {
         Arc::new(Self { name, plumbing })
     }

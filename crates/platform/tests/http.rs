@@ -107,7 +107,11 @@ async fn expired_tampered_and_unsigned_tokens_are_401() {
         .expect("token");
     let (good, _) = server
         .keys
-        .issue(boxoffice_common::new_id(), "a@b.co", time::OffsetDateTime::now_utc())
+        .issue(
+            boxoffice_common::new_id(),
+            "a@b.co",
+            time::OffsetDateTime::now_utc(),
+        )
         .expect("token");
     let mut tampered = good.clone();
     tampered.pop();

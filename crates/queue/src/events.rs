@@ -2,14 +2,14 @@
 //! line when its ticket is sold or withdrawn, and hand the turn on when a hold lapses.
 
 use boxoffice_common::events::{
-    ORDER_CANCELLED, ORDER_COMPLETED, ORDER_CREATED, OrderCancelled, OrderCompleted, OrderCreated,
-    TICKET_CREATED, TICKET_DELETED, TicketCreated, TicketDeleted,
+    Event, ORDER_CANCELLED, ORDER_COMPLETED, ORDER_CREATED, TICKET_CREATED, TICKET_DELETED,
 };
+use boxoffice_common::{TicketId, UserId};
 use boxoffice_platform::bus::Envelope;
 use boxoffice_platform::consumer::{EventHandler, Handled};
+use boxoffice_platform::store::{Claim, Modified};
 
 use crate::service::QueueService;
-use crate::store::{Claim, Modified};
 
 /// Durable consumer name.
 pub const CONSUMER: &str = "queue";
@@ -37,40 +37,38 @@ impl QueueEvents {
 
 #[async_trait::async_trait]
 impl EventHandler for QueueEvents {
-    async fn handle(&self, event: &Envelope) -> anyhow::Result<Handled> {
+    async fn handle(&self, envelope: &Envelope) -> anyhow::Result<Handled> {
         let claim = Some(Claim {
             consumer: CONSUMER,
-            event_id: event.id,
+            event_id: envelope.id,
         });
         let now = self.service.clock().now();
         let service = &self.service;
-        let outcome = match event.kind.as_str() {
-            TICKET_CREATED => {
-                let ticket: TicketCreated = event.data()?;
+        let outcome = match envelope.event()? {
+            Event::TicketCreated(ticket) => {
                 let seller = ticket.user_id;
                 service
-                    .change(ticket.id, None, claim, move |rules, line| {
+                    .change(TicketId(ticket.id), None, claim, move |rules, line| {
                         rules.ticket_listed(line, seller);
                         Ok(())
                     })
                     .await?
             }
-            TICKET_DELETED => {
-                let ticket: TicketDeleted = event.data()?;
+            Event::TicketDeleted(ticket) => {
                 service
-                    .change(ticket.id, None, claim, |rules, line| {
+                    .change(TicketId(ticket.id), None, claim, |rules, line| {
                         rules.ticket_deleted(line);
                         Ok(())
                     })
                     .await?
             }
-            ORDER_CREATED => {
-                let order: OrderCreated = event.data()?;
+            Event::OrderCreated(order) => {
                 let (id, expires_at) = (order.id, order.expires_at);
+                let buyer = Some(UserId(order.user_id));
                 service
                     .change(
-                        order.ticket.id,
-                        Some(order.user_id),
+                        TicketId(order.ticket.id),
+                        buyer,
                         claim,
                         move |rules, line| {
                             rules.order_placed(line, id, expires_at);
@@ -79,35 +77,51 @@ impl EventHandler for QueueEvents {
                     )
                     .await?
             }
-            ORDER_CANCELLED => {
-                let order: OrderCancelled = event.data()?;
+            Event::OrderCancelled(order) => {
                 let id = order.id;
                 service
-                    .change(order.ticket.id, None, claim, move |rules, line| {
-                        rules.order_cancelled(line, id, now);
-                        Ok(())
-                    })
+                    .change(
+                        TicketId(order.ticket.id),
+                        None,
+                        claim,
+                        move |rules, line| {
+                            rules.order_cancelled(line, id, now);
+                            Ok(())
+                        },
+                    )
                     .await?
             }
-            ORDER_COMPLETED => {
-                let order: OrderCompleted = event.data()?;
+            Event::OrderCompleted(order) => {
                 service
-                    .change(order.ticket.id, None, claim, |rules, line| {
+                    .change(TicketId(order.ticket.id), None, claim, |rules, line| {
                         rules.order_completed(line);
                         Ok(())
                     })
                     .await?
             }
-            _ => return Ok(Handled::Ignored),
+            // A hold's end moving for a payment in flight matters to no wait estimate.
+            Event::OrderExtended(_)
+            | Event::TicketUpdated(_)
+            | Event::ExpirationComplete(_)
+            | Event::PaymentCreated(_)
+            | Event::PaymentRefunded(_)
+            | Event::PaymentPending(_)
+            | Event::PaymentFailed(_)
+            | Event::QueueLine(_)
+            | Event::Unknown => return Ok(Handled::Ignored),
         };
         Ok(match outcome {
-            Ok(Modified::Saved(_)) => Handled::Applied,
-            Ok(Modified::Unchanged(_) | Modified::Duplicate) => Handled::Ignored,
-            Err(refusal) => anyhow::bail!("an event's rule refused: {refusal}"),
+            Modified::Saved(_) => Handled::Applied,
+            Modified::Unchanged(_) | Modified::Duplicate | Modified::Missing => Handled::Ignored,
+            Modified::Refused(refusal) => anyhow::bail!("an event's rule refused: {refusal}"),
         })
     }
 
-    async fn park(&self, event: &Envelope, reason: &str) -> anyhow::Result<()> {
-        self.service.store().park(CONSUMER, event, reason).await
+    async fn park(&self, envelope: &Envelope, reason: &str) -> anyhow::Result<()> {
+        self.service
+            .store()
+            .plumbing()
+            .park(CONSUMER, envelope, reason)
+            .await
     }
 }

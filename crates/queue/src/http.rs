@@ -4,13 +4,12 @@ use std::collections::VecDeque;
 use std::convert::Infallible;
 use std::time::Duration;
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
-use boxoffice_common::Id;
-use boxoffice_common::id::parse_id;
-use boxoffice_platform::http::{ApiError, AuthUser, Claims, ErrorBody};
+use boxoffice_common::{TicketId, UserId};
+use boxoffice_platform::http::{ApiError, AuthUser, ErrorBody, PathId};
 use futures::Stream;
 use serde::Serialize;
 use time::OffsetDateTime;
@@ -81,11 +80,10 @@ impl From<Place> for PlaceBody {
 )]
 async fn join_line(
     State(service): State<QueueService>,
-    AuthUser(user): AuthUser,
-    Path(ticket_id): Path<String>,
+    user: AuthUser,
+    PathId(ticket): PathId,
 ) -> Result<Response, ApiError> {
-    let (user, ticket_id) = caller_and_ticket(&user, &ticket_id)?;
-    let place = service.join(user, ticket_id).await.map_err(to_api_error)?;
+    let place = service.join(user.id(), TicketId(ticket)).await?;
     Ok((StatusCode::ACCEPTED, axum::Json(PlaceBody::from(place))).into_response())
 }
 
@@ -102,12 +100,11 @@ async fn join_line(
 )]
 async fn show_place(
     State(service): State<QueueService>,
-    AuthUser(user): AuthUser,
-    Path(ticket_id): Path<String>,
+    user: AuthUser,
+    PathId(ticket): PathId,
 ) -> Result<axum::Json<PlaceBody>, ApiError> {
-    let (user, ticket_id) = caller_and_ticket(&user, &ticket_id)?;
     let place = service
-        .status(user, ticket_id)
+        .status(user.id(), TicketId(ticket))
         .await?
         .ok_or(ApiError::NotFound)?;
     Ok(axum::Json(place.into()))
@@ -127,11 +124,10 @@ async fn show_place(
 )]
 async fn leave_line(
     State(service): State<QueueService>,
-    AuthUser(user): AuthUser,
-    Path(ticket_id): Path<String>,
+    user: AuthUser,
+    PathId(ticket): PathId,
 ) -> Result<StatusCode, ApiError> {
-    let (user, ticket_id) = caller_and_ticket(&user, &ticket_id)?;
-    service.leave(user, ticket_id).await?;
+    service.leave(user.id(), TicketId(ticket)).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -153,19 +149,19 @@ async fn leave_line(
 )]
 async fn follow_place(
     State(service): State<QueueService>,
-    AuthUser(user): AuthUser,
-    Path(ticket_id): Path<String>,
+    user: AuthUser,
+    PathId(ticket): PathId,
 ) -> Result<Response, ApiError> {
-    let (user, ticket_id) = caller_and_ticket(&user, &ticket_id)?;
+    let (user, ticket) = (user.id(), TicketId(ticket));
     // Subscribe before the first look, so no change between the two is missed.
     let changes = service.store().changes();
-    if service.status(user, ticket_id).await?.is_none() {
+    if service.status(user, ticket).await?.is_none() {
         return Err(ApiError::NotFound);
     }
     let feed = Feed {
         service,
         user,
-        ticket_id,
+        ticket,
         changes,
         last: None,
         pending: VecDeque::new(),
@@ -181,9 +177,9 @@ async fn follow_place(
 /// emits what is new.
 struct Feed {
     service: QueueService,
-    user: Id,
-    ticket_id: Id,
-    changes: broadcast::Receiver<Id>,
+    user: UserId,
+    ticket: TicketId,
+    changes: broadcast::Receiver<boxoffice_common::Id>,
     last: Option<Place>,
     pending: VecDeque<Event>,
     first: bool,
@@ -225,7 +221,7 @@ impl Feed {
         loop {
             // Already told: look now.
             match self.changes.try_recv() {
-                Ok(id) if id == self.ticket_id => return,
+                Ok(id) if id == self.ticket.get() => return,
                 Ok(_) => continue,
                 Err(broadcast::error::TryRecvError::Lagged(_)) => return,
                 Err(
@@ -235,7 +231,7 @@ impl Feed {
             tokio::select! {
                 () = &mut deadline => return,
                 changed = self.changes.recv() => match changed {
-                    Ok(id) if id == self.ticket_id => return,
+                    Ok(id) if id == self.ticket.get() => return,
                     Ok(_) => {}
                     // Behind: something may have changed; look.
                     Err(broadcast::error::RecvError::Lagged(_)) => return,
@@ -252,13 +248,13 @@ impl Feed {
         let snapshot = self
             .service
             .store()
-            .snapshot(self.ticket_id, self.user)
+            .snapshot(self.ticket.get(), self.user.get())
             .await?;
         if snapshot.state.gone.is_some() {
             self.pending.push_back(
                 Event::default()
                     .event("ticket-unavailable")
-                    .json_data(serde_json::json!({ "ticketId": self.ticket_id.to_string() }))?,
+                    .json_data(serde_json::json!({ "ticketId": self.ticket.to_string() }))?,
             );
             self.done = true;
             return Ok(());
@@ -276,7 +272,7 @@ impl Feed {
                     Event::default()
                         .event("queue-turn")
                         .json_data(serde_json::json!({
-                            "ticketId": self.ticket_id.to_string(),
+                            "ticketId": self.ticket.to_string(),
                             "turnExpiresAt": turn_expires_at
                                 .format(&time::format_description::well_known::Rfc3339)?,
                         }))?,
@@ -297,18 +293,15 @@ impl Feed {
     }
 }
 
-/// The caller and the ticket of a queue route. A session whose id is not one of ours
-/// cannot queue (401); a malformed ticket id is an unknown ticket (404).
-fn caller_and_ticket(user: &Claims, ticket_id: &str) -> Result<(Id, Id), ApiError> {
-    let user = parse_id(&user.id).ok_or(ApiError::Unauthorized)?;
-    let ticket_id = parse_id(ticket_id).ok_or(ApiError::NotFound)?;
-    Ok((user, ticket_id))
-}
-
-fn to_api_error(err: QueueServiceError) -> ApiError {
-    match err {
-        QueueServiceError::Refused(QueueError::NotFound) => ApiError::NotFound,
-        QueueServiceError::Refused(QueueError::Refused(message)) => ApiError::bad_request(message),
-        QueueServiceError::Internal(e) => ApiError::Internal(e),
+/// How each refusal is answered; handlers just use `?`.
+impl From<QueueServiceError> for ApiError {
+    fn from(err: QueueServiceError) -> Self {
+        match err {
+            QueueServiceError::Refused(QueueError::NotFound) => ApiError::NotFound,
+            QueueServiceError::Refused(QueueError::Refused(message)) => {
+                ApiError::bad_request(message)
+            }
+            QueueServiceError::Internal(e) => ApiError::Internal(e),
+        }
     }
 }

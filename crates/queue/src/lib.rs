@@ -1,7 +1,11 @@
 //! The queue service: a fair, enforced line for a ticket someone else holds (CONTRACT §8).
 //!
+//! * [`parts`] — the service as the composition root runs it: routes, the `queue-store`
+//!   probe, the event consumer, the outbox relay, the turn timer and the store's own
+//!   background work (Redis: following other replicas), all supervised.
 //! * [`domain`] — lines, turns and their rules (pure): strict arrival order; a lapsed hold
-//!   gives the head of the line an exclusive turn; an unused turn passes on.
+//!   gives the head of the line an exclusive turn; an unused turn passes on. Split into
+//!   the ticket's state, the loaded line, the rules and a buyer's place.
 //! * [`service`] — join, look, leave; the rules applied through the store, publishing
 //!   `queue:line` whenever whose turn it is changes, so the orders service can enforce it.
 //! * [`events`] — ticket and order events → who holds each ticket; sale or withdrawal ends
@@ -19,25 +23,37 @@ pub mod store;
 
 use std::sync::Arc;
 
-use boxoffice_platform::http::health::ReadinessProbe;
+use boxoffice_common::Clock;
+use boxoffice_platform::runtime::ServiceParts;
+use boxoffice_platform::store::StoreProbe;
+use tokio::sync::Notify;
+
+use crate::domain::Rules;
+use crate::events::{CONSUMER, QueueEvents, SUBSCRIBES_TO};
+use crate::scheduler::TurnTimer;
+use crate::service::QueueService;
+use crate::store::QueueStore;
 
 /// Name of this service in event envelopes.
 pub const SOURCE: &str = "queue";
 
-/// `/readyz` check: the line store answers.
-pub fn readiness_probe(store: Arc<dyn store::QueueStore>) -> Arc<dyn ReadinessProbe> {
-    Arc::new(StoreProbe(store))
-}
-
-struct StoreProbe(Arc<dyn store::QueueStore>);
-
-#[async_trait::async_trait]
-impl ReadinessProbe for StoreProbe {
-    fn name(&self) -> &str {
-        "queue-store"
+/// The queue service on `store`, whose outbox writes notify `wake`, with turns as long
+/// as `rules` say.
+pub fn parts(
+    store: Arc<dyn QueueStore>,
+    wake: Arc<Notify>,
+    clock: Arc<dyn Clock>,
+    rules: Rules,
+) -> ServiceParts {
+    let service = QueueService::new(Arc::clone(&store), clock, rules);
+    let probe = StoreProbe::new("queue-store", store.plumbing());
+    let timer = TurnTimer::new(service.clone());
+    let mut parts = ServiceParts::new(SOURCE, http::router(service.clone()), vec![probe])
+        .consumer(CONSUMER, SUBSCRIBES_TO, Arc::new(QueueEvents::new(service)))
+        .events(store.plumbing(), wake)
+        .task("turn-timer", move |stop| timer.run(stop));
+    if let Some(background) = store.background() {
+        parts = parts.task("change-feed", background);
     }
-
-    async fn check(&self) -> Result<(), String> {
-        self.0.ping().await.map_err(|e| format!("{e:#}"))
-    }
+    parts
 }

@@ -7,6 +7,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use boxoffice_common::TicketId;
+use boxoffice_platform::store::Modified;
 use tokio_util::sync::CancellationToken;
 
 use crate::service::QueueService;
@@ -27,8 +29,9 @@ impl TurnTimer {
         Self { service }
     }
 
-    /// Ends turns until `stop` is cancelled.
-    pub async fn run(self, stop: CancellationToken) {
+    /// Ends turns until `stop` is cancelled. A failed round is logged and tried again
+    /// after a pause, so this returns only when stopped.
+    pub async fn run(self, stop: CancellationToken) -> anyhow::Result<()> {
         let turn_running = Arc::clone(self.service.turn_running());
         loop {
             let pause = match self.end_turns_and_plan().await {
@@ -41,11 +44,11 @@ impl TurnTimer {
                     ERROR_PAUSE
                 }
             };
-            if pause.is_zero() {
+            if pause.is_zero() && !stop.is_cancelled() {
                 continue;
             }
             tokio::select! {
-                () = stop.cancelled() => break,
+                () = stop.cancelled() => return Ok(()),
                 // A turn may have started that ends sooner than planned.
                 () = turn_running.notified() => {},
                 () = tokio::time::sleep(pause) => {},
@@ -57,14 +60,17 @@ impl TurnTimer {
         let clock = self.service.clock();
         let now = clock.now();
         let ended = self.service.store().turns_ended(now, BATCH).await?;
-        for ticket_id in &ended {
-            self.service
-                .change(*ticket_id, None, None, move |rules, line| {
+        for &ticket_id in &ended {
+            let modified = self
+                .service
+                .change(TicketId(ticket_id), None, None, move |rules, line| {
                     rules.turn_lapsed(line, now);
                     Ok(())
                 })
-                .await?
-                .map_err(|refusal| anyhow::anyhow!("ending a turn refused: {refusal}"))?;
+                .await?;
+            if let Modified::Refused(refusal) = modified {
+                anyhow::bail!("ending a turn refused: {refusal}");
+            }
         }
         if ended.len() == BATCH as usize {
             return Ok(Duration::ZERO);

@@ -3,13 +3,14 @@
 
 use std::sync::Arc;
 
-use boxoffice_common::{Clock, Id};
+use boxoffice_common::{Clock, TicketId, UserId};
 use boxoffice_platform::bus::Envelope;
+use boxoffice_platform::store::{Claim, Modified};
 use tokio::sync::Notify;
 
 use crate::SOURCE;
 use crate::domain::{Line, Place, QueueError, Rules};
-use crate::store::{Change, Claim, Modified, QueueStore, Snapshot};
+use crate::store::{Change, QueueStore, Snapshot};
 
 #[derive(Debug, thiserror::Error)]
 pub enum QueueServiceError {
@@ -56,14 +57,15 @@ impl QueueService {
     }
 
     /// Applies `rule` to a ticket's line and publishes `queue:line` when what the orders
-    /// service enforces moved.
+    /// service enforces moved: the rule's line returns the payload, this wraps it.
     pub async fn change(
         &self,
-        ticket_id: Id,
-        actor: Option<Id>,
+        ticket: TicketId,
+        actor: Option<UserId>,
         claim: Option<Claim<'_>>,
         rule: impl Fn(&Rules, &mut Line) -> Result<(), QueueError> + Send + Sync + 'static,
-    ) -> anyhow::Result<Result<Modified, QueueError>> {
+    ) -> anyhow::Result<Modified<Snapshot, QueueError>> {
+        let ticket_id = ticket.get();
         let rules = self.rules;
         let clock = self.clock.clone();
         let change: Change = Box::new(move |line: &mut Line| {
@@ -74,8 +76,9 @@ impl QueueService {
                 .into_iter()
                 .collect())
         });
+        let actor = actor.map(UserId::get);
         let modified = self.store.modify(ticket_id, actor, claim, change).await?;
-        if let Ok(Modified::Saved(snapshot)) = &modified
+        if let Modified::Saved(snapshot) = &modified
             && snapshot.state.turn.is_some()
         {
             self.turn_running.notify_one();
@@ -84,17 +87,20 @@ impl QueueService {
     }
 
     /// The buyer joins the ticket's line (or keeps their place) and learns where they stand.
-    pub async fn join(&self, user: Id, ticket_id: Id) -> Result<Place, QueueServiceError> {
+    pub async fn join(&self, user: UserId, ticket: TicketId) -> Result<Place, QueueServiceError> {
+        let buyer = user.get();
         let modified = self
-            .change(ticket_id, Some(user), None, move |rules, line| {
-                rules.join(line, user)
+            .change(ticket, Some(user), None, move |rules, line| {
+                rules.join(line, buyer)
             })
-            .await??;
+            .await?;
         let snapshot = match modified {
             Modified::Saved(snapshot) | Modified::Unchanged(snapshot) => snapshot,
-            // Only consumers' changes carry an inbox claim.
-            Modified::Duplicate => {
-                return Err(anyhow::anyhow!("a join was reported as a duplicate event").into());
+            Modified::Refused(refusal) => return Err(refusal.into()),
+            // Only consumers' changes carry an inbox claim, and an unknown ticket is an
+            // empty line.
+            Modified::Duplicate | Modified::Missing => {
+                return Err(anyhow::anyhow!("a join was reported as {modified:?}").into());
             }
         };
         self.place_in(&snapshot, user)
@@ -102,28 +108,32 @@ impl QueueService {
     }
 
     /// Where the buyer stands, if they wait in the ticket's line.
-    pub async fn status(&self, user: Id, ticket_id: Id) -> anyhow::Result<Option<Place>> {
-        let snapshot = self.store.snapshot(ticket_id, user).await?;
+    pub async fn status(&self, user: UserId, ticket: TicketId) -> anyhow::Result<Option<Place>> {
+        let snapshot = self.store.snapshot(ticket.get(), user.get()).await?;
         Ok(self.place_in(&snapshot, user))
     }
 
     /// The buyer leaves the line; leaving a line one is not in is fine.
-    pub async fn leave(&self, user: Id, ticket_id: Id) -> anyhow::Result<()> {
+    pub async fn leave(&self, user: UserId, ticket: TicketId) -> anyhow::Result<()> {
         let now = self.clock.now();
-        self.change(ticket_id, Some(user), None, move |rules, line| {
-            rules.leave(line, user, now);
-            Ok(())
-        })
-        .await?
-        .map_err(|refusal| anyhow::anyhow!("leaving refused: {refusal}"))?;
+        let buyer = user.get();
+        let modified = self
+            .change(ticket, Some(user), None, move |rules, line| {
+                rules.leave(line, buyer, now);
+                Ok(())
+            })
+            .await?;
+        if let Modified::Refused(refusal) = modified {
+            anyhow::bail!("leaving refused: {refusal}");
+        }
         Ok(())
     }
 
-    pub fn place_in(&self, snapshot: &Snapshot, user: Id) -> Option<Place> {
+    pub fn place_in(&self, snapshot: &Snapshot, user: UserId) -> Option<Place> {
         let position = snapshot.position?;
         Some(self.rules.place(
             &snapshot.state,
-            user,
+            user.get(),
             position,
             snapshot.len,
             self.clock.now(),

@@ -1,8 +1,10 @@
-//! Tickets and the rules that change them. Pure: no I/O, no clock.
+//! Tickets and the rules that change them. Pure: no I/O, no clock. Each change returns
+//! the event payload it causes (`TicketCreated`, `TicketUpdated`, `TicketDeleted`); the
+//! service wraps it in an envelope.
 
-use boxoffice_common::events::TicketUpdated;
+use boxoffice_common::events::{TicketCreated, TicketDeleted, TicketUpdated};
 use boxoffice_common::money::{MAX_MAJOR_UNITS, MoneyError};
-use boxoffice_common::{Id, Money};
+use boxoffice_common::{Id, Money, OrderId, TicketId, UserId};
 use time::OffsetDateTime;
 
 pub const TITLE_REQUIRED: &str = "Title is required";
@@ -55,6 +57,9 @@ pub struct Ticket {
     /// Bumped by every change; replicas apply changes in this order.
     pub version: i64,
     pub created_at: OffsetDateTime,
+    /// Withdrawn by its seller. Saved like any other change (so the store needs no
+    /// separate "delete" decision); from then on every read treats the ticket as gone.
+    pub deleted: bool,
 }
 
 /// The seller's part of a ticket, validated.
@@ -123,23 +128,38 @@ impl TicketDraft {
 }
 
 impl Ticket {
-    /// A new listing, version 0.
-    pub fn list(id: Id, seller: Id, draft: TicketDraft, now: OffsetDateTime) -> Self {
-        Self {
-            id,
+    /// A new listing, version 0, and the `ticket:created` payload announcing it.
+    pub fn list(
+        id: TicketId,
+        seller: UserId,
+        draft: TicketDraft,
+        now: OffsetDateTime,
+    ) -> (Self, TicketCreated) {
+        let ticket = Self {
+            id: id.get(),
             title: draft.title,
             price: draft.price,
             description: draft.description,
-            user_id: seller,
+            user_id: seller.get(),
             order_id: None,
             status: TicketStatus::Available,
             version: 0,
             created_at: now,
-        }
+            deleted: false,
+        };
+        let created = TicketCreated {
+            id: ticket.id,
+            version: ticket.version,
+            title: ticket.title.clone(),
+            price: ticket.price.minor(),
+            user_id: ticket.user_id,
+        };
+        (ticket, created)
     }
 
-    /// Ownership is checked before the reservation, as the contract orders the errors.
-    pub fn edit(&mut self, user: Id, draft: TicketDraft) -> Result<(), TicketError> {
+    /// The seller changes title, price and description. Ownership is checked before the
+    /// reservation, as the contract orders the errors.
+    pub fn edit(&mut self, user: UserId, draft: TicketDraft) -> Result<TicketUpdated, TicketError> {
         self.check_owner(user)?;
         if self.status != TicketStatus::Available {
             return Err(TicketError::Refused(CANNOT_EDIT_RESERVED));
@@ -148,57 +168,61 @@ impl Ticket {
         self.price = draft.price;
         self.description = draft.description;
         self.version += 1;
-        Ok(())
+        Ok(self.updated_event())
     }
 
-    /// Checks that the seller may withdraw the ticket; bumps the version for the event.
-    pub fn withdraw(&mut self, user: Id) -> Result<(), TicketError> {
+    /// The seller withdraws the listing: marked deleted, version bumped for the event.
+    pub fn withdraw(&mut self, user: UserId) -> Result<TicketDeleted, TicketError> {
         self.check_owner(user)?;
         if self.status != TicketStatus::Available {
             return Err(TicketError::Refused(CANNOT_DELETE_RESERVED));
         }
         self.version += 1;
-        Ok(())
+        self.deleted = true;
+        Ok(TicketDeleted {
+            id: self.id,
+            version: self.version,
+        })
     }
 
-    /// An order now holds the ticket. `false` when nothing changes (already held by it,
+    /// An order now holds the ticket. `None` when nothing changes (already held by it,
     /// or sold). The orders service decides who may hold a ticket, so a newer order
     /// replaces a holder whose cancellation has not arrived yet.
-    pub fn reserve(&mut self, order: Id) -> bool {
-        if self.status == TicketStatus::Sold || self.order_id == Some(order) {
-            return false;
+    pub fn reserve(&mut self, order: OrderId) -> Option<TicketUpdated> {
+        if self.status == TicketStatus::Sold || self.order_id == Some(order.get()) {
+            return None;
         }
-        self.order_id = Some(order);
+        self.order_id = Some(order.get());
         self.status = TicketStatus::Reserved;
         self.version += 1;
-        true
+        Some(self.updated_event())
     }
 
     /// The order's hold ended. Only the holding order can free the ticket: a late
-    /// cancellation of an older order changes nothing.
-    pub fn release(&mut self, order: Id) -> bool {
-        if self.status != TicketStatus::Reserved || self.order_id != Some(order) {
-            return false;
+    /// cancellation of an older order changes nothing (`None`).
+    pub fn release(&mut self, order: OrderId) -> Option<TicketUpdated> {
+        if self.status != TicketStatus::Reserved || self.order_id != Some(order.get()) {
+            return None;
         }
         self.order_id = None;
         self.status = TicketStatus::Available;
         self.version += 1;
-        true
+        Some(self.updated_event())
     }
 
-    /// The order was paid: the ticket is sold for good.
-    pub fn sell(&mut self, order: Id) -> bool {
+    /// The order was paid: the ticket is sold for good. `None` if it already was.
+    pub fn sell(&mut self, order: OrderId) -> Option<TicketUpdated> {
         if self.status == TicketStatus::Sold {
-            return false;
+            return None;
         }
-        self.order_id = Some(order);
+        self.order_id = Some(order.get());
         self.status = TicketStatus::Sold;
         self.version += 1;
-        true
+        Some(self.updated_event())
     }
 
-    fn check_owner(&self, user: Id) -> Result<(), TicketError> {
-        if self.user_id == user {
+    fn check_owner(&self, user: UserId) -> Result<(), TicketError> {
+        if self.user_id == user.get() {
             Ok(())
         } else {
             Err(TicketError::NotOwner)
@@ -206,7 +230,7 @@ impl Ticket {
     }
 
     /// The `ticket:updated` payload describing the ticket as it is now.
-    pub fn updated_event(&self) -> TicketUpdated {
+    fn updated_event(&self) -> TicketUpdated {
         TicketUpdated {
             id: self.id,
             version: self.version,
@@ -224,21 +248,32 @@ mod tests {
 
     use super::*;
 
+    fn order() -> OrderId {
+        OrderId(new_id())
+    }
+
     fn draft(title: &str, price: f64) -> TicketDraft {
         TicketDraft::parse(Some(title), Some(price), None).expect("valid draft")
     }
 
-    fn ticket() -> (Ticket, Id) {
-        let seller = new_id();
-        (
-            Ticket::list(
-                new_id(),
-                seller,
-                draft("Concert", 20.0),
-                OffsetDateTime::UNIX_EPOCH,
-            ),
+    fn ticket() -> (Ticket, UserId) {
+        let seller = UserId(new_id());
+        let (ticket, created) = Ticket::list(
+            TicketId(new_id()),
             seller,
-        )
+            draft("Concert", 20.0),
+            OffsetDateTime::UNIX_EPOCH,
+        );
+        assert_eq!((created.id, created.version), (ticket.id, 0));
+        (ticket, seller)
+    }
+
+    #[test]
+    fn a_withdrawn_ticket_is_marked_deleted_and_announced() {
+        let (mut ticket, seller) = ticket();
+        let deleted = ticket.withdraw(seller).expect("withdraw");
+        assert!(ticket.deleted);
+        assert_eq!((deleted.id, deleted.version), (ticket.id, 1));
     }
 
     #[test]
@@ -261,20 +296,21 @@ mod tests {
     fn only_the_owner_edits_and_only_while_available() {
         let (mut ticket, seller) = ticket();
         assert_eq!(
-            ticket.edit(new_id(), draft("Other", 1.0)),
+            ticket.edit(UserId(new_id()), draft("Other", 1.0)),
             Err(TicketError::NotOwner)
         );
-        ticket.edit(seller, draft("Renamed", 30.0)).expect("edit");
+        let updated = ticket.edit(seller, draft("Renamed", 30.0)).expect("edit");
         assert_eq!((ticket.title.as_str(), ticket.version), ("Renamed", 1));
+        assert_eq!((updated.title.as_str(), updated.version), ("Renamed", 1));
 
-        assert!(ticket.reserve(new_id()));
+        assert!(ticket.reserve(order()).is_some());
         assert_eq!(
             ticket.edit(seller, draft("Again", 1.0)),
             Err(TicketError::Refused(CANNOT_EDIT_RESERVED))
         );
         // Ownership is checked first.
         assert_eq!(
-            ticket.edit(new_id(), draft("Again", 1.0)),
+            ticket.edit(UserId(new_id()), draft("Again", 1.0)),
             Err(TicketError::NotOwner)
         );
         assert_eq!(
@@ -286,15 +322,16 @@ mod tests {
     #[test]
     fn a_stale_release_never_frees_a_newer_hold() {
         let (mut ticket, _) = ticket();
-        let (old, new) = (new_id(), new_id());
-        assert!(ticket.reserve(old));
-        assert!(ticket.reserve(new), "the newer order takes over");
+        let (old, new) = (order(), order());
+        assert!(ticket.reserve(old).is_some());
+        assert!(ticket.reserve(new).is_some(), "the newer order takes over");
         assert!(
-            !ticket.release(old),
+            ticket.release(old).is_none(),
             "the old order's cancellation is stale"
         );
-        assert_eq!(ticket.order_id, Some(new));
-        assert!(ticket.release(new));
+        assert_eq!(ticket.order_id, Some(new.get()));
+        let released = ticket.release(new).expect("the holder frees it");
+        assert_eq!(released.order_id, None);
         assert_eq!(
             (ticket.status, ticket.order_id),
             (TicketStatus::Available, None)
@@ -304,11 +341,11 @@ mod tests {
     #[test]
     fn a_sold_ticket_stays_sold() {
         let (mut ticket, seller) = ticket();
-        let order = new_id();
-        assert!(ticket.reserve(order));
-        assert!(ticket.sell(order));
-        assert!(!ticket.release(order));
-        assert!(!ticket.reserve(new_id()));
+        let paid = order();
+        assert!(ticket.reserve(paid).is_some());
+        assert!(ticket.sell(paid).is_some());
+        assert!(ticket.release(paid).is_none());
+        assert!(ticket.reserve(order()).is_none());
         assert_eq!(ticket.status, TicketStatus::Sold);
         assert!(ticket.edit(seller, draft("x", 1.0)).is_err());
         assert!(ticket.withdraw(seller).is_err());
@@ -317,10 +354,10 @@ mod tests {
     #[test]
     fn redelivered_reservations_change_nothing() {
         let (mut ticket, _) = ticket();
-        let order = new_id();
-        assert!(ticket.reserve(order));
+        let held = order();
+        assert!(ticket.reserve(held).is_some());
         let version = ticket.version;
-        assert!(!ticket.reserve(order));
+        assert!(ticket.reserve(held).is_none());
         assert_eq!(ticket.version, version);
     }
 }

@@ -5,20 +5,24 @@
 use std::sync::Arc;
 
 use boxoffice_common::events::{
-    ORDER_CANCELLED, ORDER_COMPLETED, ORDER_CREATED, OrderCancelled, OrderCompleted, OrderCreated,
+    Event, ORDER_CANCELLED, ORDER_COMPLETED, ORDER_CREATED, TicketUpdated,
 };
-use boxoffice_common::{Clock, Id};
+use boxoffice_common::{Clock, OrderId, TicketId};
 use boxoffice_platform::bus::Envelope;
 use boxoffice_platform::consumer::{EventHandler, Handled};
+use boxoffice_platform::store::{Claim, Decision, Modified};
 
 use crate::domain::Ticket;
 use crate::service::SOURCE;
-use crate::store::{Claim, Decision, Modified, TicketStore};
+use crate::store::TicketStore;
 
 /// Durable consumer name.
 pub const CONSUMER: &str = "tickets";
 /// Event types this service listens to.
 pub const SUBSCRIBES_TO: &[&str] = &[ORDER_CREATED, ORDER_CANCELLED, ORDER_COMPLETED];
+
+/// A reservation transition of the domain: the `ticket:updated` payload if it changed.
+type Transition = fn(&mut Ticket, OrderId) -> Option<TicketUpdated>;
 
 /// Applies order events to tickets.
 #[derive(Debug, Clone)]
@@ -32,76 +36,83 @@ impl OrderEvents {
         Self { store, clock }
     }
 
+    fn claim(event: &Envelope) -> Claim<'static> {
+        Claim {
+            consumer: CONSUMER,
+            event_id: event.id,
+        }
+    }
+
     /// Applies `transition` to the ticket, publishing `ticket:updated` if it changed.
     async fn apply(
         &self,
         event: &Envelope,
-        ticket_id: Id,
-        transition: fn(&mut Ticket, Id) -> bool,
-        order_id: Id,
+        ticket: TicketId,
+        transition: Transition,
+        order: OrderId,
     ) -> anyhow::Result<Handled> {
         let now = self.clock.now();
-        let claim = Claim {
-            consumer: CONSUMER,
-            event_id: event.id,
-        };
         let outcome = self
             .store
             .modify(
-                ticket_id,
-                Some(claim),
+                ticket.get(),
+                Some(Self::claim(event)),
                 Box::new(move |ticket: &mut Ticket| {
-                    Ok(if transition(ticket, order_id) {
-                        Decision::Save(vec![Envelope::new(SOURCE, now, &ticket.updated_event())])
-                    } else {
-                        Decision::Keep
+                    Ok(match transition(ticket, order) {
+                        Some(updated) => Decision::Save(vec![Envelope::new(SOURCE, now, &updated)]),
+                        None => Decision::Keep,
                     })
                 }),
             )
-            .await?
-            .map_err(|refusal| anyhow::anyhow!("unexpected refusal: {refusal}"))?;
-        Ok(match outcome {
-            Modified::Saved(_) => Handled::Applied,
-            Modified::Unchanged(_) | Modified::Duplicate | Modified::Missing => Handled::Ignored,
-        })
+            .await?;
+        match outcome {
+            Modified::Saved(_) => Ok(Handled::Applied),
+            Modified::Unchanged(_) | Modified::Duplicate | Modified::Missing => {
+                Ok(Handled::Ignored)
+            }
+            Modified::Refused(refusal) => anyhow::bail!("unexpected refusal: {refusal}"),
+        }
     }
 }
 
 #[async_trait::async_trait]
 impl EventHandler for OrderEvents {
     async fn handle(&self, event: &Envelope) -> anyhow::Result<Handled> {
-        match event.kind.as_str() {
-            ORDER_CREATED => {
-                let order: OrderCreated = event.data()?;
+        match event.event()? {
+            Event::OrderCreated(order) => {
                 if self.store.is_order_closed(order.id).await? {
                     // Its cancellation overtook it: the order must not hold the ticket.
-                    let claim = Claim {
-                        consumer: CONSUMER,
-                        event_id: event.id,
-                    };
-                    self.store.claim_only(claim).await?;
+                    self.store.claim_only(Self::claim(event)).await?;
                     return Ok(Handled::Ignored);
                 }
-                self.apply(event, order.ticket.id, Ticket::reserve, order.id)
-                    .await
+                let (ticket, order) = (TicketId(order.ticket.id), OrderId(order.id));
+                self.apply(event, ticket, Ticket::reserve, order).await
             }
-            ORDER_CANCELLED => {
-                let order: OrderCancelled = event.data()?;
+            Event::OrderCancelled(order) => {
                 // Remembered first, idempotently: a redelivery after a crash repeats it.
                 self.store.close_order(order.id).await?;
-                self.apply(event, order.ticket.id, Ticket::release, order.id)
-                    .await
+                let (ticket, order) = (TicketId(order.ticket.id), OrderId(order.id));
+                self.apply(event, ticket, Ticket::release, order).await
             }
-            ORDER_COMPLETED => {
-                let order: OrderCompleted = event.data()?;
-                self.apply(event, order.ticket.id, Ticket::sell, order.id)
-                    .await
+            Event::OrderCompleted(order) => {
+                let (ticket, order) = (TicketId(order.ticket.id), OrderId(order.id));
+                self.apply(event, ticket, Ticket::sell, order).await
             }
-            _ => Ok(Handled::Ignored),
+            Event::TicketCreated(_)
+            | Event::TicketUpdated(_)
+            | Event::TicketDeleted(_)
+            | Event::OrderExtended(_)
+            | Event::ExpirationComplete(_)
+            | Event::PaymentCreated(_)
+            | Event::PaymentRefunded(_)
+            | Event::PaymentPending(_)
+            | Event::PaymentFailed(_)
+            | Event::QueueLine(_)
+            | Event::Unknown => Ok(Handled::Ignored),
         }
     }
 
     async fn park(&self, event: &Envelope, reason: &str) -> anyhow::Result<()> {
-        self.store.park(CONSUMER, event, reason).await
+        self.store.plumbing().park(CONSUMER, event, reason).await
     }
 }

@@ -1,12 +1,12 @@
 //! The `/api/tickets` routes. Thin: authenticate, parse, call the service, shape JSON.
 
 use axum::extract::rejection::QueryRejection;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use boxoffice_common::id::parse_id;
-use boxoffice_common::{Id, Money};
-use boxoffice_platform::http::{ApiError, ApiJson, AuthUser, ErrorBody, ErrorItem};
+use boxoffice_common::{Money, TicketId};
+use boxoffice_platform::http::{ApiError, ApiJson, AuthUser, ErrorBody, ErrorItem, PathId};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use utoipa::{IntoParams, ToSchema};
@@ -83,12 +83,11 @@ pub struct TicketRequest {
 
 impl TicketRequest {
     fn draft(&self) -> Result<TicketDraft, ApiError> {
-        TicketDraft::parse(
+        Ok(TicketDraft::parse(
             self.title.as_deref(),
             self.price.as_ref().and_then(serde_json::Value::as_f64),
             self.description.as_deref(),
-        )
-        .map_err(rule_error)
+        )?)
     }
 }
 
@@ -212,14 +211,10 @@ impl ListParams {
 )]
 async fn create_ticket(
     State(service): State<TicketsService>,
-    AuthUser(user): AuthUser,
+    user: AuthUser,
     ApiJson(body): ApiJson<TicketRequest>,
 ) -> Result<Response, ApiError> {
-    let seller = user_id(&user.id)?;
-    let ticket = service
-        .create(seller, body.draft()?)
-        .await
-        .map_err(to_api_error)?;
+    let ticket = service.create(user.id(), body.draft()?).await?;
     Ok((StatusCode::CREATED, axum::Json(TicketBody::from(ticket))).into_response())
 }
 
@@ -238,7 +233,7 @@ async fn list_tickets(
     params: Result<Query<ListParams>, QueryRejection>,
 ) -> Result<Response, ApiError> {
     let Query(params) = params.map_err(|_| ApiError::bad_request("Invalid query string"))?;
-    let (tickets, total) = service.list(&params.parse()?).await.map_err(to_api_error)?;
+    let (tickets, total) = service.list(&params.parse()?).await?;
     let body: Vec<TicketBody> = tickets.into_iter().map(TicketBody::from).collect();
     let mut headers = HeaderMap::new();
     headers.insert("x-total-count", HeaderValue::from(total));
@@ -256,9 +251,9 @@ async fn list_tickets(
 )]
 async fn show_ticket(
     State(service): State<TicketsService>,
-    Path(id): Path<String>,
+    PathId(id): PathId,
 ) -> Result<axum::Json<TicketBody>, ApiError> {
-    let ticket = service.get(path_id(&id)?).await.map_err(to_api_error)?;
+    let ticket = service.get(TicketId(id)).await?;
     Ok(axum::Json(ticket.into()))
 }
 
@@ -277,21 +272,17 @@ async fn show_ticket(
 )]
 async fn update_ticket(
     State(service): State<TicketsService>,
-    AuthUser(user): AuthUser,
-    Path(id): Path<String>,
+    user: AuthUser,
+    PathId(id): PathId,
     ApiJson(body): ApiJson<TicketRequest>,
 ) -> Result<axum::Json<TicketBody>, ApiError> {
-    let user = user_id(&user.id)?;
-    let id = path_id(&id)?;
+    let (user, id) = (user.id(), TicketId(id));
     // Existence and ownership come before validation, as for the reservation.
-    let ticket = service.get(id).await.map_err(to_api_error)?;
-    if ticket.user_id != user {
+    let ticket = service.get(id).await?;
+    if ticket.user_id != user.get() {
         return Err(ApiError::Unauthorized);
     }
-    let ticket = service
-        .update(user, id, body.draft()?)
-        .await
-        .map_err(to_api_error)?;
+    let ticket = service.update(user, id, body.draft()?).await?;
     Ok(axum::Json(ticket.into()))
 }
 
@@ -309,44 +300,36 @@ async fn update_ticket(
 )]
 async fn delete_ticket(
     State(service): State<TicketsService>,
-    AuthUser(user): AuthUser,
-    Path(id): Path<String>,
+    user: AuthUser,
+    PathId(id): PathId,
 ) -> Result<StatusCode, ApiError> {
-    let user = user_id(&user.id)?;
-    service
-        .delete(user, path_id(&id)?)
-        .await
-        .map_err(to_api_error)?;
+    service.delete(user.id(), TicketId(id)).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// Malformed ids in a path are simply unknown resources.
-fn path_id(text: &str) -> Result<Id, ApiError> {
-    parse_id(text).ok_or(ApiError::NotFound)
-}
-
-/// A session whose id is not one of ours cannot own anything.
-fn user_id(text: &str) -> Result<Id, ApiError> {
-    parse_id(text).ok_or(ApiError::Unauthorized)
-}
-
-fn rule_error(err: TicketError) -> ApiError {
-    match err {
-        TicketError::Invalid(problems) => ApiError::Validation(
-            problems
-                .into_iter()
-                .map(|(field, message)| ErrorItem::field(field, message))
-                .collect(),
-        ),
-        TicketError::NotOwner => ApiError::Unauthorized,
-        TicketError::Refused(message) => ApiError::bad_request(message),
+impl From<TicketError> for ApiError {
+    /// A broken rule is the client's mistake: field errors, 401 for someone else's
+    /// ticket, 400 with the rule's message.
+    fn from(err: TicketError) -> Self {
+        match err {
+            TicketError::Invalid(problems) => Self::Validation(
+                problems
+                    .into_iter()
+                    .map(|(field, message)| ErrorItem::field(field, message))
+                    .collect(),
+            ),
+            TicketError::NotOwner => Self::Unauthorized,
+            TicketError::Refused(message) => Self::bad_request(message),
+        }
     }
 }
 
-fn to_api_error(err: TicketsError) -> ApiError {
-    match err {
-        TicketsError::NotFound => ApiError::NotFound,
-        TicketsError::Rule(rule) => rule_error(rule),
-        TicketsError::Internal(e) => ApiError::Internal(e),
+impl From<TicketsError> for ApiError {
+    fn from(err: TicketsError) -> Self {
+        match err {
+            TicketsError::NotFound => Self::NotFound,
+            TicketsError::Rule(rule) => rule.into(),
+            TicketsError::Internal(e) => Self::Internal(e),
+        }
     }
 }

@@ -1,10 +1,15 @@
 //! The tickets service: listings, and their reservation state (CONTRACT.md §4).
 //!
-//! * [`domain`] — `Ticket`, `TicketDraft` validation, the reservation transitions. Pure.
-//! * [`service`] — the use-cases: list, show, create, edit, withdraw.
+//! * [`parts`] — the one entry point: routes, the `tickets-db` probe, the order-event
+//!   consumer and the outbox, for the composition root to launch.
+//! * [`domain`] — `Ticket`, `TicketDraft` validation, the reservation transitions; each
+//!   returns the event payload it causes. Pure.
+//! * [`service`] — the use-cases: list, show, create, edit, withdraw. Wraps payloads in
+//!   envelopes.
 //! * [`events`] — order events → reservation state, announced as `ticket:updated`.
 //! * [`http`] — the `/api/tickets` routes with their OpenAPI descriptions.
-//! * [`store`] — the `TicketStore` trait with SQLite and PostgreSQL implementations.
+//! * [`store`] — the `TicketStore` trait; SQL written once in `store/sql.rs`, with
+//!   SQLite and PostgreSQL transactions beside it.
 
 pub mod domain;
 pub mod events;
@@ -14,24 +19,24 @@ pub mod store;
 
 use std::sync::Arc;
 
-use boxoffice_platform::http::health::ReadinessProbe;
-pub use http::router;
+use boxoffice_common::Clock;
+use boxoffice_platform::runtime::ServiceParts;
+use boxoffice_platform::store::StoreProbe;
 pub use service::TicketsService;
+use tokio::sync::Notify;
 
-/// `/readyz` check: the tickets store answers a trivial query.
-pub fn readiness_probe(service: &TicketsService) -> Arc<dyn ReadinessProbe> {
-    Arc::new(StoreProbe(service.store().clone()))
-}
-
-struct StoreProbe(Arc<dyn store::TicketStore>);
-
-#[async_trait::async_trait]
-impl ReadinessProbe for StoreProbe {
-    fn name(&self) -> &str {
-        "tickets-db"
-    }
-
-    async fn check(&self) -> Result<(), String> {
-        self.0.ping().await.map_err(|e| format!("{e:#}"))
-    }
+/// Everything the tickets service contributes to a process. `wake` is the notice the
+/// store gives after each commit that wrote to the outbox (the one it was opened with);
+/// it wakes the outbox relay. The service has no timers of its own.
+pub fn parts(
+    store: Arc<dyn store::TicketStore>,
+    wake: Arc<Notify>,
+    clock: Arc<dyn Clock>,
+) -> ServiceParts {
+    let service = TicketsService::new(Arc::clone(&store), Arc::clone(&clock));
+    let probe = StoreProbe::new("tickets-db", store.plumbing());
+    let handler = Arc::new(events::OrderEvents::new(Arc::clone(&store), clock));
+    ServiceParts::new("tickets", http::router(service), vec![probe])
+        .consumer(events::CONSUMER, events::SUBSCRIBES_TO, handler)
+        .events(store.plumbing(), wake)
 }

@@ -1,13 +1,14 @@
-//! The tickets use-cases.
+//! The tickets use-cases. The domain decides and returns the event payload; a use-case
+//! wraps it in an [`Envelope`] and hands both to the store in one call.
 
 use std::sync::Arc;
 
-use boxoffice_common::events::{TicketCreated, TicketDeleted};
-use boxoffice_common::{Clock, Id, new_id};
+use boxoffice_common::{Clock, TicketId, UserId, new_id};
 use boxoffice_platform::bus::Envelope;
+use boxoffice_platform::store::{Decision, Modified};
 
 use crate::domain::{Ticket, TicketDraft, TicketError};
-use crate::store::{Decision, ListQuery, Modified, TicketStore};
+use crate::store::{ListQuery, TicketStore};
 
 /// Name of this service in event envelopes.
 pub const SOURCE: &str = "tickets";
@@ -35,35 +36,20 @@ impl TicketsService {
         Self { store, clock }
     }
 
-    pub fn store(&self) -> &Arc<dyn TicketStore> {
-        &self.store
-    }
-
-    pub fn clock(&self) -> &Arc<dyn Clock> {
-        &self.clock
-    }
-
     /// Lists a ticket for sale and announces it.
-    pub async fn create(&self, seller: Id, draft: TicketDraft) -> Result<Ticket, TicketsError> {
+    pub async fn create(&self, seller: UserId, draft: TicketDraft) -> Result<Ticket, TicketsError> {
         let now = self.clock.now();
-        let ticket = Ticket::list(new_id(), seller, draft, now);
-        let event = Envelope::new(
-            SOURCE,
-            now,
-            &TicketCreated {
-                id: ticket.id,
-                version: ticket.version,
-                title: ticket.title.clone(),
-                price: ticket.price.minor(),
-                user_id: ticket.user_id,
-            },
-        );
+        let (ticket, created) = Ticket::list(TicketId(new_id()), seller, draft, now);
+        let event = Envelope::new(SOURCE, now, &created);
         self.store.insert(&ticket, &event).await?;
         Ok(ticket)
     }
 
-    pub async fn get(&self, id: Id) -> Result<Ticket, TicketsError> {
-        self.store.get(id).await?.ok_or(TicketsError::NotFound)
+    pub async fn get(&self, id: TicketId) -> Result<Ticket, TicketsError> {
+        self.store
+            .get(id.get())
+            .await?
+            .ok_or(TicketsError::NotFound)
     }
 
     pub async fn list(&self, query: &ListQuery) -> Result<(Vec<Ticket>, u64), TicketsError> {
@@ -73,52 +59,47 @@ impl TicketsService {
     /// Changes title, price and description; only the seller, only while available.
     pub async fn update(
         &self,
-        user: Id,
-        id: Id,
+        user: UserId,
+        id: TicketId,
         draft: TicketDraft,
     ) -> Result<Ticket, TicketsError> {
         let now = self.clock.now();
         let outcome = self
             .store
             .modify(
-                id,
+                id.get(),
                 None,
                 Box::new(move |ticket: &mut Ticket| {
-                    ticket.edit(user, draft)?;
-                    Ok(Decision::Save(vec![Envelope::new(
-                        SOURCE,
-                        now,
-                        &ticket.updated_event(),
-                    )]))
+                    let updated = ticket.edit(user, draft)?;
+                    Ok(Decision::Save(vec![Envelope::new(SOURCE, now, &updated)]))
                 }),
             )
-            .await??;
+            .await?;
         match outcome {
             Modified::Saved(ticket) | Modified::Unchanged(ticket) => Ok(ticket),
+            Modified::Refused(rule) => Err(rule.into()),
             Modified::Missing | Modified::Duplicate => Err(TicketsError::NotFound),
         }
     }
 
-    /// Withdraws a listing; only the seller, only while available.
-    pub async fn delete(&self, user: Id, id: Id) -> Result<(), TicketsError> {
+    /// Withdraws a listing; only the seller, only while available. The ticket is saved
+    /// marked deleted, with its `ticket:deleted` event.
+    pub async fn delete(&self, user: UserId, id: TicketId) -> Result<(), TicketsError> {
         let now = self.clock.now();
         let outcome = self
             .store
             .modify(
-                id,
+                id.get(),
                 None,
                 Box::new(move |ticket: &mut Ticket| {
-                    ticket.withdraw(user)?;
-                    let event = TicketDeleted {
-                        id: ticket.id,
-                        version: ticket.version,
-                    };
-                    Ok(Decision::Delete(vec![Envelope::new(SOURCE, now, &event)]))
+                    let deleted = ticket.withdraw(user)?;
+                    Ok(Decision::Save(vec![Envelope::new(SOURCE, now, &deleted)]))
                 }),
             )
-            .await??;
+            .await?;
         match outcome {
             Modified::Saved(_) | Modified::Unchanged(_) => Ok(()),
+            Modified::Refused(rule) => Err(rule.into()),
             Modified::Missing | Modified::Duplicate => Err(TicketsError::NotFound),
         }
     }

@@ -96,6 +96,7 @@ async fn the_checker_reports_stores_that_disagree() {
         "{:#?}",
         verdict.violations
     );
+    app.assert_settled().await;
 }
 
 #[tokio::test]
@@ -123,4 +124,5 @@ async fn a_rush_into_the_lines_hands_out_every_place_once_in_order() {
     assert_eq!((outcome.joins, outcome.refused), (300, 0), "{outcome:?}");
     assert_eq!(outcome.longest_line, 100, "{outcome:?}");
     assert_eq!(outcome.place_errors, 0, "{outcome:?}");
+    app.assert_settled().await;
 }

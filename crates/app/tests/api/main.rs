@@ -12,9 +12,12 @@ mod crash;
 mod distributed;
 mod flash_sale;
 mod openapi;
+mod order_recovery;
 mod orders;
+mod payment_safety;
 mod payments;
 mod queue;
+mod queue_feed;
 mod topology;
 
 mod platform;

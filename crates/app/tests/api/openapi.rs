@@ -35,4 +35,5 @@ async fn the_openapi_document_matches_its_snapshot() {
     // The version follows the crate; the snapshot should not churn on every release.
     document["info"]["version"] = "<version>".into();
     insta::assert_json_snapshot!("openapi", document);
+    app.assert_settled().await;
 }

@@ -145,11 +145,44 @@ async fn every_embedded_store_is_probed() {
         names,
         [
             "auth-db",
+            "background-tasks",
             "expiration-db",
             "orders-db",
             "payments-db",
             "queue-store",
             "tickets-db"
         ]
+    );
+}
+
+#[tokio::test]
+async fn readiness_turns_off_when_a_background_task_dies() {
+    let app = crate::helpers::spawn_app().await;
+    let ready = app.get("/readyz").await;
+    assert_eq!(ready.status, 200, "{}", ready.body);
+    assert_eq!(ready.body["checks"]["background-tasks"], "ok");
+
+    // A task of the process's own supervisor that gives up, as a relay whose store
+    // vanished would: the instance must stop claiming to be ready.
+    let supervisor = app.supervisor.as_ref().expect("a started app");
+    supervisor.spawn("relay doomed", async {
+        anyhow::bail!("the outbox is gone")
+    });
+    crate::helpers::eventually("/readyz reports the dead task", || async {
+        app.get("/readyz").await.status == 503
+    })
+    .await;
+    let ready = app.get("/readyz").await;
+    assert_eq!(ready.body["status"], "unavailable");
+    let report = ready.body["checks"]["background-tasks"]
+        .as_str()
+        .expect("a reason");
+    assert!(
+        report.contains("relay doomed failed: the outbox is gone"),
+        "{report}"
+    );
+    assert_eq!(
+        ready.body["checks"]["orders-db"], "ok",
+        "the stores are fine"
     );
 }

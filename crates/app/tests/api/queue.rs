@@ -9,7 +9,7 @@ use serde_json::Value;
 use crate::helpers::{EVENTUALLY, Reply, TestApp, User, eventually, spawn_app, spawn_app_with};
 
 pub(crate) const NEXT_IN_LINE: &str = "Ticket is reserved for the next buyer in line";
-const UNKNOWN_ID: &str = "01a200aa-1a4b-7137-8f08-2f256ac1c1b4";
+pub(crate) const UNKNOWN_ID: &str = "01a200aa-1a4b-7137-8f08-2f256ac1c1b4";
 
 /// A listed ticket held by a fresh buyer's order: (seller, holder, ticket id, order id).
 pub(crate) async fn held_ticket(app: &TestApp) -> (User, User, String, String) {
@@ -175,6 +175,7 @@ async fn the_line_is_first_come_first_served_and_enforced_by_the_orders_service(
         reply.status == 400 && reply.error_messages() == ["Ticket is already sold"]
     })
     .await;
+    app.assert_settled().await;
 }
 
 #[tokio::test]
@@ -211,6 +212,7 @@ async fn an_unused_turn_passes_to_the_next_buyer_and_then_the_ticket_is_free_aga
         app.order(&latecomer, &ticket_id).await.status == 201
     })
     .await;
+    app.assert_settled().await;
 }
 
 #[tokio::test]
@@ -238,6 +240,7 @@ async fn leaving_during_ones_turn_hands_it_on() {
     .await;
     let bought = order_on_turn(&app, &second, &ticket_id).await;
     assert_eq!(bought.status, 201, "{}", bought.body);
+    app.assert_settled().await;
 }
 
 #[tokio::test]
@@ -285,114 +288,5 @@ async fn joining_is_refused_where_a_line_makes_no_sense() {
     );
     assert_eq!(place(&app, &buyer, &held_id).await.status, 404);
     assert_eq!(leave(&app, &buyer, &held_id).await.status, 204);
-}
-
-/// Reads Server-Sent Events from a streaming response.
-pub(crate) struct EventStream {
-    response: reqwest::Response,
-    buffer: String,
-}
-
-impl EventStream {
-    pub(crate) async fn open(app: &TestApp, user: &User, ticket_id: &str) -> Self {
-        let response = app
-            .as_user(user, Method::GET, &format!("/api/queue/{ticket_id}/events"))
-            .send()
-            .await
-            .expect("request");
-        assert_eq!(response.status(), 200);
-        assert_eq!(
-            response.headers()["content-type"].to_str().expect("type"),
-            "text/event-stream"
-        );
-        Self {
-            response,
-            buffer: String::new(),
-        }
-    }
-
-    /// The next event's name and data; `None` when the stream ended.
-    pub(crate) async fn next(&mut self) -> Option<(String, Value)> {
-        tokio::time::timeout(EVENTUALLY, async {
-            loop {
-                if let Some(end) = self.buffer.find("\n\n") {
-                    let block: String = self.buffer.drain(..end + 2).collect();
-                    let mut name = None;
-                    let mut data = String::new();
-                    for line in block.lines() {
-                        if let Some(value) = line.strip_prefix("event:") {
-                            name = Some(value.trim().to_owned());
-                        } else if let Some(value) = line.strip_prefix("data:") {
-                            data.push_str(value.trim());
-                        }
-                    }
-                    if let Some(name) = name {
-                        return Some((name, serde_json::from_str(&data).expect("json data")));
-                    }
-                    continue; // a keep-alive comment
-                }
-                match self.response.chunk().await.expect("stream") {
-                    Some(bytes) => self
-                        .buffer
-                        .push_str(std::str::from_utf8(&bytes).expect("utf-8")),
-                    None => return None,
-                }
-            }
-        })
-        .await
-        .expect("an event in time")
-    }
-}
-
-#[tokio::test]
-async fn the_live_feed_tells_a_buyer_their_place_their_turn_and_a_sale() {
-    let app = spawn_app().await;
-    let (_, holder, ticket_id, order_id) = held_ticket(&app).await;
-    let (first, second) = (app.user().await, app.user().await);
-    join_held(&app, &first, &ticket_id).await;
-    join_held(&app, &second, &ticket_id).await;
-
-    let not_in_line = app
-        .send(app.as_user(
-            &holder,
-            Method::GET,
-            &format!("/api/queue/{ticket_id}/events"),
-        ))
-        .await;
-    assert_eq!(not_in_line.status, 404);
-
-    let mut feed = EventStream::open(&app, &second, &ticket_id).await;
-    let (name, data) = feed.next().await.expect("first event");
-    assert_eq!(name, "queue-update");
-    assert_eq!(
-        (data["position"].clone(), data["totalInQueue"].clone()),
-        (2.into(), 2.into())
-    );
-
-    assert_eq!(leave(&app, &first, &ticket_id).await.status, 204);
-    let (name, data) = feed.next().await.expect("moved up");
-    assert_eq!(name, "queue-update");
-    assert_eq!(
-        (data["position"].clone(), data["totalInQueue"].clone()),
-        (1.into(), 1.into())
-    );
-
-    cancel(&app, &holder, &order_id).await;
-    let (name, data) = feed.next().await.expect("turn");
-    assert_eq!(name, "queue-turn");
-    assert_eq!(data["ticketId"], ticket_id.as_str());
-    assert!(data["turnExpiresAt"].is_string(), "{data}");
-
-    // Someone else's sale ends the line for everyone in it.
-    let (_, holder, other_id, other_order) = held_ticket(&app).await;
-    let waiting = app.user().await;
-    join_held(&app, &waiting, &other_id).await;
-    let mut other_feed = EventStream::open(&app, &waiting, &other_id).await;
-    assert_eq!(other_feed.next().await.expect("first").0, "queue-update");
-    let paid = app.pay(&holder, &other_order, "tok_visa").await;
-    assert_eq!(paid.status, 201, "{}", paid.body);
-    let (name, data) = other_feed.next().await.expect("sold");
-    assert_eq!(name, "ticket-unavailable");
-    assert_eq!(data["ticketId"], other_id.as_str());
-    assert_eq!(other_feed.next().await, None, "the feed ends");
+    app.assert_settled().await;
 }

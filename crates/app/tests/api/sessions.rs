@@ -18,6 +18,9 @@ fn forge(claims: &serde_json::Value, key: &str) -> String {
     .expect("sign")
 }
 
+/// A user id tokens are forged for; sessions carry ids, which are UUIDs.
+const USER_ID: &str = "019ae5a0-7c3e-7d2a-9b41-3f5c2e8d1a6b";
+
 fn now() -> i64 {
     time::OffsetDateTime::now_utc().unix_timestamp()
 }
@@ -26,10 +29,11 @@ fn now() -> i64 {
 async fn tokens_signed_with_the_key_are_accepted() {
     let app = spawn_app().await;
     let token = forge(
-        &json!({"id": "u1", "email": "a@b.co", "iat": now(), "exp": now() + 60}),
+        &json!({"id": USER_ID, "email": "a@b.co", "iat": now(), "exp": now() + 60}),
         TEST_KEY,
     );
-    assert_eq!(app.current_user_with_bearer(&token).await["id"], "u1");
+    assert_eq!(app.current_user_with_bearer(&token).await["id"], USER_ID);
+    app.assert_settled().await;
 }
 
 #[tokio::test]
@@ -39,15 +43,15 @@ async fn expired_tampered_foreign_and_unsigned_tokens_are_anonymous() {
     let good = signed_up.token();
 
     let expired = forge(
-        &json!({"id": "u1", "email": "a@b.co", "iat": now() - 7200, "exp": now() - 3600}),
+        &json!({"id": USER_ID, "email": "a@b.co", "iat": now() - 7200, "exp": now() - 3600}),
         TEST_KEY,
     );
     let foreign = forge(
-        &json!({"id": "u1", "email": "a@b.co", "iat": now(), "exp": now() + 60}),
+        &json!({"id": USER_ID, "email": "a@b.co", "iat": now(), "exp": now() + 60}),
         "some-other-key-0123456789abcdef-xyz",
     );
     let without_exp = forge(
-        &json!({"id": "u1", "email": "a@b.co", "iat": now()}),
+        &json!({"id": USER_ID, "email": "a@b.co", "iat": now()}),
         TEST_KEY,
     );
     let tampered = {
@@ -66,7 +70,7 @@ async fn expired_tampered_foreign_and_unsigned_tokens_are_anonymous() {
         let header = encode(br#"{"alg":"none","typ":"JWT"}"#);
         let payload = encode(
             format!(
-                r#"{{"id":"u1","email":"a@b.co","iat":{},"exp":{}}}"#,
+                r#"{{"id":"{USER_ID}","email":"a@b.co","iat":{},"exp":{}}}"#,
                 now(),
                 now() + 60
             )
@@ -95,6 +99,7 @@ async fn expired_tampered_foreign_and_unsigned_tokens_are_anonymous() {
             "{name} via cookie"
         );
     }
+    app.assert_settled().await;
 }
 
 #[tokio::test]

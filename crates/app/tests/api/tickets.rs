@@ -54,6 +54,7 @@ async fn creating_a_ticket_returns_it_at_version_0() {
         app.ticket(ticket["id"].as_str().expect("id")).await,
         *ticket
     );
+    app.assert_settled().await;
 }
 
 #[tokio::test]
@@ -64,6 +65,7 @@ async fn creating_needs_a_session_before_anything_else() {
         (reply.status, reply.body),
         (401, json!({"errors": [{"message": "Not authorized"}]}))
     );
+    app.assert_settled().await;
 }
 
 #[tokio::test]
@@ -129,6 +131,7 @@ async fn creating_validates_title_and_price() {
     // Float money is exact: 10.1 is 1010 cents, shown back as 10.1.
     let ticket = app.listed_ticket(&seller, "Exact", 10.1).await;
     assert_eq!(ticket["price"], 10.1);
+    app.assert_settled().await;
 }
 
 #[tokio::test]
@@ -205,6 +208,7 @@ async fn listing_filters_sorts_pages_and_counts() {
         let reply = app.get(&format!("/api/tickets?status={status}")).await;
         assert_eq!(reply.headers["x-total-count"], "0", "{status}");
     }
+    app.assert_settled().await;
 }
 
 #[tokio::test]
@@ -225,6 +229,7 @@ async fn listing_refuses_bad_queries() {
         assert_eq!(reply.status, 400, "{query}");
         assert_eq!(reply.body["errors"][0]["field"], field, "{query}");
     }
+    app.assert_settled().await;
 }
 
 #[tokio::test]
@@ -237,6 +242,7 @@ async fn showing_an_unknown_or_malformed_id_is_404() {
             (404, json!({"errors": [{"message": "Not found"}]}))
         );
     }
+    app.assert_settled().await;
 }
 
 #[tokio::test]
@@ -262,6 +268,7 @@ async fn the_seller_edits_an_available_ticket() {
     let invalid = put(&app, &seller, id, json!({"title": "", "price": 25})).await;
     assert_eq!(invalid.status, 400);
     assert_eq!(invalid.body["errors"][0]["field"], "title");
+    app.assert_settled().await;
 }
 
 #[tokio::test]
@@ -294,6 +301,7 @@ async fn editing_and_deleting_check_session_existence_and_owner() {
     assert_eq!(put(&app, &seller, unknown, body.clone()).await.status, 404);
     assert_eq!(delete(&app, &seller, unknown).await.status, 404);
     assert_eq!(put(&app, &seller, "garbage", body).await.status, 404);
+    app.assert_settled().await;
 }
 
 #[tokio::test]
@@ -311,6 +319,7 @@ async fn the_seller_deletes_an_available_ticket() {
         "0"
     );
     assert_eq!(delete(&app, &seller, id).await.status, 404);
+    app.assert_settled().await;
 }
 
 #[tokio::test]
@@ -356,4 +365,5 @@ async fn a_reserved_ticket_cannot_be_edited_or_deleted_but_ownership_is_checked_
         listed.body[0]["status"], "reserved",
         "reserved tickets stay listed"
     );
+    app.assert_settled().await;
 }

@@ -145,7 +145,7 @@ async fn the_buyer_journey_runs_through_the_ingress() {
         queue::join_held(&app, &waiting, &ballet_id).await["position"],
         1
     );
-    let mut feed = queue::EventStream::open(&app, &waiting, &ballet_id).await;
+    let mut feed = crate::queue_feed::EventStream::open(&app, &waiting, &ballet_id).await;
     assert_eq!(feed.next().await.expect("first event").0, "queue-update");
     queue::cancel(&app, &holder, held.body["id"].as_str().expect("id")).await;
     let (name, data) = feed.next().await.expect("the turn");

@@ -1,11 +1,19 @@
 //! Where users are kept: one trait, one implementation per database.
+//!
+//! * [`sql`] — every statement and the `users` row, written once for both databases.
+//! * `sqlite` / `postgres` — [`SqliteUserStore`] and [`PostgresUserStore`]: where each
+//!   statement runs, and the write transaction per database.
 
 mod postgres;
+mod sql;
 mod sqlite;
 
 pub use postgres::PostgresUserStore;
 pub use sqlite::SqliteUserStore;
 
+use std::sync::Arc;
+
+use boxoffice_platform::store::Plumbing;
 use time::OffsetDateTime;
 
 use crate::domain::{Email, User};
@@ -42,14 +50,24 @@ pub trait UserStore: Send + Sync + 'static {
     ) -> anyhow::Result<Vec<OffsetDateTime>>;
     /// Forgets the failures of `email` (after a successful sign-in).
     async fn clear_signin_failures(&self, email: &Email) -> anyhow::Result<()>;
-    /// Reachability, for `/readyz`.
-    async fn ping(&self) -> anyhow::Result<()>;
+    /// The database underneath, for `/readyz` (its `ping`). Auth publishes and consumes
+    /// no events, so its schema has no outbox, inbox or dead letters: nothing may call
+    /// the other [`Plumbing`] methods on it, and the entry point registers no `.events`.
+    fn plumbing(&self) -> Arc<dyn Plumbing>;
 }
 
-/// Maps a unique-index violation to [`InsertUserError::EmailTaken`].
+impl std::fmt::Debug for dyn UserStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("UserStore")
+    }
+}
+
+/// Maps a unique-index violation to [`InsertUserError::EmailTaken`]: the index on
+/// `lower(email)` is what settles two concurrent sign-ups for one address.
 fn insert_error(err: sqlx::Error) -> InsertUserError {
-    match &err {
-        sqlx::Error::Database(db) if db.is_unique_violation() => InsertUserError::EmailTaken,
-        _ => InsertUserError::Other(anyhow::Error::new(err).context("inserting user")),
+    if boxoffice_platform::db::is_unique_violation(&err) {
+        InsertUserError::EmailTaken
+    } else {
+        InsertUserError::Other(anyhow::Error::new(err).context("inserting user"))
     }
 }

@@ -1,10 +1,13 @@
 //! Users in the distributed mode's PostgreSQL database.
 
+use std::sync::Arc;
+
 use anyhow::Context;
-use sqlx::Row;
+use boxoffice_platform::store::Plumbing;
 use sqlx::postgres::PgPool;
 use time::OffsetDateTime;
 
+use super::sql;
 use super::{InsertUserError, UserStore, insert_error};
 use crate::domain::{Email, User};
 
@@ -33,37 +36,18 @@ impl PostgresUserStore {
 #[async_trait::async_trait]
 impl UserStore for PostgresUserStore {
     async fn insert(&self, user: &User) -> Result<(), InsertUserError> {
-        sqlx::query(
-            "INSERT INTO users (id, email, password_hash, created_at) VALUES ($1, $2, $3, $4)",
-        )
-        .bind(user.id)
-        .bind(user.email.as_str())
-        .bind(&user.password_hash)
-        .bind(user.created_at)
-        .execute(&self.pool)
-        .await
-        .map_err(insert_error)?;
+        sql::insert_user(user)
+            .execute(&self.pool)
+            .await
+            .map_err(insert_error)?;
         Ok(())
     }
 
     async fn find_by_email(&self, email: &Email) -> anyhow::Result<Option<User>> {
-        let row = sqlx::query(
-            "SELECT id, email, password_hash, created_at FROM users WHERE lower(email) = $1",
-        )
-        .bind(email.as_str())
-        .fetch_optional(&self.pool)
-        .await
-        .context("looking up user by email")?;
-        row.map(|row| {
-            let email: String = row.try_get("email")?;
-            Ok(User {
-                id: row.try_get("id")?,
-                email: Email::parse(&email).context("stored email")?,
-                password_hash: row.try_get("password_hash")?,
-                created_at: row.try_get("created_at")?,
-            })
-        })
-        .transpose()
+        let row = sql::user_by_email(email).fetch_optional(&self.pool).await;
+        row.context("looking up user by email")?
+            .map(User::try_from)
+            .transpose()
     }
 
     async fn record_signin_failure(
@@ -73,15 +57,10 @@ impl UserStore for PostgresUserStore {
         forget_before: OffsetDateTime,
     ) -> anyhow::Result<()> {
         let mut tx = self.pool.begin().await?;
-        sqlx::query("DELETE FROM signin_failures WHERE at < $1")
-            .bind(forget_before)
+        sql::forget_failures_before(forget_before)
             .execute(&mut *tx)
             .await?;
-        sqlx::query("INSERT INTO signin_failures (email, at) VALUES ($1, $2)")
-            .bind(email.as_str())
-            .bind(at)
-            .execute(&mut *tx)
-            .await?;
+        sql::record_failure(email, at).execute(&mut *tx).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -91,24 +70,18 @@ impl UserStore for PostgresUserStore {
         email: &Email,
         since: OffsetDateTime,
     ) -> anyhow::Result<Vec<OffsetDateTime>> {
-        let rows =
-            sqlx::query("SELECT at FROM signin_failures WHERE email = $1 AND at >= $2 ORDER BY at")
-                .bind(email.as_str())
-                .bind(since)
-                .fetch_all(&self.pool)
-                .await?;
-        rows.iter().map(|row| Ok(row.try_get(0)?)).collect()
+        let times = sql::failures_since(email, since)
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(times.into_iter().map(OffsetDateTime::from).collect())
     }
 
     async fn clear_signin_failures(&self, email: &Email) -> anyhow::Result<()> {
-        sqlx::query("DELETE FROM signin_failures WHERE email = $1")
-            .bind(email.as_str())
-            .execute(&self.pool)
-            .await?;
+        sql::clear_failures(email).execute(&self.pool).await?;
         Ok(())
     }
 
-    async fn ping(&self) -> anyhow::Result<()> {
-        Ok(boxoffice_platform::db::postgres::ping(&self.pool).await?)
+    fn plumbing(&self) -> Arc<dyn Plumbing> {
+        Arc::new(self.pool.clone())
     }
 }

@@ -1,13 +1,19 @@
 //! Where scheduled jobs are kept: one trait, one implementation per database.
+//!
+//! * [`sql`] — the statements, written once where both databases read them alike; the
+//!   take of due jobs per dialect (`rowid` on SQLite, `SKIP LOCKED` on PostgreSQL).
+//! * `sqlite` / `postgres` — [`SqliteJobStore`] and [`PostgresJobStore`]: the write
+//!   transactions (`BEGIN IMMEDIATE` or a pool transaction) and their outbox and inbox.
 
 mod postgres;
+mod sql;
 mod sqlite;
 
 use std::sync::Arc;
 
 use boxoffice_common::Id;
 use boxoffice_platform::bus::Envelope;
-use boxoffice_platform::outbox::OutboxStore;
+use boxoffice_platform::store::{Claim, Plumbing};
 pub use postgres::PostgresJobStore;
 pub use sqlite::SqliteJobStore;
 use time::OffsetDateTime;
@@ -17,12 +23,12 @@ pub type EventFor<'a> = &'a (dyn Fn(Id) -> Envelope + Sync);
 
 #[async_trait::async_trait]
 pub trait JobStore: Send + Sync + 'static {
-    /// Schedules the expiry of `order_id` at `due_at` (one job per order and due time), recording `event_id` in the inbox
-    /// under `consumer` in the same transaction. `false` for an event seen before.
+    /// Schedules the expiry of `order_id` at `due_at` (one job per order and due time),
+    /// recording `claim` in the inbox in the same transaction. `false` for an event seen
+    /// before.
     async fn schedule(
         &self,
-        consumer: &str,
-        event_id: Id,
+        claim: Claim<'_>,
         order_id: Id,
         due_at: OffsetDateTime,
     ) -> anyhow::Result<bool>;
@@ -38,9 +44,8 @@ pub trait JobStore: Send + Sync + 'static {
     ) -> anyhow::Result<Vec<Id>>;
     /// Jobs still waiting.
     async fn pending(&self) -> anyhow::Result<u64>;
-    async fn park(&self, consumer: &str, event: &Envelope, reason: &str) -> anyhow::Result<()>;
-    fn outbox(&self) -> Arc<dyn OutboxStore>;
-    async fn ping(&self) -> anyhow::Result<()>;
+    /// The outbox, inbox, dead letters and ping of the job database.
+    fn plumbing(&self) -> Arc<dyn Plumbing>;
 }
 
 impl std::fmt::Debug for dyn JobStore {

@@ -4,15 +4,13 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use boxoffice_common::Id;
-use boxoffice_platform::bus::Envelope;
-use boxoffice_platform::outbox::OutboxStore;
-use boxoffice_platform::outbox::postgres::{self as outbox, PostgresOutbox};
-use sqlx::Row;
+use boxoffice_platform::outbox::postgres as outbox;
+use boxoffice_platform::store::{Claim, Plumbing};
 use sqlx::postgres::PgPool;
 use time::OffsetDateTime;
 use tokio::sync::Notify;
 
-use super::{EventFor, JobStore};
+use super::{EventFor, JobStore, sql};
 
 #[derive(Debug, Clone)]
 pub struct PostgresJobStore {
@@ -41,32 +39,24 @@ impl PostgresJobStore {
 impl JobStore for PostgresJobStore {
     async fn schedule(
         &self,
-        consumer: &str,
-        event_id: Id,
+        claim: Claim<'_>,
         order_id: Id,
         due_at: OffsetDateTime,
     ) -> anyhow::Result<bool> {
         let mut tx = self.pool.begin().await?;
-        if !outbox::claim(&mut tx, consumer, event_id).await? {
+        if !outbox::claim(&mut tx, claim.consumer, claim.event_id).await? {
             return Ok(false);
         }
-        sqlx::query(
-            "INSERT INTO scheduled_job (order_id, due_at, created_at) VALUES ($1, $2, now()) ON CONFLICT DO NOTHING",
-        )
-        .bind(order_id)
-        .bind(due_at)
-        .execute(&mut *tx)
-        .await
-        .context("scheduling job")?;
+        let now = OffsetDateTime::now_utc();
+        let scheduled = sql::schedule(order_id, due_at, now).execute(&mut *tx).await;
+        scheduled.context("scheduling job")?;
         tx.commit().await?;
         Ok(true)
     }
 
     async fn next_due(&self) -> anyhow::Result<Option<OffsetDateTime>> {
-        Ok(sqlx::query("SELECT MIN(due_at) FROM scheduled_job")
-            .fetch_one(&self.pool)
-            .await?
-            .try_get(0)?)
+        let due = sql::next_due().fetch_one(&self.pool).await?;
+        Ok(due.map(OffsetDateTime::from))
     }
 
     async fn fire_due(
@@ -77,21 +67,13 @@ impl JobStore for PostgresJobStore {
     ) -> anyhow::Result<Vec<Id>> {
         let mut tx = self.pool.begin().await?;
         // SKIP LOCKED: replicas firing at the same moment each take different jobs.
-        let rows = sqlx::query(
-            "DELETE FROM scheduled_job WHERE (order_id, due_at) IN (\
-                SELECT order_id, due_at FROM scheduled_job WHERE due_at <= $1 ORDER BY due_at LIMIT $2 \
-                FOR UPDATE SKIP LOCKED) RETURNING order_id",
-        )
-        .bind(now)
-        .bind(i64::from(limit))
-        .fetch_all(&mut *tx)
-        .await
-        .context("taking due jobs")?;
-        let mut fired = Vec::with_capacity(rows.len());
-        for row in rows {
-            let order_id: Id = row.try_get(0)?;
+        let taken = sql::take_due(sql::TAKE_DUE_POSTGRES, now, limit)
+            .fetch_all(&mut *tx)
+            .await
+            .context("taking due jobs")?;
+        let fired: Vec<Id> = taken.into_iter().map(Id::from).collect();
+        for &order_id in &fired {
             outbox::enqueue(&mut tx, &event_for(order_id)).await?;
-            fired.push(order_id);
         }
         tx.commit().await?;
         if !fired.is_empty() {
@@ -101,22 +83,11 @@ impl JobStore for PostgresJobStore {
     }
 
     async fn pending(&self) -> anyhow::Result<u64> {
-        let count: i64 = sqlx::query("SELECT COUNT(*) FROM scheduled_job")
-            .fetch_one(&self.pool)
-            .await?
-            .try_get(0)?;
+        let count = sql::pending().fetch_one(&self.pool).await?;
         Ok(u64::try_from(count).unwrap_or_default())
     }
 
-    async fn park(&self, consumer: &str, event: &Envelope, reason: &str) -> anyhow::Result<()> {
-        outbox::park(&self.pool, consumer, event, reason).await
-    }
-
-    fn outbox(&self) -> Arc<dyn OutboxStore> {
-        Arc::new(PostgresOutbox::new(self.pool.clone()))
-    }
-
-    async fn ping(&self) -> anyhow::Result<()> {
-        Ok(boxoffice_platform::db::postgres::ping(&self.pool).await?)
+    fn plumbing(&self) -> Arc<dyn Plumbing> {
+        Arc::new(self.pool.clone())
     }
 }

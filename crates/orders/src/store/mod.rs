@@ -1,12 +1,24 @@
 //! Where orders and the ticket replica are kept: one trait, one implementation per database.
 //!
+//! * `sql` — every statement, written once with `$n` placeholders for both databases
+//!   (the few that only one dialect has say so).
+//! * `rows` — the row structs both databases read into (`DbId`/`DbTime` columns) and
+//!   the binding of a domain value to a statement's placeholders.
+//! * `reads` — the reads, generic over the database, run on a pool or inside a
+//!   transaction.
+//! * `sqlite` / `postgres` — the transactions: `BEGIN IMMEDIATE` on SQLite, row and
+//!   advisory locks on PostgreSQL, in plain sight per database.
+//!
 //! Changes to an order go through [`OrderStore::modify`] (inbox claim, locked load, pure
-//! decision, save with outbox rows — one transaction); replica updates through
-//! [`OrderStore::apply_to_replica`] in the same way. Placing an order is a plain insert
-//! that the unique index `orders_one_holder_per_ticket` accepts for exactly one live
-//! order per ticket.
+//! decision, save with outbox rows — one transaction, platform's store kit); replica
+//! updates through [`OrderStore::apply_to_replica`] in the same way. Placing an order is a
+//! plain insert that the unique index `orders_one_holder_per_ticket` accepts for exactly
+//! one live order per ticket.
 
 mod postgres;
+mod reads;
+mod rows;
+mod sql;
 mod sqlite;
 
 use std::sync::Arc;
@@ -14,23 +26,21 @@ use std::sync::Arc;
 use boxoffice_common::Id;
 use boxoffice_platform::bus::Envelope;
 use boxoffice_platform::idempotency::IdempotencyKeys;
-use boxoffice_platform::outbox::OutboxStore;
+use boxoffice_platform::store::{Claim, Decision, Modified, Plumbing};
 pub use postgres::PostgresOrderStore;
 pub use sqlite::SqliteOrderStore;
 
 use crate::domain::{LineGate, Order, OrderError, TicketReplica};
 
-/// What a change to an order decided.
-#[derive(Debug)]
-pub enum Decision {
-    Save(Vec<Envelope>),
-    Keep,
-}
-
 /// A change to one order, decided without I/O.
 pub type Change = Box<dyn FnOnce(&mut Order) -> Result<Decision, OrderError> + Send>;
 
-/// What a replica update decided, given the current replica row (if any).
+/// What [`OrderStore::modify`] did.
+pub type OrderModified = Modified<Order, OrderError>;
+
+/// What a replica update decided, given the current replica row (if any). Unlike the
+/// kit's [`Decision`] it can defer: ticket versions must apply in order, and the inbox
+/// must not record an event that came too early.
 #[derive(Debug)]
 pub enum ReplicaDecision {
     Upsert(TicketReplica),
@@ -41,21 +51,7 @@ pub enum ReplicaDecision {
 
 pub type ReplicaChange = Box<dyn FnOnce(Option<&TicketReplica>) -> ReplicaDecision + Send>;
 
-/// The inbox entry a consumer's change is recorded under.
-#[derive(Debug, Clone, Copy)]
-pub struct Claim<'a> {
-    pub consumer: &'a str,
-    pub event_id: Id,
-}
-
-#[derive(Debug, PartialEq, Eq)]
-pub enum Modified {
-    Saved(Order),
-    Unchanged(Order),
-    Duplicate,
-    Missing,
-}
-
+/// What became of a replica or line update.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ReplicaOutcome {
     Applied,
@@ -74,12 +70,14 @@ pub trait OrderStore: Send + Sync + 'static {
     async fn get(&self, id: Id) -> anyhow::Result<Option<Order>>;
     /// A buyer's orders, oldest first.
     async fn for_user(&self, user: Id) -> anyhow::Result<Vec<Order>>;
+    /// Claims the event (if any), loads the order under a write lock, lets `change`
+    /// decide and saves what it decided, in one transaction.
     async fn modify(
         &self,
         id: Id,
         claim: Option<Claim<'_>>,
         change: Change,
-    ) -> anyhow::Result<Result<Modified, OrderError>>;
+    ) -> anyhow::Result<OrderModified>;
     async fn apply_to_replica(
         &self,
         ticket_id: Id,
@@ -102,18 +100,12 @@ pub trait OrderStore: Send + Sync + 'static {
     ) -> anyhow::Result<ReplicaOutcome>;
     /// Idempotency keys of `POST /api/orders`, in this store's database.
     fn idempotency(&self) -> Arc<dyn IdempotencyKeys>;
-    async fn park(&self, consumer: &str, event: &Envelope, reason: &str) -> anyhow::Result<()>;
-    async fn dead_letters(&self, consumer: &str) -> anyhow::Result<Vec<(Envelope, String)>>;
-    fn outbox(&self) -> Arc<dyn OutboxStore>;
-    async fn ping(&self) -> anyhow::Result<()>;
+    /// The outbox, inbox and dead letters in this store's database.
+    fn plumbing(&self) -> Arc<dyn Plumbing>;
 }
 
 impl std::fmt::Debug for dyn OrderStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("OrderStore")
     }
-}
-
-fn is_unique_violation(err: &sqlx::Error) -> bool {
-    matches!(err, sqlx::Error::Database(db) if db.is_unique_violation())
 }

@@ -1,5 +1,9 @@
-//! Payment providers behind one trait.
+//! Payment providers behind one trait, and the choice between them.
 //!
+//! * [`PaymentGateway`] — what every provider does: charge, refund.
+//! * [`Gateway`] — the one chosen at start ([`configure`]); with the built-in test
+//!   processor it can also finish 3-D Secure on the server, which a real provider leaves to
+//!   the payer's browser.
 //! * [`test_processor`] — the default: no network; honours Stripe's test tokens and
 //!   finishes 3-D Secure through a signed webhook, like Stripe would.
 //! * [`stripe`] — Stripe PaymentIntents over HTTPS.
@@ -7,8 +11,13 @@
 pub mod stripe;
 pub mod test_processor;
 
+use std::sync::Arc;
+
 use boxoffice_common::{Id, Money};
-use time::OffsetDateTime;
+use boxoffice_platform::Secret;
+
+use self::stripe::StripeGateway;
+use self::test_processor::TestProcessor;
 
 /// What to charge.
 #[derive(Debug, Clone)]
@@ -45,22 +54,6 @@ pub enum ChargeOutcome {
     },
 }
 
-/// Why finishing authentication was refused.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-pub enum AuthenticationError {
-    #[error("this provider authenticates in the payer's browser")]
-    NotSupported,
-    #[error("client secret does not match")]
-    WrongSecret,
-}
-
-/// A webhook as the provider would deliver it: raw body and `Stripe-Signature` header.
-#[derive(Debug, Clone)]
-pub struct SignedWebhook {
-    pub body: Vec<u8>,
-    pub signature: String,
-}
-
 #[async_trait::async_trait]
 pub trait PaymentGateway: Send + Sync + 'static {
     /// Short name for logs and `/readyz`.
@@ -68,19 +61,52 @@ pub trait PaymentGateway: Send + Sync + 'static {
     async fn charge(&self, request: &ChargeRequest<'_>) -> anyhow::Result<ChargeOutcome>;
     /// Returns a payment's money. `payment_id` keys the refund idempotently.
     async fn refund(&self, provider_id: &str, payment_id: Id) -> anyhow::Result<()>;
-    /// Test processor only: the payer finished (or failed) 3-D Secure; returns the signed
-    /// webhook that settles the payment.
-    fn finish_authentication(
-        &self,
-        provider_id: &str,
-        client_secret: &str,
-        success: bool,
-        now: OffsetDateTime,
-    ) -> Result<SignedWebhook, AuthenticationError>;
 }
 
 impl std::fmt::Debug for dyn PaymentGateway {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.name())
+    }
+}
+
+/// The provider payments go to, chosen once at start.
+#[derive(Debug, Clone)]
+pub enum Gateway {
+    /// The built-in test processor. It alone can finish 3-D Secure on the server
+    /// (`POST /api/payments/{id}/authenticate`), since it made up the challenge.
+    TestProcessor(TestProcessor),
+    /// A real provider (Stripe) or a stand-in for one: the payer authenticates in the
+    /// browser, and the authenticate route answers 404.
+    External(Arc<dyn PaymentGateway>),
+}
+
+/// Stripe when `stripe_key` is set (at `stripe_api_base`, or Stripe's own API); otherwise
+/// the test processor, signing its webhooks with `webhook_secret`.
+pub fn configure(
+    stripe_key: Option<Secret>,
+    stripe_api_base: Option<String>,
+    webhook_secret: Secret,
+) -> anyhow::Result<Gateway> {
+    Ok(match stripe_key {
+        Some(key) => Gateway::External(Arc::new(StripeGateway::new(key, stripe_api_base)?)),
+        None => Gateway::TestProcessor(TestProcessor::new(webhook_secret)),
+    })
+}
+
+impl Gateway {
+    /// Who charges and refunds.
+    pub fn provider(&self) -> &dyn PaymentGateway {
+        match self {
+            Self::TestProcessor(processor) => processor,
+            Self::External(gateway) => gateway.as_ref(),
+        }
+    }
+
+    /// The test processor, when it is the provider.
+    pub fn test_processor(&self) -> Option<&TestProcessor> {
+        match self {
+            Self::TestProcessor(processor) => Some(processor),
+            Self::External(_) => None,
+        }
     }
 }

@@ -13,9 +13,8 @@ use anyhow::Context;
 use boxoffice_common::Id;
 use boxoffice_platform::Secret;
 use serde_json::Value;
-use time::OffsetDateTime;
 
-use super::{AuthenticationError, ChargeOutcome, ChargeRequest, PaymentGateway, SignedWebhook};
+use super::{ChargeOutcome, ChargeRequest, PaymentGateway};
 
 pub const DEFAULT_API_BASE: &str = "https://api.stripe.com";
 
@@ -153,16 +152,6 @@ impl PaymentGateway for StripeGateway {
             body["error"]["message"].as_str().unwrap_or("no message")
         );
         Ok(())
-    }
-
-    fn finish_authentication(
-        &self,
-        _provider_id: &str,
-        _client_secret: &str,
-        _success: bool,
-        _now: OffsetDateTime,
-    ) -> Result<SignedWebhook, AuthenticationError> {
-        Err(AuthenticationError::NotSupported)
     }
 }
 

@@ -14,12 +14,24 @@ use sha2::Sha256;
 use subtle::ConstantTimeEq;
 use time::OffsetDateTime;
 
-use super::{AuthenticationError, ChargeOutcome, ChargeRequest, PaymentGateway, SignedWebhook};
+use super::{ChargeOutcome, ChargeRequest, PaymentGateway};
 use crate::webhook;
 
 pub const DECLINED: &str = "Your card was declined.";
 pub const AUTHENTICATION_FAILED: &str = "We are unable to authenticate your payment method. Please choose a different payment method and try again.";
 pub const INVALID_TOKEN: &str = "Your card number is incorrect.";
+
+/// A webhook as the provider would deliver it: raw body and `Stripe-Signature` header.
+#[derive(Debug, Clone)]
+pub struct SignedWebhook {
+    pub body: Vec<u8>,
+    pub signature: String,
+}
+
+/// The client secret given does not belong to the charge.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("client secret does not match")]
+pub struct WrongSecret;
 
 #[derive(Debug, Clone)]
 pub struct TestProcessor {
@@ -39,6 +51,42 @@ impl TestProcessor {
         mac.update(provider_id.as_bytes());
         let digest = hex::encode(mac.finalize().into_bytes());
         format!("{provider_id}_secret_{}", &digest[..24])
+    }
+
+    /// The payer finished (or failed) 3-D Secure for the charge `provider_id`: the signed
+    /// webhook that settles it, as Stripe would send it, or `WrongSecret` if
+    /// `client_secret` is not the one handed out for that charge.
+    pub fn finish_authentication(
+        &self,
+        provider_id: &str,
+        client_secret: &str,
+        success: bool,
+        now: OffsetDateTime,
+    ) -> Result<SignedWebhook, WrongSecret> {
+        let expected = self.client_secret(provider_id);
+        if !bool::from(expected.as_bytes().ct_eq(client_secret.as_bytes())) {
+            return Err(WrongSecret);
+        }
+        let event = if success {
+            serde_json::json!({
+                "id": format!("evt_test_{}", uuid::Uuid::now_v7().simple()),
+                "type": "payment_intent.succeeded",
+                "data": {"object": {"id": provider_id, "status": "succeeded"}},
+            })
+        } else {
+            serde_json::json!({
+                "id": format!("evt_test_{}", uuid::Uuid::now_v7().simple()),
+                "type": "payment_intent.payment_failed",
+                "data": {"object": {
+                    "id": provider_id,
+                    "status": "requires_payment_method",
+                    "last_payment_error": {"message": AUTHENTICATION_FAILED},
+                }},
+            })
+        };
+        let body = event.to_string().into_bytes();
+        let signature = webhook::sign(self.webhook_secret.expose(), now, &body);
+        Ok(SignedWebhook { body, signature })
     }
 }
 
@@ -73,38 +121,5 @@ impl PaymentGateway for TestProcessor {
 
     async fn refund(&self, _provider_id: &str, _payment_id: Id) -> anyhow::Result<()> {
         Ok(())
-    }
-
-    fn finish_authentication(
-        &self,
-        provider_id: &str,
-        client_secret: &str,
-        success: bool,
-        now: OffsetDateTime,
-    ) -> Result<SignedWebhook, AuthenticationError> {
-        let expected = self.client_secret(provider_id);
-        if !bool::from(expected.as_bytes().ct_eq(client_secret.as_bytes())) {
-            return Err(AuthenticationError::WrongSecret);
-        }
-        let event = if success {
-            serde_json::json!({
-                "id": format!("evt_test_{}", uuid::Uuid::now_v7().simple()),
-                "type": "payment_intent.succeeded",
-                "data": {"object": {"id": provider_id, "status": "succeeded"}},
-            })
-        } else {
-            serde_json::json!({
-                "id": format!("evt_test_{}", uuid::Uuid::now_v7().simple()),
-                "type": "payment_intent.payment_failed",
-                "data": {"object": {
-                    "id": provider_id,
-                    "status": "requires_payment_method",
-                    "last_payment_error": {"message": AUTHENTICATION_FAILED},
-                }},
-            })
-        };
-        let body = event.to_string().into_bytes();
-        let signature = webhook::sign(self.webhook_secret.expose(), now, &body);
-        Ok(SignedWebhook { body, signature })
     }
 }

@@ -1,9 +1,17 @@
 //! Where payments, the order replica, processed webhooks and idempotency keys are kept.
 //!
-//! As in the other services, changes go through a pure closure inside one transaction
-//! that also records the triggering event (inbox or webhook id) and writes the outbox.
+//! * [`PaymentStore`] — the trait the service uses.
+//! * `sql` — every statement, written once for both databases, with the row structs
+//!   and the binding of entities to statements.
+//! * [`SqlitePaymentStore`], [`PostgresPaymentStore`] — transactions and locking, per
+//!   database: `BEGIN IMMEDIATE` on SQLite, `SELECT … FOR UPDATE` on PostgreSQL.
+//!
+//! As in the other services, a payment changes through a pure closure inside one
+//! transaction that also records what triggered it (inbox claim or webhook id) and writes
+//! the outbox; the closure may refuse, which writes nothing.
 
 mod postgres;
+mod sql;
 mod sqlite;
 
 use std::sync::Arc;
@@ -11,38 +19,36 @@ use std::sync::Arc;
 use boxoffice_common::Id;
 use boxoffice_platform::bus::Envelope;
 use boxoffice_platform::idempotency::IdempotencyKeys;
-use boxoffice_platform::outbox::OutboxStore;
+pub use boxoffice_platform::store::{Claim, Decision, Modified, Plumbing};
 pub use postgres::PostgresPaymentStore;
 pub use sqlite::SqlitePaymentStore;
 
-use crate::domain::{OrderReplica, Payment};
-
-#[derive(Debug)]
-pub enum Decision {
-    Save(Vec<Envelope>),
-    Keep,
-}
+use crate::domain::{OrderReplica, Payment, PaymentError};
 
 /// A change to one payment, decided with the payment and its order as known here.
-pub type Change = Box<dyn FnOnce(&mut Payment, Option<&OrderReplica>) -> Decision + Send>;
+pub type Change =
+    Box<dyn FnOnce(&mut Payment, Option<&OrderReplica>) -> Result<Decision, PaymentError> + Send>;
 
 /// What triggered a change, recorded in the same transaction so it happens once.
 #[derive(Debug, Clone, Copy)]
 pub enum Trigger<'a> {
     /// A request: nothing to record.
     Request,
-    /// A bus event handled by `consumer`.
-    Event { consumer: &'a str, event_id: Id },
+    /// A bus event, claimed in the inbox.
+    Event(Claim<'a>),
     /// A provider webhook event.
     Webhook { event_id: &'a str },
 }
 
-#[derive(Debug, PartialEq, Eq)]
-pub enum Modified {
-    Saved(Payment),
-    Unchanged(Payment),
-    Duplicate,
-    Missing,
+/// How a payment is looked up; each key has its own fixed statement.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PaymentKey<'a> {
+    /// Our id.
+    Id(Id),
+    /// The provider's id (`pi_…`): how a webhook names its payment.
+    ProviderId(&'a str),
+    /// The order's payment that is processing, awaiting action or succeeded.
+    ActiveForOrder(Id),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -55,43 +61,35 @@ pub enum ReplicaOutcome {
 #[async_trait::async_trait]
 pub trait PaymentStore: Send + Sync + 'static {
     async fn order(&self, id: Id) -> anyhow::Result<Option<OrderReplica>>;
-    /// Stores `replica` if it is newer than what is known.
+    /// Stores `replica` if it is newer than what is known, once per `claim`.
     async fn apply_order(
         &self,
-        consumer: &str,
-        event_id: Id,
+        claim: Claim<'_>,
         replica: &OrderReplica,
     ) -> anyhow::Result<ReplicaOutcome>;
     /// Inserts a new payment with `events`. `false` when another payment for the order is
     /// already active (nothing was written).
     async fn insert_payment(&self, payment: &Payment, events: &[Envelope]) -> anyhow::Result<bool>;
-    async fn payment(&self, id: Id) -> anyhow::Result<Option<Payment>>;
-    async fn payment_by_provider(&self, provider_id: &str) -> anyhow::Result<Option<Payment>>;
-    /// The order's payment that is processing, awaiting action or succeeded, if any.
-    async fn active_payment(&self, order_id: Id) -> anyhow::Result<Option<Payment>>;
+    async fn payment(&self, key: PaymentKey<'_>) -> anyhow::Result<Option<Payment>>;
     /// Payments whose refund was started but not confirmed, oldest first.
     async fn refunding(&self, limit: u32) -> anyhow::Result<Vec<Payment>>;
-    async fn update_payment(
+    /// Applies `change` to payment `id`, once per `trigger`.
+    async fn modify(
         &self,
         id: Id,
         trigger: Trigger<'_>,
         change: Change,
-    ) -> anyhow::Result<Modified>;
+    ) -> anyhow::Result<Modified<Payment, PaymentError>>;
     /// Records a webhook event that concerns no payment of ours. `false` if seen before.
     async fn record_webhook(&self, event_id: &str) -> anyhow::Result<bool>;
     /// Idempotency keys of `POST /api/payments`, in this store's database.
     fn idempotency(&self) -> Arc<dyn IdempotencyKeys>;
-    async fn park(&self, consumer: &str, event: &Envelope, reason: &str) -> anyhow::Result<()>;
-    fn outbox(&self) -> Arc<dyn OutboxStore>;
-    async fn ping(&self) -> anyhow::Result<()>;
+    /// The outbox, dead letters and ping of this store's database.
+    fn plumbing(&self) -> Arc<dyn Plumbing>;
 }
 
 impl std::fmt::Debug for dyn PaymentStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("PaymentStore")
     }
-}
-
-fn is_unique_violation(err: &sqlx::Error) -> bool {
-    matches!(err, sqlx::Error::Database(db) if db.is_unique_violation())
 }

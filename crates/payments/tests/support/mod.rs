@@ -2,7 +2,9 @@
 
 use std::sync::Arc;
 
-use boxoffice_payments::store::{PaymentStore, PostgresPaymentStore, SqlitePaymentStore};
+use boxoffice_common::{Id, Money};
+use boxoffice_payments::domain::{OrderReplica, OrderState};
+use boxoffice_payments::store::{Claim, PaymentStore, PostgresPaymentStore, SqlitePaymentStore};
 use boxoffice_platform::testing::{postgres_db, sqlite_db};
 use tokio::sync::Notify;
 
@@ -22,4 +24,23 @@ pub async fn postgres() -> Subject {
         .await
         .expect("migrate");
     Subject::new(Arc::new(store), database)
+}
+
+/// An inbox claim of the payments consumer.
+pub fn claim(event_id: Id) -> Claim<'static> {
+    Claim {
+        consumer: "payments",
+        event_id,
+    }
+}
+
+/// Order `id` for 20.00, bought by the nil user, as the replica knows it.
+pub fn replica(id: Id, state: OrderState, version: i64) -> OrderReplica {
+    OrderReplica {
+        id,
+        user_id: Id::nil(),
+        amount: Money::from_minor(2000),
+        state,
+        version,
+    }
 }

@@ -63,7 +63,7 @@ impl Envelope {
 
 #[cfg(test)]
 mod tests {
-    use boxoffice_common::events::{ExpirationComplete, Event};
+    use boxoffice_common::events::{Event, ExpirationComplete};
 
     use super::*;
 

@@ -111,7 +111,9 @@ impl Encode<'_, Sqlite> for DbTime {
 impl<'r> Decode<'r, Sqlite> for DbTime {
     fn decode(value: SqliteValueRef<'r>) -> Result<Self, BoxDynError> {
         let text = <&str as Decode<Sqlite>>::decode(value)?;
-        Ok(Self(parse_time(text).map_err(|e| e.into_boxed_dyn_error())?))
+        Ok(Self(
+            parse_time(text).map_err(|e| e.into_boxed_dyn_error())?,
+        ))
     }
 }
 
@@ -143,7 +145,9 @@ mod tests {
 
     #[tokio::test]
     async fn ids_and_times_round_trip_through_sqlite_as_text() {
-        let pool = sqlx::SqlitePool::connect("sqlite::memory:").await.expect("open");
+        let pool = sqlx::SqlitePool::connect("sqlite::memory:")
+            .await
+            .expect("open");
         let id = boxoffice_common::new_id();
         let at = time::macros::datetime!(2026-12-03 10:00:00.123456789 UTC);
         let (text_id, text_at, back_id, back_at): (String, String, DbId, DbTime) =

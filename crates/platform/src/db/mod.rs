@@ -16,3 +16,8 @@ pub use columns::{DbId, DbTime};
 pub fn is_unique_violation(err: &sqlx::Error) -> bool {
     matches!(err, sqlx::Error::Database(db) if db.is_unique_violation())
 }
+
+/// A value both databases can bind. Statements written once, generic over the database,
+/// name the column types they bind with it; SQLite and PostgreSQL meet them all.
+pub trait Bind<DB: sqlx::Database>: for<'q> sqlx::Encode<'q, DB> + sqlx::Type<DB> + Send {}
+impl<DB: sqlx::Database, T: for<'q> sqlx::Encode<'q, DB> + sqlx::Type<DB> + Send> Bind<DB> for T {}

@@ -30,7 +30,8 @@ pub const DEFAULT_SESSION_TTL: Duration = Duration::from_secs(7 * 24 * 60 * 60);
 /// What a session token asserts about its bearer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct Claims {
-    /// The user's id, parsed once here so that no handler re-parses it.
+    /// The user's id.
+    // Parsed once here, so that no handler re-parses it.
     #[schema(value_type = String)]
     pub id: Id,
     /// The user's email, lower-cased.
@@ -246,7 +247,9 @@ mod tests {
     #[test]
     fn issued_tokens_verify_and_carry_expiry() {
         let now = OffsetDateTime::now_utc();
-        let (token, claims) = keys().issue(boxoffice_common::new_id(), "a@b.co", now).expect("sign");
+        let (token, claims) = keys()
+            .issue(boxoffice_common::new_id(), "a@b.co", now)
+            .expect("sign");
         assert_eq!(
             claims.exp - claims.iat,
             DEFAULT_SESSION_TTL.as_secs() as i64
@@ -257,7 +260,9 @@ mod tests {
     #[test]
     fn expired_tokens_and_other_keys_are_rejected() {
         let long_ago = OffsetDateTime::now_utc() - time::Duration::days(30);
-        let (expired, _) = keys().issue(boxoffice_common::new_id(), "a@b.co", long_ago).expect("sign");
+        let (expired, _) = keys()
+            .issue(boxoffice_common::new_id(), "a@b.co", long_ago)
+            .expect("sign");
         assert_eq!(keys().verify(&expired), None);
 
         let other = SessionKeys::new(
@@ -266,7 +271,11 @@ mod tests {
             false,
         );
         let (foreign, _) = other
-            .issue(boxoffice_common::new_id(), "a@b.co", OffsetDateTime::now_utc())
+            .issue(
+                boxoffice_common::new_id(),
+                "a@b.co",
+                OffsetDateTime::now_utc(),
+            )
             .expect("sign");
         assert_eq!(keys().verify(&foreign), None);
     }

@@ -1,6 +1,10 @@
 //! Where lines are kept: one trait, an SQLite implementation (embedded mode) and a Redis
 //! one (distributed mode, shared by every queue replica).
 //!
+//! * `sqlite` — [`SqliteQueueStore`]: one write transaction per change.
+//! * `redis` — [`RedisQueueStore`]: keys, reads, the commit script, the outbox and the
+//!   change feed that follows other replicas (see its module).
+//!
 //! Every change goes through [`QueueStore::modify`]: load the ticket's state, the front of
 //! its line and the acting buyer's place; let a pure rule decide; save the state, the line
 //! operations, the events and the inbox entry atomically. SQLite does it in one write
@@ -8,30 +12,24 @@
 //! the rule when another replica changed the ticket first — which is why a change is a
 //! `Fn`, not a `FnOnce`.
 
-mod redis_store;
+mod redis;
 mod sqlite;
 
 use std::sync::Arc;
 
 use boxoffice_common::Id;
 use boxoffice_platform::bus::Envelope;
-use boxoffice_platform::outbox::OutboxStore;
-pub use redis_store::RedisQueueStore;
-pub use sqlite::SqliteQueueStore;
+use boxoffice_platform::runtime::TaskStart;
+use boxoffice_platform::store::{Claim, Modified, Plumbing};
 use time::OffsetDateTime;
 use tokio::sync::broadcast;
 
+pub use self::redis::RedisQueueStore;
+pub use self::sqlite::SqliteQueueStore;
 use crate::domain::{Line, QueueError, TicketState};
 
 /// A change to one ticket's line, decided without I/O; returns the events it causes.
 pub type Change = Box<dyn Fn(&mut Line) -> Result<Vec<Envelope>, QueueError> + Send + Sync>;
-
-/// The inbox entry a consumer's change is recorded under.
-#[derive(Debug, Clone, Copy)]
-pub struct Claim<'a> {
-    pub consumer: &'a str,
-    pub event_id: Id,
-}
 
 /// A ticket's line as one buyer sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,25 +41,19 @@ pub struct Snapshot {
     pub position: Option<u64>,
 }
 
-#[derive(Debug, PartialEq, Eq)]
-pub enum Modified {
-    Saved(Snapshot),
-    Unchanged(Snapshot),
-    Duplicate,
-}
-
 /// Persistence for lines and turns.
 #[async_trait::async_trait]
 pub trait QueueStore: Send + Sync + 'static {
     /// Applies `change` to the line of `ticket_id`, `actor` being the buyer it concerns
     /// (their place is loaded). With a `claim`, an event seen before changes nothing.
+    /// A ticket the queue never heard of is an empty line, never `Missing`.
     async fn modify(
         &self,
         ticket_id: Id,
         actor: Option<Id>,
         claim: Option<Claim<'_>>,
         change: Change,
-    ) -> anyhow::Result<Result<Modified, QueueError>>;
+    ) -> anyhow::Result<Modified<Snapshot, QueueError>>;
     /// The ticket's state and `user`'s place in its line.
     async fn snapshot(&self, ticket_id: Id, user: Id) -> anyhow::Result<Snapshot>;
     /// Tickets whose turn ended at or before `now`, at most `limit`.
@@ -70,10 +62,14 @@ pub trait QueueStore: Send + Sync + 'static {
     async fn next_turn_end(&self) -> anyhow::Result<Option<OffsetDateTime>>;
     /// Ids of tickets whose line changed, as they change (from any replica).
     fn changes(&self) -> broadcast::Receiver<Id>;
-    async fn park(&self, consumer: &str, event: &Envelope, reason: &str) -> anyhow::Result<()>;
-    async fn dead_letters(&self, consumer: &str) -> anyhow::Result<Vec<(Envelope, String)>>;
-    fn outbox(&self) -> Arc<dyn OutboxStore>;
-    async fn ping(&self) -> anyhow::Result<()>;
+    /// The outbox, dead letters and ping of the store.
+    fn plumbing(&self) -> Arc<dyn Plumbing>;
+    /// Work the store itself needs running for as long as the process runs, for the
+    /// service to hand to its supervisor: Redis follows other replicas' changes into
+    /// [`Self::changes`]. Each call makes a new runner, so call it once per store.
+    fn background(&self) -> Option<TaskStart> {
+        None
+    }
 }
 
 impl std::fmt::Debug for dyn QueueStore {

@@ -5,15 +5,15 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use boxoffice_common::Id;
-use boxoffice_platform::bus::Envelope;
-use boxoffice_platform::db::sqlite::{SqliteDb, now_text, parse_time, time_text};
-use boxoffice_platform::outbox::OutboxStore;
-use boxoffice_platform::outbox::sqlite::{self as outbox, SqliteOutbox};
-use sqlx::{Row, SqliteConnection};
+use boxoffice_platform::db::sqlite::SqliteDb;
+use boxoffice_platform::db::{DbId, DbTime};
+use boxoffice_platform::outbox::sqlite as outbox;
+use boxoffice_platform::store::{Claim, Modified, Plumbing};
+use sqlx::SqliteConnection;
 use time::OffsetDateTime;
 use tokio::sync::{Notify, broadcast};
 
-use super::{Change, Claim, Modified, QueueStore, Snapshot, change_feed, decide};
+use super::{Change, QueueStore, Snapshot, change_feed, decide};
 use crate::domain::{FRONT, Line, LineOp, QueueError, TicketState};
 
 #[derive(Debug, Clone)]
@@ -43,8 +43,8 @@ async fn load_state(
     ticket_id: Id,
 ) -> anyhow::Result<(TicketState, u64)> {
     let row: Option<(String, i64)> =
-        sqlx::query_as("SELECT state, waiting FROM tickets WHERE id = ?")
-            .bind(ticket_id.to_string())
+        sqlx::query_as("SELECT state, waiting FROM tickets WHERE id = $1")
+            .bind(DbId(ticket_id))
             .fetch_optional(conn)
             .await?;
     Ok(match row {
@@ -64,15 +64,15 @@ async fn position(
     user: Id,
 ) -> anyhow::Result<Option<u64>> {
     let seq: Option<i64> =
-        sqlx::query_scalar("SELECT seq FROM waiting WHERE ticket_id = ? AND user_id = ?")
-            .bind(ticket_id.to_string())
-            .bind(user.to_string())
+        sqlx::query_scalar("SELECT seq FROM waiting WHERE ticket_id = $1 AND user_id = $2")
+            .bind(DbId(ticket_id))
+            .bind(DbId(user))
             .fetch_optional(&mut *conn)
             .await?;
     let Some(seq) = seq else { return Ok(None) };
     let ahead_or_me: i64 =
-        sqlx::query_scalar("SELECT COUNT(*) FROM waiting WHERE ticket_id = ? AND seq <= ?")
-            .bind(ticket_id.to_string())
+        sqlx::query_scalar("SELECT COUNT(*) FROM waiting WHERE ticket_id = $1 AND seq <= $2")
+            .bind(DbId(ticket_id))
             .bind(seq)
             .fetch_one(conn)
             .await?;
@@ -80,40 +80,40 @@ async fn position(
 }
 
 async fn front(conn: &mut SqliteConnection, ticket_id: Id) -> anyhow::Result<Vec<Id>> {
-    let users: Vec<String> =
-        sqlx::query_scalar("SELECT user_id FROM waiting WHERE ticket_id = ? ORDER BY seq LIMIT ?")
-            .bind(ticket_id.to_string())
-            .bind(FRONT as i64)
-            .fetch_all(conn)
-            .await?;
-    users
-        .iter()
-        .map(|user| user.parse().context("reading a line member"))
-        .collect()
+    let users: Vec<DbId> = sqlx::query_scalar(
+        "SELECT user_id FROM waiting WHERE ticket_id = $1 ORDER BY seq LIMIT $2",
+    )
+    .bind(DbId(ticket_id))
+    .bind(FRONT as i64)
+    .fetch_all(conn)
+    .await
+    .context("reading the front of a line")?;
+    Ok(users.into_iter().map(Id::from).collect())
 }
 
 async fn apply_op(conn: &mut SqliteConnection, ticket_id: Id, op: &LineOp) -> anyhow::Result<()> {
-    let ticket = ticket_id.to_string();
+    let ticket = DbId(ticket_id);
     match op {
         LineOp::Push(user) => {
             sqlx::query(
-                "INSERT INTO waiting (ticket_id, user_id, joined_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+                "INSERT INTO waiting (ticket_id, user_id, joined_at) VALUES ($1, $2, $3) \
+                 ON CONFLICT DO NOTHING",
             )
             .bind(ticket)
-            .bind(user.to_string())
-            .bind(now_text())
+            .bind(DbId(*user))
+            .bind(DbTime(OffsetDateTime::now_utc()))
             .execute(conn)
             .await?;
         }
         LineOp::Remove(user) => {
-            sqlx::query("DELETE FROM waiting WHERE ticket_id = ? AND user_id = ?")
+            sqlx::query("DELETE FROM waiting WHERE ticket_id = $1 AND user_id = $2")
                 .bind(ticket)
-                .bind(user.to_string())
+                .bind(DbId(*user))
                 .execute(conn)
                 .await?;
         }
         LineOp::Clear => {
-            sqlx::query("DELETE FROM waiting WHERE ticket_id = ?")
+            sqlx::query("DELETE FROM waiting WHERE ticket_id = $1")
                 .bind(ticket)
                 .execute(conn)
                 .await?;
@@ -129,14 +129,14 @@ async fn save_state(
     waiting: u64,
 ) -> anyhow::Result<()> {
     sqlx::query(
-        "INSERT INTO tickets (id, state, waiting, turn_ends_at) VALUES (?, ?, ?, ?) \
+        "INSERT INTO tickets (id, state, waiting, turn_ends_at) VALUES ($1, $2, $3, $4) \
          ON CONFLICT (id) DO UPDATE SET state = excluded.state, waiting = excluded.waiting, \
          turn_ends_at = excluded.turn_ends_at",
     )
-    .bind(ticket_id.to_string())
+    .bind(DbId(ticket_id))
     .bind(serde_json::to_string(state)?)
     .bind(waiting as i64)
-    .bind(state.turn.map(|turn| time_text(turn.expires_at)))
+    .bind(state.turn.map(|turn| DbTime(turn.expires_at)))
     .execute(conn)
     .await
     .context("saving a ticket's queue state")?;
@@ -151,12 +151,12 @@ impl QueueStore for SqliteQueueStore {
         actor: Option<Id>,
         claim: Option<Claim<'_>>,
         change: Change,
-    ) -> anyhow::Result<Result<Modified, QueueError>> {
+    ) -> anyhow::Result<Modified<Snapshot, QueueError>> {
         let mut tx = self.db.begin_write().await?;
         if let Some(claim) = claim
             && !outbox::claim(&mut tx, claim.consumer, claim.event_id).await?
         {
-            return Ok(Ok(Modified::Duplicate));
+            return Ok(Modified::Duplicate);
         }
         let (state, len) = load_state(&mut tx, ticket_id).await?;
         // Most tickets have no line: then there is nothing more to read.
@@ -173,12 +173,12 @@ impl QueueStore for SqliteQueueStore {
         let mut line = Line::loaded(state, front, len, actor);
         let (events, snapshot) = match decide(&mut line, &change) {
             Ok(decided) => decided,
-            Err(refusal) => return Ok(Err(refusal)),
+            Err(refusal) => return Ok(Modified::Refused(refusal)),
         };
         if !line.changed() {
             // The inbox claim alone is worth keeping: a redelivery is then skipped early.
             tx.commit().await?;
-            return Ok(Ok(Modified::Unchanged(snapshot)));
+            return Ok(Modified::Unchanged(snapshot));
         }
         for op in line.ops() {
             apply_op(&mut tx, ticket_id, op).await?;
@@ -193,7 +193,7 @@ impl QueueStore for SqliteQueueStore {
         }
         // Nobody listening is fine.
         let _ = self.changes.send(ticket_id);
-        Ok(Ok(Modified::Saved(snapshot)))
+        Ok(Modified::Saved(snapshot))
     }
 
     async fn snapshot(&self, ticket_id: Id, user: Id) -> anyhow::Result<Snapshot> {
@@ -210,43 +210,30 @@ impl QueueStore for SqliteQueueStore {
     }
 
     async fn turns_ended(&self, now: OffsetDateTime, limit: u32) -> anyhow::Result<Vec<Id>> {
-        let ids: Vec<String> = sqlx::query_scalar(
-            "SELECT id FROM tickets WHERE turn_ends_at IS NOT NULL AND turn_ends_at <= ? ORDER BY turn_ends_at LIMIT ?",
+        let ids: Vec<DbId> = sqlx::query_scalar(
+            "SELECT id FROM tickets WHERE turn_ends_at IS NOT NULL AND turn_ends_at <= $1 \
+             ORDER BY turn_ends_at LIMIT $2",
         )
-        .bind(time_text(now))
+        .bind(DbTime(now))
         .bind(i64::from(limit))
         .fetch_all(&self.db.reader)
-        .await?;
-        ids.iter()
-            .map(|id| id.parse().context("reading a ticket id"))
-            .collect()
+        .await
+        .context("reading ended turns")?;
+        Ok(ids.into_iter().map(Id::from).collect())
     }
 
     async fn next_turn_end(&self) -> anyhow::Result<Option<OffsetDateTime>> {
-        let at: Option<String> = sqlx::query("SELECT MIN(turn_ends_at) FROM tickets")
+        let at: Option<DbTime> = sqlx::query_scalar("SELECT MIN(turn_ends_at) FROM tickets")
             .fetch_one(&self.db.reader)
-            .await?
-            .try_get(0)?;
-        at.as_deref().map(parse_time).transpose()
+            .await?;
+        Ok(at.map(OffsetDateTime::from))
     }
 
     fn changes(&self) -> broadcast::Receiver<Id> {
         self.changes.subscribe()
     }
 
-    async fn park(&self, consumer: &str, event: &Envelope, reason: &str) -> anyhow::Result<()> {
-        outbox::park(&self.db, consumer, event, reason).await
-    }
-
-    async fn dead_letters(&self, consumer: &str) -> anyhow::Result<Vec<(Envelope, String)>> {
-        outbox::dead_letters(&self.db, consumer).await
-    }
-
-    fn outbox(&self) -> Arc<dyn OutboxStore> {
-        Arc::new(SqliteOutbox::new(self.db.clone()))
-    }
-
-    async fn ping(&self) -> anyhow::Result<()> {
-        Ok(self.db.ping().await?)
+    fn plumbing(&self) -> Arc<dyn Plumbing> {
+        Arc::new(self.db.clone())
     }
 }

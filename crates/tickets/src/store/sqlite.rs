@@ -1,24 +1,19 @@
-//! Tickets in the embedded mode's SQLite file.
+//! Tickets in the embedded mode's SQLite file: writes on the one writer connection under
+//! `BEGIN IMMEDIATE`, reads on the reader pool. The statements are in `sql.rs`.
 
 use std::sync::Arc;
 
 use anyhow::Context;
-use boxoffice_common::{Id, Money};
+use boxoffice_common::Id;
 use boxoffice_platform::bus::Envelope;
-use boxoffice_platform::db::sqlite::{SqliteDb, parse_time, time_text};
-use boxoffice_platform::outbox::OutboxStore;
-use boxoffice_platform::outbox::sqlite::{self as outbox, SqliteOutbox};
-use sqlx::sqlite::SqliteRow;
-use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection};
+use boxoffice_platform::db::sqlite::SqliteDb;
+use boxoffice_platform::outbox::sqlite as outbox;
+use boxoffice_platform::store::{Claim, Decision, Modified, Plumbing};
+use sqlx::Sqlite;
 use tokio::sync::Notify;
 
-use super::{
-    Change, Claim, Decision, ListQuery, Modified, Sort, StatusFilter, TicketStore, like_pattern,
-};
-use crate::domain::{Ticket, TicketError, TicketStatus};
-
-const COLUMNS: &str =
-    "id, title, price, description, user_id, order_id, status, version, created_at";
+use super::{Change, ListQuery, TicketStore, sql};
+use crate::domain::{Ticket, TicketError};
 
 #[derive(Debug, Clone)]
 pub struct SqliteTicketStore {
@@ -37,86 +32,14 @@ impl SqliteTicketStore {
     }
 }
 
-fn read(row: &SqliteRow) -> anyhow::Result<Ticket> {
-    let id: String = row.try_get("id")?;
-    let user_id: String = row.try_get("user_id")?;
-    let order_id: Option<String> = row.try_get("order_id")?;
-    let status: String = row.try_get("status")?;
-    let created_at: String = row.try_get("created_at")?;
-    Ok(Ticket {
-        id: id.parse()?,
-        title: row.try_get("title")?,
-        price: Money::from_minor(row.try_get("price")?),
-        description: row.try_get("description")?,
-        user_id: user_id.parse()?,
-        order_id: order_id.map(|o| o.parse()).transpose()?,
-        status: TicketStatus::parse(&status).context("stored status")?,
-        version: row.try_get("version")?,
-        created_at: parse_time(&created_at)?,
-    })
-}
-
-async fn load(conn: &mut SqliteConnection, id: Id) -> anyhow::Result<Option<Ticket>> {
-    let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "SELECT {COLUMNS} FROM tickets WHERE id = ? AND deleted = 0"
-    )))
-    .bind(id.to_string())
-    .fetch_optional(conn)
-    .await?;
-    row.as_ref().map(read).transpose()
-}
-
-/// Appends the WHERE clause shared by the page and the count.
-fn push_filters(builder: &mut QueryBuilder<Sqlite>, query: &ListQuery) {
-    builder.push(" WHERE deleted = 0");
-    match query.status {
-        StatusFilter::NotSold => {
-            builder.push(" AND status IN ('available', 'reserved')");
-        }
-        StatusFilter::Only(status) => {
-            builder.push(" AND status = ").push_bind(status.as_str());
-        }
-        StatusFilter::All => {}
-    }
-    if let Some(text) = &query.text {
-        builder
-            .push(" AND lower(title) LIKE ")
-            .push_bind(like_pattern(text))
-            .push(" ESCAPE '\\'");
-    }
-    if let Some(min) = query.min_price {
-        builder.push(" AND price >= ").push_bind(min.minor());
-    }
-    if let Some(max) = query.max_price {
-        builder.push(" AND price <= ").push_bind(max.minor());
-    }
-    if let Some(seller) = query.seller {
-        builder
-            .push(" AND user_id = ")
-            .push_bind(seller.to_string());
-    }
-}
-
 #[async_trait::async_trait]
 impl TicketStore for SqliteTicketStore {
     async fn insert(&self, ticket: &Ticket, event: &Envelope) -> anyhow::Result<()> {
         let mut tx = self.db.begin_write().await?;
-        sqlx::query(
-            "INSERT INTO tickets (id, title, price, description, user_id, order_id, status, version, created_at) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(ticket.id.to_string())
-        .bind(&ticket.title)
-        .bind(ticket.price.minor())
-        .bind(&ticket.description)
-        .bind(ticket.user_id.to_string())
-        .bind(ticket.order_id.map(|o| o.to_string()))
-        .bind(ticket.status.as_str())
-        .bind(ticket.version)
-        .bind(time_text(ticket.created_at))
-        .execute(&mut *tx)
-        .await
-        .context("inserting ticket")?;
+        sql::insert::<Sqlite>(ticket)
+            .execute(&mut *tx)
+            .await
+            .context("inserting ticket")?;
         outbox::enqueue(&mut tx, event).await?;
         tx.commit().await?;
         self.outbox_written.notify_one();
@@ -124,34 +47,11 @@ impl TicketStore for SqliteTicketStore {
     }
 
     async fn get(&self, id: Id) -> anyhow::Result<Option<Ticket>> {
-        let mut conn = self.db.reader.acquire().await?;
-        load(&mut conn, id).await
+        sql::get(&self.db.reader, id).await
     }
 
     async fn list(&self, query: &ListQuery) -> anyhow::Result<(Vec<Ticket>, u64)> {
-        let mut page = QueryBuilder::<Sqlite>::new("SELECT ");
-        page.push(COLUMNS).push(" FROM tickets");
-        push_filters(&mut page, query);
-        page.push(match query.sort {
-            Sort::Oldest => " ORDER BY created_at, id",
-            Sort::Newest => " ORDER BY created_at DESC, id DESC",
-            Sort::PriceAscending => " ORDER BY price, created_at, id",
-            Sort::PriceDescending => " ORDER BY price DESC, created_at, id",
-        });
-        page.push(" LIMIT ").push_bind(i64::from(query.limit));
-        page.push(" OFFSET ")
-            .push_bind(i64::try_from(query.offset).unwrap_or(i64::MAX));
-        let rows = page
-            .build()
-            .fetch_all(&self.db.reader)
-            .await
-            .context("listing tickets")?;
-        let tickets = rows.iter().map(read).collect::<anyhow::Result<Vec<_>>>()?;
-
-        let mut count = QueryBuilder::<Sqlite>::new("SELECT COUNT(*) FROM tickets");
-        push_filters(&mut count, query);
-        let total: i64 = count.build().fetch_one(&self.db.reader).await?.try_get(0)?;
-        Ok((tickets, u64::try_from(total).unwrap_or_default()))
+        sql::list(&self.db.reader, query).await
     }
 
     async fn modify(
@@ -159,41 +59,32 @@ impl TicketStore for SqliteTicketStore {
         id: Id,
         claim: Option<Claim<'_>>,
         change: Change,
-    ) -> anyhow::Result<Result<Modified, TicketError>> {
+    ) -> anyhow::Result<Modified<Ticket, TicketError>> {
+        // The write lock is held from the first statement, so the ticket read below
+        // cannot change before it is saved.
         let mut tx = self.db.begin_write().await?;
         if let Some(claim) = claim
             && !outbox::claim(&mut tx, claim.consumer, claim.event_id).await?
         {
-            return Ok(Ok(Modified::Duplicate));
+            return Ok(Modified::Duplicate);
         }
-        let Some(mut ticket) = load(&mut tx, id).await? else {
+        let Some(row) = sql::select::<Sqlite>(id).fetch_optional(&mut *tx).await? else {
             tx.commit().await?;
-            return Ok(Ok(Modified::Missing));
+            return Ok(Modified::Missing);
         };
-        let (events, deleted) = match change(&mut ticket) {
-            Err(refusal) => return Ok(Err(refusal)),
+        let mut ticket = Ticket::try_from(row)?;
+        let events = match change(&mut ticket) {
+            Err(refusal) => return Ok(Modified::Refused(refusal)),
             Ok(Decision::Keep) => {
                 tx.commit().await?;
-                return Ok(Ok(Modified::Unchanged(ticket)));
+                return Ok(Modified::Unchanged(ticket));
             }
-            Ok(Decision::Save(events)) => (events, false),
-            Ok(Decision::Delete(events)) => (events, true),
+            Ok(Decision::Save(events)) => events,
         };
-        sqlx::query(
-            "UPDATE tickets SET title = ?, price = ?, description = ?, order_id = ?, status = ?, \
-             version = ?, deleted = ? WHERE id = ?",
-        )
-        .bind(&ticket.title)
-        .bind(ticket.price.minor())
-        .bind(&ticket.description)
-        .bind(ticket.order_id.map(|o| o.to_string()))
-        .bind(ticket.status.as_str())
-        .bind(ticket.version)
-        .bind(deleted)
-        .bind(ticket.id.to_string())
-        .execute(&mut *tx)
-        .await
-        .context("saving ticket")?;
+        sql::update::<Sqlite>(&ticket)
+            .execute(&mut *tx)
+            .await
+            .context("saving ticket")?;
         for event in &events {
             outbox::enqueue(&mut tx, event).await?;
         }
@@ -201,23 +92,15 @@ impl TicketStore for SqliteTicketStore {
         if !events.is_empty() {
             self.outbox_written.notify_one();
         }
-        Ok(Ok(Modified::Saved(ticket)))
+        Ok(Modified::Saved(ticket))
     }
 
     async fn close_order(&self, order_id: Id) -> anyhow::Result<()> {
-        sqlx::query("INSERT INTO closed_orders (order_id) VALUES (?) ON CONFLICT DO NOTHING")
-            .bind(order_id.to_string())
-            .execute(&self.db.writer)
-            .await?;
-        Ok(())
+        sql::close_order(&self.db.writer, order_id).await
     }
 
     async fn is_order_closed(&self, order_id: Id) -> anyhow::Result<bool> {
-        let row = sqlx::query("SELECT 1 FROM closed_orders WHERE order_id = ?")
-            .bind(order_id.to_string())
-            .fetch_optional(&self.db.reader)
-            .await?;
-        Ok(row.is_some())
+        sql::is_order_closed(&self.db.reader, order_id).await
     }
 
     async fn claim_only(&self, claim: Claim<'_>) -> anyhow::Result<bool> {
@@ -227,19 +110,7 @@ impl TicketStore for SqliteTicketStore {
         Ok(fresh)
     }
 
-    async fn park(&self, consumer: &str, event: &Envelope, reason: &str) -> anyhow::Result<()> {
-        outbox::park(&self.db, consumer, event, reason).await
-    }
-
-    async fn dead_letters(&self, consumer: &str) -> anyhow::Result<Vec<(Envelope, String)>> {
-        outbox::dead_letters(&self.db, consumer).await
-    }
-
-    fn outbox(&self) -> Arc<dyn OutboxStore> {
-        Arc::new(SqliteOutbox::new(self.db.clone()))
-    }
-
-    async fn ping(&self) -> anyhow::Result<()> {
-        Ok(self.db.ping().await?)
+    fn plumbing(&self) -> Arc<dyn Plumbing> {
+        Arc::new(self.db.clone())
     }
 }

@@ -1,15 +1,27 @@
 //! `spawn_app()` and friends.
+//!
+//! * this file — starting the application under test, [`TestApp`], and the check every
+//!   test ends with: each outbox drained, nothing dead-lettered ([`TestApp::assert_settled`]).
+//! * [`reply`] — a response read whole, and the contract's error body.
+//! * [`journeys`] — users, tickets, orders and payments made over HTTP, and [`eventually`].
 
+mod journeys;
+mod reply;
+
+use std::sync::Arc;
 use std::time::Duration;
 
 use boxoffice_app::application::Application;
 use boxoffice_app::cli::{Service, Settings};
 use boxoffice_platform::Secret;
+use boxoffice_platform::runtime::{LaunchedStore, Supervisor};
 use boxoffice_platform::testing::TestDatabase;
-use reqwest::header::{HeaderMap, SET_COOKIE};
 use serde_json::{Value, json};
 use tempfile::TempDir;
 use tokio::sync::oneshot;
+
+pub use journeys::{EVENTUALLY, User, eventually};
+pub use reply::Reply;
 
 /// The signing key tests use, so they can forge tokens (expired, tampered) on purpose.
 pub const TEST_KEY: &str = "test-session-key-0123456789abcdef-0123456789";
@@ -29,17 +41,41 @@ pub enum Backend {
 pub struct TestApp {
     pub address: String,
     pub client: reqwest::Client,
-    _data_dir: Option<TempDir>,
-    _database: Option<TestDatabase>,
-    shutdown: Option<oneshot::Sender<()>>,
+    data_dir: Option<std::path::PathBuf>,
+    shutdown: Arc<StopOnDrop>,
     server: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+    /// The services' outboxes and dead letters, for [`TestApp::assert_settled`].
+    stores: Vec<LaunchedStore>,
+    /// The app's background work, for tests of its supervision.
+    pub supervisor: Option<Supervisor>,
 }
 
-impl Drop for TestApp {
-    fn drop(&mut self) {
-        if let Some(stop) = self.shutdown.take() {
+/// Stops the server when the last holder — the [`TestApp`] or a [`SettledCheck`] still
+/// waiting for the outboxes — lets go of it; the app's data directory and database go
+/// with it, not while it still runs.
+#[derive(Debug, Default)]
+struct StopOnDrop {
+    stop: std::sync::Mutex<Option<oneshot::Sender<()>>>,
+    _data_dir: Option<TempDir>,
+    _database: Option<TestDatabase>,
+}
+
+impl StopOnDrop {
+    fn stop(&self) {
+        let sender = self
+            .stop
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take();
+        if let Some(stop) = sender {
             let _ = stop.send(());
         }
+    }
+}
+
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        self.stop();
     }
 }
 
@@ -82,6 +118,8 @@ pub fn start(
     database: Option<TestDatabase>,
 ) -> TestApp {
     let address = format!("http://{}", app.address());
+    let stores = app.stores().to_vec();
+    let supervisor = app.supervisor().clone();
     let (stop, stopped) = oneshot::channel::<()>();
     let server = tokio::spawn(app.run_until(async move {
         let _ = stopped.await;
@@ -92,10 +130,15 @@ pub fn start(
             .timeout(Duration::from_secs(30))
             .build()
             .expect("client"),
-        _data_dir: data_dir,
-        _database: database,
-        shutdown: Some(stop),
+        data_dir: data_dir.as_ref().map(|dir| dir.path().to_owned()),
+        shutdown: Arc::new(StopOnDrop {
+            stop: std::sync::Mutex::new(Some(stop)),
+            _data_dir: data_dir,
+            _database: database,
+        }),
         server: Some(server),
+        stores,
+        supervisor: Some(supervisor),
     }
 }
 
@@ -106,84 +149,23 @@ macro_rules! on_both_backends {
 
             #[tokio::test]
             async fn sqlite() {
-                super::$name(crate::helpers::spawn_app_on(crate::helpers::Backend::Sqlite).await).await;
+                let app = crate::helpers::spawn_app_on(crate::helpers::Backend::Sqlite).await;
+                let settled = app.settled_check();
+                super::$name(app).await;
+                settled.assert().await;
             }
 
             #[tokio::test]
             async fn postgres() {
-                super::$name(crate::helpers::spawn_app_on(crate::helpers::Backend::Postgres).await).await;
+                let app = crate::helpers::spawn_app_on(crate::helpers::Backend::Postgres).await;
+                let settled = app.settled_check();
+                super::$name(app).await;
+                settled.assert().await;
             }
         }
     )*};
 }
 pub(crate) use on_both_backends;
-
-/// A response, read whole.
-#[derive(Debug)]
-pub struct Reply {
-    pub status: u16,
-    pub headers: HeaderMap,
-    pub body: Value,
-}
-
-impl Reply {
-    async fn read(response: reqwest::Response) -> Self {
-        let status = response.status().as_u16();
-        let headers = response.headers().clone();
-        let text = response.text().await.expect("body");
-        let body = if text.is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_str(&text).unwrap_or_else(|_| panic!("body is not JSON: {text:?}"))
-        };
-        Self {
-            status,
-            headers,
-            body,
-        }
-    }
-
-    /// The `Set-Cookie` header for the session cookie.
-    pub fn session_set_cookie(&self) -> Option<String> {
-        self.headers
-            .get_all(SET_COOKIE)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .find(|v| v.starts_with("session="))
-            .map(str::to_owned)
-    }
-
-    /// `session=<token>`, ready to send back in a `Cookie` header.
-    pub fn cookie(&self) -> String {
-        let set_cookie = self.session_set_cookie().expect("a session cookie was set");
-        set_cookie
-            .split(';')
-            .next()
-            .expect("cookie pair")
-            .to_owned()
-    }
-
-    /// The session token inside the cookie.
-    pub fn token(&self) -> String {
-        self.cookie().trim_start_matches("session=").to_owned()
-    }
-
-    /// The messages of a contract error body, asserting its shape on the way.
-    pub fn error_messages(&self) -> Vec<String> {
-        let errors = self.body["errors"]
-            .as_array()
-            .unwrap_or_else(|| panic!("not an error body: {}", self.body));
-        errors
-            .iter()
-            .map(|e| {
-                e["message"]
-                    .as_str()
-                    .expect("message is a string")
-                    .to_owned()
-            })
-            .collect()
-    }
-}
 
 impl TestApp {
     /// A client for a BoxOffice this test did not start (e.g. behind an ingress).
@@ -194,18 +176,17 @@ impl TestApp {
                 .timeout(Duration::from_secs(30))
                 .build()
                 .expect("client"),
-            _data_dir: None,
-            _database: None,
-            shutdown: None,
+            data_dir: None,
+            shutdown: Arc::default(),
             server: None,
+            stores: Vec::new(),
+            supervisor: None,
         }
     }
 
     /// Stops the server and its background work, and waits until it has stopped.
     pub async fn stop(mut self) {
-        if let Some(stop) = self.shutdown.take() {
-            let _ = stop.send(());
-        }
+        self.shutdown.stop();
         if let Some(server) = self.server.take() {
             server
                 .await
@@ -216,7 +197,7 @@ impl TestApp {
 
     /// The embedded mode's data directory (SQLite files), for checks on the stores.
     pub fn data_dir(&self) -> &std::path::Path {
-        self._data_dir.as_ref().expect("an embedded app").path()
+        self.data_dir.as_deref().expect("an embedded app")
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -295,112 +276,65 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
     start(app, Some(dir), None)
 }
 
-/// A signed-in user: their id and session cookie.
-#[derive(Debug, Clone)]
-pub struct User {
-    pub id: String,
-    pub cookie: String,
-}
-
 impl TestApp {
-    /// Signs up a fresh user.
-    pub async fn user(&self) -> User {
-        let reply = self.sign_up(&unique_email(), "correct horse").await;
-        assert_eq!(reply.status, 201, "{}", reply.body);
-        User {
-            id: reply.body["id"].as_str().expect("id").to_owned(),
-            cookie: reply.cookie(),
+    /// Waits (bounded) until every service's outbox has been published, then asserts that
+    /// no consumer parked an event as a dead letter: a test whose events did not all flow
+    /// fails even when its own assertions passed. Tests end with it.
+    pub async fn assert_settled(&self) {
+        self.settled_check().assert().await;
+    }
+
+    /// The same check, kept apart from the app so it can run after a test took the app.
+    pub fn settled_check(&self) -> SettledCheck {
+        SettledCheck {
+            stores: self.stores.clone(),
+            _running: Arc::clone(&self.shutdown),
         }
-    }
-
-    /// A request carrying the user's session cookie.
-    pub fn as_user(
-        &self,
-        user: &User,
-        method: reqwest::Method,
-        path: &str,
-    ) -> reqwest::RequestBuilder {
-        self.client
-            .request(method, self.url(path))
-            .header("cookie", &user.cookie)
-    }
-
-    /// Lists a ticket for `seller`; returns the ticket JSON.
-    pub async fn listed_ticket(&self, seller: &User, title: &str, price: f64) -> Value {
-        let reply = self
-            .send(
-                self.as_user(seller, reqwest::Method::POST, "/api/tickets")
-                    .json(&json!({ "title": title, "price": price })),
-            )
-            .await;
-        assert_eq!(reply.status, 201, "{}", reply.body);
-        reply.body
-    }
-
-    /// Sends the request built by `request` again while it answers 404 — a service that has
-    /// not yet heard of the ticket or order through its events — for at most [`EVENTUALLY`].
-    pub async fn send_until_known(&self, request: impl Fn() -> reqwest::RequestBuilder) -> Reply {
-        let deadline = tokio::time::Instant::now() + EVENTUALLY;
-        loop {
-            let reply = self.send(request()).await;
-            if reply.status != 404 || tokio::time::Instant::now() >= deadline {
-                return reply;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    }
-
-    /// Orders a ticket as `buyer`, once the orders service knows it.
-    pub async fn order(&self, buyer: &User, ticket_id: &str) -> Reply {
-        self.send_until_known(|| {
-            self.as_user(buyer, reqwest::Method::POST, "/api/orders")
-                .json(&json!({ "ticketId": ticket_id }))
-        })
-        .await
-    }
-
-    /// Pays for an order as `buyer`, once the payments service knows it.
-    pub async fn pay(&self, buyer: &User, order_id: &str, token: &str) -> Reply {
-        self.send_until_known(|| {
-            self.as_user(buyer, reqwest::Method::POST, "/api/payments")
-                .json(&json!({ "orderId": order_id, "token": token }))
-        })
-        .await
-    }
-
-    pub async fn ticket(&self, id: &str) -> Value {
-        let reply = self.get(&format!("/api/tickets/{id}")).await;
-        assert_eq!(reply.status, 200, "{}", reply.body);
-        reply.body
-    }
-
-    pub async fn order_of(&self, buyer: &User, id: &str) -> Value {
-        let reply = self
-            .send(self.as_user(buyer, reqwest::Method::GET, &format!("/api/orders/{id}")))
-            .await;
-        assert_eq!(reply.status, 200, "{}", reply.body);
-        reply.body
     }
 }
 
-/// The longest a test waits for the services to converge.
-pub const EVENTUALLY: Duration = Duration::from_secs(15);
+/// See [`TestApp::assert_settled`]. It keeps the server running after the test dropped
+/// its app, so the relays can still publish what the test's last requests wrote.
+#[derive(Debug)]
+pub struct SettledCheck {
+    stores: Vec<LaunchedStore>,
+    _running: Arc<StopOnDrop>,
+}
 
-/// Polls `check` every 20 ms until it is true; fails the test after [`EVENTUALLY`].
-pub async fn eventually<F, Fut>(what: &str, mut check: F)
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = bool>,
-{
-    let deadline = tokio::time::Instant::now() + EVENTUALLY;
-    loop {
-        if check().await {
-            return;
+impl SettledCheck {
+    pub async fn assert(&self) {
+        eventually("every outbox is published", || async {
+            for store in &self.stores {
+                let unsent = store
+                    .plumbing
+                    .outbox()
+                    .unsent_after(0, 1)
+                    .await
+                    .expect("read the outbox");
+                if !unsent.is_empty() {
+                    return false;
+                }
+            }
+            true
+        })
+        .await;
+        for store in &self.stores {
+            for consumer in &store.consumers {
+                let parked = store
+                    .plumbing
+                    .dead_letters(consumer)
+                    .await
+                    .expect("read the dead letters");
+                assert!(
+                    parked.is_empty(),
+                    "{} parked events as dead letters: {:?}",
+                    consumer,
+                    parked
+                        .iter()
+                        .map(|(event, reason)| format!("{} {}: {reason}", event.kind, event.id))
+                        .collect::<Vec<_>>()
+                );
+            }
         }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out waiting until {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }

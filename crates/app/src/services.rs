@@ -1,0 +1,150 @@
+//! Each service built on the chosen backend: its store opened on the right database,
+//! then handed to the service crate's own `parts`, which knows its routes, probe,
+//! consumers and timers. This file only chooses implementations.
+
+use std::sync::Arc;
+
+use anyhow::Context;
+use boxoffice_auth::store::{PostgresUserStore, SqliteUserStore, UserStore};
+use boxoffice_common::Clock;
+use boxoffice_expiration::store::{JobStore, PostgresJobStore, SqliteJobStore};
+use boxoffice_orders::store::{OrderStore, PostgresOrderStore, SqliteOrderStore};
+use boxoffice_payments::store::{PaymentStore, PostgresPaymentStore, SqlitePaymentStore};
+use boxoffice_platform::Secret;
+use boxoffice_platform::http::SessionKeys;
+use boxoffice_platform::runtime::ServiceParts;
+use boxoffice_queue::domain::Rules;
+use boxoffice_queue::store::{QueueStore, RedisQueueStore, SqliteQueueStore};
+use boxoffice_tickets::store::{PostgresTicketStore, SqliteTicketStore, TicketStore};
+use tokio::sync::Notify;
+
+use crate::backend::{Backend, Database};
+use crate::cli::{Service, Settings};
+use crate::keys;
+
+/// What every service may need besides its store.
+#[derive(Debug)]
+pub struct Shared<'a> {
+    pub settings: &'a Settings,
+    pub sessions: SessionKeys,
+    pub clock: Arc<dyn Clock>,
+}
+
+/// Builds `service` on `backend`.
+pub async fn build(
+    service: Service,
+    backend: &Backend,
+    shared: &Shared<'_>,
+) -> anyhow::Result<ServiceParts> {
+    let clock = Arc::clone(&shared.clock);
+    let settings = shared.settings;
+    let wake = Arc::new(Notify::new());
+    Ok(match service {
+        Service::Auth => {
+            let store: Arc<dyn UserStore> = match backend.database(service).await? {
+                Database::Sqlite(db) => Arc::new(SqliteUserStore::open(db).await?),
+                Database::Postgres(pool) => Arc::new(PostgresUserStore::open(pool).await?),
+            };
+            boxoffice_auth::parts(store, shared.sessions.clone(), clock)
+        }
+        Service::Tickets => {
+            let store: Arc<dyn TicketStore> = match backend.database(service).await? {
+                Database::Sqlite(db) => {
+                    Arc::new(SqliteTicketStore::open(db, Arc::clone(&wake)).await?)
+                }
+                Database::Postgres(pool) => {
+                    Arc::new(PostgresTicketStore::open(pool, Arc::clone(&wake)).await?)
+                }
+            };
+            boxoffice_tickets::parts(store, wake, clock)
+        }
+        Service::Orders => {
+            let store: Arc<dyn OrderStore> = match backend.database(service).await? {
+                Database::Sqlite(db) => {
+                    Arc::new(SqliteOrderStore::open(db, Arc::clone(&wake)).await?)
+                }
+                Database::Postgres(pool) => {
+                    Arc::new(PostgresOrderStore::open(pool, Arc::clone(&wake)).await?)
+                }
+            };
+            let config = boxoffice_orders::Config {
+                expiration_window: settings.expiration_window(),
+                payment_hold_ceiling: settings.payment_hold_ceiling(),
+            };
+            boxoffice_orders::parts(store, wake, clock, config)
+        }
+        Service::Expiration => {
+            let store: Arc<dyn JobStore> = match backend.database(service).await? {
+                Database::Sqlite(db) => {
+                    Arc::new(SqliteJobStore::open(db, Arc::clone(&wake)).await?)
+                }
+                Database::Postgres(pool) => {
+                    Arc::new(PostgresJobStore::open(pool, Arc::clone(&wake)).await?)
+                }
+            };
+            boxoffice_expiration::parts(store, wake, clock)
+        }
+        Service::Payments => {
+            let webhook_secret = webhook_secret(backend, settings)?;
+            let store: Arc<dyn PaymentStore> = match backend.database(service).await? {
+                Database::Sqlite(db) => {
+                    Arc::new(SqlitePaymentStore::open(db, Arc::clone(&wake)).await?)
+                }
+                Database::Postgres(pool) => {
+                    Arc::new(PostgresPaymentStore::open(pool, Arc::clone(&wake)).await?)
+                }
+            };
+            let config = boxoffice_payments::Config {
+                gateway: boxoffice_payments::gateway::configure(
+                    settings.stripe_key.clone(),
+                    settings.stripe_api_base.clone(),
+                    webhook_secret.clone(),
+                )?,
+                currency: settings.currency.to_lowercase(),
+                webhook_secret,
+                refund_retry_every: REFUND_RETRY_EVERY,
+            };
+            boxoffice_payments::parts(store, wake, clock, config)
+        }
+        Service::Queue => {
+            let store: Arc<dyn QueueStore> = match backend {
+                Backend::Embedded { .. } => match backend.database(service).await? {
+                    Database::Sqlite(db) => {
+                        Arc::new(SqliteQueueStore::open(db, Arc::clone(&wake)).await?)
+                    }
+                    Database::Postgres(_) => anyhow::bail!("the queue keeps no PostgreSQL state"),
+                },
+                Backend::Distributed { redis, .. } => {
+                    let (url, prefix) = redis
+                        .as_ref()
+                        .context("REDIS_URL is required for the queue")?;
+                    Arc::new(
+                        RedisQueueStore::connect(url.expose(), prefix, Arc::clone(&wake)).await?,
+                    )
+                }
+            };
+            let turn =
+                time::Duration::try_from(settings.queue_turn()).context("QUEUE_TURN_SECONDS")?;
+            boxoffice_queue::parts(store, wake, clock, Rules { turn })
+        }
+    })
+}
+
+/// How often refunds left half-way are tried again (also once at start).
+const REFUND_RETRY_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// The secret payment webhooks are signed with. The embedded test processor makes one up
+/// (kept in `DATA_DIR`); Stripe, and replicas of the payments service, must be told it.
+fn webhook_secret(backend: &Backend, settings: &Settings) -> anyhow::Result<Secret> {
+    match (&settings.stripe_webhook_secret, backend) {
+        (Some(secret), _) => Ok(secret.clone()),
+        (None, _) if settings.stripe_key.is_some() => {
+            anyhow::bail!("STRIPE_WEBHOOK_SECRET is required with STRIPE_KEY")
+        }
+        (None, Backend::Embedded { dir }) => keys::load_or_create(dir, keys::WEBHOOK_KEY_FILE),
+        // Replicas must agree on the secret the test processor signs with.
+        (None, Backend::Distributed { .. }) => {
+            anyhow::bail!("STRIPE_WEBHOOK_SECRET is required for `boxoffice serve payments`")
+        }
+    }
+}

@@ -1,0 +1,220 @@
+//! The order state machine: each transition, what it refuses, and the event it returns.
+
+use boxoffice_common::new_id;
+
+use super::*;
+
+fn order(status: OrderStatus) -> Order {
+    Order {
+        id: new_id(),
+        user_id: new_id(),
+        ticket: OrderedTicket {
+            id: new_id(),
+            title: "Concert".into(),
+            price: Money::from_minor(2000),
+            version: 0,
+        },
+        status,
+        expires_at: OffsetDateTime::UNIX_EPOCH,
+        hold_until: OffsetDateTime::UNIX_EPOCH,
+        version: 0,
+        created_at: OffsetDateTime::UNIX_EPOCH,
+        cancel_reason: None,
+    }
+}
+
+fn buyer_of(order: &Order) -> UserId {
+    UserId(order.user_id)
+}
+
+fn later(seconds: i64) -> OffsetDateTime {
+    OffsetDateTime::UNIX_EPOCH + time::Duration::seconds(seconds)
+}
+
+const CEILING: std::time::Duration = std::time::Duration::from_secs(600);
+
+#[test]
+fn a_placed_order_holds_its_ticket_for_the_window_and_says_so() {
+    let ticket = TicketReplica {
+        id: new_id(),
+        title: "Concert".into(),
+        price: Money::from_minor(2000),
+        user_id: new_id(),
+        version: 3,
+        deleted: false,
+    };
+    let (id, buyer) = (OrderId(new_id()), UserId(new_id()));
+    let window = std::time::Duration::from_secs(900);
+    let (order, created) =
+        Order::place(id, buyer, ticket.clone(), later(0), window).expect("placed");
+    assert_eq!(
+        (
+            order.status,
+            order.expires_at,
+            order.hold_until,
+            order.version
+        ),
+        (OrderStatus::Created, later(900), later(900), 0)
+    );
+    assert_eq!(order.ticket.version, 3);
+    assert_eq!(
+        created,
+        OrderCreated {
+            id: id.get(),
+            version: 0,
+            status: OrderStatus::Created,
+            user_id: buyer.get(),
+            expires_at: later(900),
+            ticket: OrderTicket {
+                id: ticket.id,
+                price: Some(2000)
+            },
+        }
+    );
+    let seller = UserId(ticket.user_id);
+    assert_eq!(
+        Order::place(id, seller, ticket, later(0), window).map(|_| ()),
+        Err(OrderError::Refused(OWN_TICKET))
+    );
+}
+
+#[test]
+fn the_buyer_cancels_a_live_order_once() {
+    let mut live = order(OrderStatus::Created);
+    let buyer = buyer_of(&live);
+    assert_eq!(live.cancel_by(UserId(new_id())), Err(OrderError::NotOwner));
+    let cancelled = live.cancel_by(buyer).expect("cancel");
+    assert_eq!(
+        (live.status, live.cancel_reason, live.version),
+        (OrderStatus::Cancelled, Some(CancelReason::User), 1)
+    );
+    assert_eq!(
+        cancelled,
+        OrderCancelled {
+            id: live.id,
+            version: 1,
+            reason: CancelReason::User,
+            ticket: OrderTicket {
+                id: live.ticket.id,
+                price: None
+            },
+        }
+    );
+    assert_eq!(
+        live.cancel_by(buyer),
+        Err(OrderError::Refused(ALREADY_CANCELLED))
+    );
+
+    let mut paid = order(OrderStatus::Complete);
+    let buyer = buyer_of(&paid);
+    assert_eq!(
+        paid.cancel_by(buyer),
+        Err(OrderError::Refused(CANNOT_CANCEL_COMPLETED))
+    );
+}
+
+#[test]
+fn only_live_orders_past_their_hold_expire() {
+    let mut live = order(OrderStatus::Created);
+    live.expires_at = later(60);
+    assert_eq!(live.expire(later(30)), None, "not yet");
+    let expired = live.expire(later(60)).expect("due");
+    assert_eq!(
+        (expired.reason, expired.version),
+        (CancelReason::Expired, 1)
+    );
+    assert_eq!(live.cancel_reason, Some(CancelReason::Expired));
+    assert_eq!(
+        live.expire(later(90)),
+        None,
+        "a second expiry changes nothing"
+    );
+    let mut paid = order(OrderStatus::Complete);
+    assert_eq!(paid.expire(later(90)), None);
+    assert_eq!(paid.status, OrderStatus::Complete);
+}
+
+#[test]
+fn a_payment_in_flight_extends_the_hold_up_to_the_ceiling() {
+    let mut o = order(OrderStatus::Created);
+    o.expires_at = later(60);
+    o.hold_until = later(60);
+    let extended = o.await_payment(later(50), CEILING).expect("moved");
+    assert_eq!(
+        (o.status, o.expires_at, o.version),
+        (OrderStatus::AwaitingPayment, later(650), 1)
+    );
+    assert_eq!(
+        extended,
+        OrderExtended {
+            id: o.id,
+            version: 1,
+            status: OrderStatus::AwaitingPayment,
+            expires_at: later(650),
+            ticket: OrderTicket {
+                id: o.ticket.id,
+                price: Some(2000)
+            },
+        }
+    );
+    assert_eq!(
+        o.expire(later(61)),
+        None,
+        "the original expiry no longer applies"
+    );
+    assert!(o.expire(later(650)).is_some(), "the ceiling does");
+
+    let mut late = order(OrderStatus::Created);
+    late.expires_at = later(60);
+    assert_eq!(
+        late.await_payment(later(61), CEILING),
+        None,
+        "the hold already ended"
+    );
+}
+
+#[test]
+fn a_failed_payment_falls_back_to_the_hold_or_cancels() {
+    let mut o = order(OrderStatus::Created);
+    o.expires_at = later(60);
+    o.hold_until = later(60);
+    o.await_payment(later(10), CEILING);
+    let Some(OrderEvent::Extended(back)) = o.payment_failed(later(20)) else {
+        panic!("expected order:extended");
+    };
+    assert_eq!((o.status, o.expires_at), (OrderStatus::Created, later(60)));
+    assert_eq!(
+        (back.status, back.expires_at, back.version),
+        (OrderStatus::Created, later(60), 2)
+    );
+    assert_eq!(o.payment_failed(later(30)), None, "no payment in flight");
+
+    o.await_payment(later(30), CEILING);
+    let Some(OrderEvent::Cancelled(cancelled)) = o.payment_failed(later(61)) else {
+        panic!("expected order:cancelled");
+    };
+    assert_eq!(
+        (o.status, o.cancel_reason),
+        (OrderStatus::Cancelled, Some(CancelReason::PaymentFailed))
+    );
+    assert_eq!(cancelled.reason, CancelReason::PaymentFailed);
+}
+
+#[test]
+fn only_live_orders_complete() {
+    let mut live = order(OrderStatus::AwaitingPayment);
+    assert_eq!(
+        live.complete(),
+        Some(OrderCompleted {
+            id: live.id,
+            version: 1,
+            ticket: OrderTicket {
+                id: live.ticket.id,
+                price: None
+            },
+        })
+    );
+    assert!(order(OrderStatus::Created).complete().is_some());
+    assert_eq!(order(OrderStatus::Cancelled).complete(), None);
+    assert_eq!(order(OrderStatus::Complete).complete(), None);
+}

@@ -1,0 +1,200 @@
+//! Rows as both databases return them, and domain values bound to statements.
+//!
+//! One struct per result shape, decoded by `sqlx::FromRow` on either driver: ids and
+//! times are `DbId`/`DbTime` (TEXT on SQLite, UUID/TIMESTAMPTZ on PostgreSQL), money is
+//! integer minor units. The `bind_*` functions fill a statement's `$n` placeholders in
+//! the order its text in `sql` names them, generically over the database, so neither
+//! store repeats a column list.
+
+use anyhow::Context;
+use boxoffice_common::Money;
+use boxoffice_platform::db::{DbId, DbTime};
+use sqlx::query::Query;
+use sqlx::{Database, Encode, Type};
+
+use crate::domain::{CancelReason, LineGate, Order, OrderStatus, OrderedTicket, TicketReplica};
+
+/// A statement with its placeholders being filled.
+pub(super) type Statement<'q, DB> = Query<'q, DB, <DB as Database>::Arguments>;
+
+/// `orders` as `sql::ORDER_BY_ID` and friends select it.
+#[derive(Debug, sqlx::FromRow)]
+pub(super) struct OrderRow {
+    id: DbId,
+    user_id: DbId,
+    ticket_id: DbId,
+    ticket_title: String,
+    ticket_price: i64,
+    ticket_version: i64,
+    status: String,
+    cancel_reason: Option<String>,
+    expires_at: DbTime,
+    /// Absent on rows written before holds and expiries were told apart.
+    hold_until: Option<DbTime>,
+    version: i64,
+    created_at: DbTime,
+}
+
+impl TryFrom<OrderRow> for Order {
+    type Error = anyhow::Error;
+
+    fn try_from(row: OrderRow) -> anyhow::Result<Self> {
+        Ok(Self {
+            id: row.id.into(),
+            user_id: row.user_id.into(),
+            ticket: OrderedTicket {
+                id: row.ticket_id.into(),
+                title: row.ticket_title,
+                price: Money::from_minor(row.ticket_price),
+                version: row.ticket_version,
+            },
+            status: OrderStatus::parse(&row.status).context("stored status")?,
+            expires_at: row.expires_at.into(),
+            hold_until: row.hold_until.unwrap_or(row.expires_at).into(),
+            version: row.version,
+            created_at: row.created_at.into(),
+            cancel_reason: row.cancel_reason.as_deref().and_then(CancelReason::parse),
+        })
+    }
+}
+
+/// `tickets` (the replica) as `sql::TICKET_BY_ID` selects it.
+#[derive(Debug, sqlx::FromRow)]
+pub(super) struct ReplicaRow {
+    id: DbId,
+    title: String,
+    price: i64,
+    user_id: DbId,
+    version: i64,
+    deleted: bool,
+}
+
+impl From<ReplicaRow> for TicketReplica {
+    fn from(row: ReplicaRow) -> Self {
+        Self {
+            id: row.id.into(),
+            title: row.title,
+            price: Money::from_minor(row.price),
+            user_id: row.user_id.into(),
+            version: row.version,
+            deleted: row.deleted,
+        }
+    }
+}
+
+/// A replica ticket joined with its line (`sql::TICKET_WITH_LINE`); the line columns are
+/// all `NULL` when the queue service never reported one.
+#[derive(Debug, sqlx::FromRow)]
+pub(super) struct TicketLineRow {
+    #[sqlx(flatten)]
+    ticket: ReplicaRow,
+    line_version: Option<i64>,
+    waiting: Option<i64>,
+    turn_user_id: Option<DbId>,
+    turn_expires_at: Option<DbTime>,
+}
+
+impl From<TicketLineRow> for (TicketReplica, Option<LineGate>) {
+    fn from(row: TicketLineRow) -> Self {
+        let ticket = TicketReplica::from(row.ticket);
+        let gate = row.line_version.map(|version| LineGate {
+            ticket_id: ticket.id,
+            version,
+            waiting: row.waiting.unwrap_or(0) as u64,
+            turn: row
+                .turn_user_id
+                .zip(row.turn_expires_at)
+                .map(|(user, until)| (user.into(), until.into())),
+        });
+        (ticket, gate)
+    }
+}
+
+/// Fills `sql::INSERT_ORDER`.
+pub(super) fn bind_new_order<'q, DB>(
+    statement: Statement<'q, DB>,
+    order: &Order,
+) -> Statement<'q, DB>
+where
+    DB: Database,
+    DbId: Encode<'static, DB> + Type<DB>,
+    DbTime: Encode<'static, DB> + Type<DB>,
+    String: Encode<'static, DB> + Type<DB>,
+    &'static str: Encode<'static, DB> + Type<DB>,
+    Option<&'static str>: Encode<'static, DB>,
+    i64: Encode<'static, DB> + Type<DB>,
+{
+    statement
+        .bind(DbId(order.id))
+        .bind(DbId(order.user_id))
+        .bind(DbId(order.ticket.id))
+        .bind(order.ticket.title.clone())
+        .bind(order.ticket.price.minor())
+        .bind(order.ticket.version)
+        .bind(order.status.as_str())
+        .bind(order.cancel_reason.map(CancelReason::as_str))
+        .bind(DbTime(order.expires_at))
+        .bind(DbTime(order.hold_until))
+        .bind(order.version)
+        .bind(DbTime(order.created_at))
+}
+
+/// Fills `sql::UPDATE_ORDER`.
+pub(super) fn bind_order_update<'q, DB>(
+    statement: Statement<'q, DB>,
+    order: &Order,
+) -> Statement<'q, DB>
+where
+    DB: Database,
+    DbId: Encode<'static, DB> + Type<DB>,
+    DbTime: Encode<'static, DB> + Type<DB>,
+    &'static str: Encode<'static, DB> + Type<DB>,
+    Option<&'static str>: Encode<'static, DB>,
+    i64: Encode<'static, DB> + Type<DB>,
+{
+    statement
+        .bind(order.status.as_str())
+        .bind(order.cancel_reason.map(CancelReason::as_str))
+        .bind(DbTime(order.expires_at))
+        .bind(order.version)
+        .bind(DbId(order.id))
+}
+
+/// Fills `sql::UPSERT_TICKET`.
+pub(super) fn bind_replica<'q, DB>(
+    statement: Statement<'q, DB>,
+    replica: &TicketReplica,
+) -> Statement<'q, DB>
+where
+    DB: Database,
+    DbId: Encode<'static, DB> + Type<DB>,
+    String: Encode<'static, DB> + Type<DB>,
+    i64: Encode<'static, DB> + Type<DB>,
+    bool: Encode<'static, DB> + Type<DB>,
+{
+    statement
+        .bind(DbId(replica.id))
+        .bind(replica.title.clone())
+        .bind(replica.price.minor())
+        .bind(DbId(replica.user_id))
+        .bind(replica.version)
+        .bind(replica.deleted)
+}
+
+/// Fills `sql::UPSERT_LINE`.
+pub(super) fn bind_line<'q, DB>(statement: Statement<'q, DB>, gate: &LineGate) -> Statement<'q, DB>
+where
+    DB: Database,
+    DbId: Encode<'static, DB> + Type<DB>,
+    DbTime: Encode<'static, DB> + Type<DB>,
+    Option<DbId>: Encode<'static, DB>,
+    Option<DbTime>: Encode<'static, DB>,
+    i64: Encode<'static, DB> + Type<DB>,
+{
+    statement
+        .bind(DbId(gate.ticket_id))
+        .bind(gate.version)
+        .bind(gate.waiting as i64)
+        .bind(gate.turn.map(|(user, _)| DbId(user)))
+        .bind(gate.turn.map(|(_, until)| DbTime(until)))
+}

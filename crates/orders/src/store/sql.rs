@@ -1,0 +1,60 @@
+//! Every statement of the orders store, once. `$n` placeholders work on both drivers;
+//! ids and times are bound and read as `DbId`/`DbTime`, which encode per database.
+//! The upserts' `ON CONFLICT … DO UPDATE SET … excluded.…` is spelled the same by SQLite
+//! and PostgreSQL. Where a statement exists for one database only, its name says which.
+
+/// One order by id, for reading.
+pub const ORDER_BY_ID: &str = "SELECT id, user_id, ticket_id, ticket_title, ticket_price, \
+     ticket_version, status, cancel_reason, expires_at, hold_until, version, created_at \
+     FROM orders WHERE id = $1";
+
+/// [`ORDER_BY_ID`] with a row lock, for a change (PostgreSQL only: on SQLite the whole
+/// database is locked by `BEGIN IMMEDIATE` instead).
+pub const ORDER_BY_ID_FOR_UPDATE_PG: &str = "SELECT id, user_id, ticket_id, ticket_title, \
+     ticket_price, ticket_version, status, cancel_reason, expires_at, hold_until, version, \
+     created_at FROM orders WHERE id = $1 FOR UPDATE";
+
+/// A buyer's orders, oldest first.
+pub const ORDERS_OF_USER: &str = "SELECT id, user_id, ticket_id, ticket_title, ticket_price, \
+     ticket_version, status, cancel_reason, expires_at, hold_until, version, created_at \
+     FROM orders WHERE user_id = $1 ORDER BY created_at, id";
+
+/// A new order; the unique index `orders_one_holder_per_ticket` refuses a second live one.
+pub const INSERT_ORDER: &str = "INSERT INTO orders (id, user_id, ticket_id, ticket_title, \
+     ticket_price, ticket_version, status, cancel_reason, expires_at, hold_until, version, \
+     created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)";
+
+/// What a change to an order may change.
+pub const UPDATE_ORDER: &str = "UPDATE orders SET status = $1, cancel_reason = $2, \
+     expires_at = $3, version = $4 WHERE id = $5";
+
+/// Whether a live or completed order holds the ticket.
+pub const TICKET_HELD: &str = "SELECT 1 FROM orders WHERE ticket_id = $1 \
+     AND status IN ('created', 'awaiting:payment', 'complete') LIMIT 1";
+
+/// One ticket of the replica.
+pub const TICKET_BY_ID: &str =
+    "SELECT id, title, price, user_id, version, deleted FROM tickets WHERE id = $1";
+
+/// A ticket of the replica with its line, if the queue service ever reported one.
+pub const TICKET_WITH_LINE: &str = "SELECT t.id, t.title, t.price, t.user_id, t.version, \
+     t.deleted, l.version AS line_version, l.waiting, l.turn_user_id, l.turn_expires_at \
+     FROM tickets t LEFT JOIN ticket_lines l ON l.ticket_id = t.id WHERE t.id = $1";
+
+/// Serialises replica updates of one ticket across instances of this service
+/// (PostgreSQL only: SQLite has one writer anyway).
+pub const LOCK_TICKET_PG: &str = "SELECT pg_advisory_xact_lock(hashtextextended($1::text, 0))";
+
+/// Stores a ticket's new replica version.
+pub const UPSERT_TICKET: &str = "INSERT INTO tickets (id, title, price, user_id, version, \
+     deleted) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (id) DO UPDATE SET \
+     title = excluded.title, price = excluded.price, user_id = excluded.user_id, \
+     version = excluded.version, deleted = excluded.deleted";
+
+/// Keeps a ticket's line if it is newer than the stored one (one row affected) or
+/// leaves the stored one (none).
+pub const UPSERT_LINE: &str = "INSERT INTO ticket_lines (ticket_id, version, waiting, \
+     turn_user_id, turn_expires_at) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (ticket_id) \
+     DO UPDATE SET version = excluded.version, waiting = excluded.waiting, \
+     turn_user_id = excluded.turn_user_id, turn_expires_at = excluded.turn_expires_at \
+     WHERE ticket_lines.version < excluded.version";

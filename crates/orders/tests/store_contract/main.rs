@@ -1,0 +1,13 @@
+//! Every `OrderStore` method, and the orders consumer, on SQLite and PostgreSQL.
+//!
+//! One test binary (fast to link), one file per behaviour:
+//! * `holding` — placing, reading and changing orders: one holder per ticket, changes
+//!   saved with their events and claimed once, dead letters kept.
+//! * `replica` — the ticket replica's version rule and the line gate, at the store.
+//! * `consumer` — the same rules driven by events through `OrdersEvents`.
+//! * `support` — the subjects (a fresh database each) and shared builders.
+
+mod consumer;
+mod holding;
+mod replica;
+mod support;

@@ -1,0 +1,169 @@
+//! The payments use-cases. Each asks the domain what a move means and saves the payment
+//! with the events the move announces, wrapped here in their envelopes.
+//!
+//! * `charge` — pay for an order: start a payment, charge the provider, record its answer.
+//! * `settle` — the provider's word arrives: webhooks, and 3-D Secure finished with the
+//!   test processor; money is kept or, when late, returned.
+//! * `refund` — money for a cancelled order goes back, retried until the provider agrees.
+
+mod charge;
+mod refund;
+mod settle;
+
+use std::sync::Arc;
+
+use boxoffice_common::events::EventData;
+use boxoffice_common::{Clock, Id, OrderId};
+use boxoffice_platform::Secret;
+use boxoffice_platform::bus::Envelope;
+use boxoffice_platform::http::ApiError;
+use boxoffice_platform::idempotency::IdempotencyKeys;
+
+use crate::domain::{Payment, PaymentError};
+use crate::gateway::Gateway;
+use crate::store::{Change, Decision, Modified, PaymentKey, PaymentStore, Trigger};
+use crate::webhook::SignatureError;
+
+/// Name of this service in event envelopes.
+pub const SOURCE: &str = "payments";
+
+#[derive(Debug, thiserror::Error)]
+pub enum PaymentsError {
+    #[error("not found")]
+    NotFound,
+    #[error("not the owner")]
+    NotOwner,
+    /// A rule refused the payment; the message is for the payer.
+    #[error("{0}")]
+    Refused(String),
+    #[error("invalid webhook signature: {0}")]
+    BadSignature(#[from] SignatureError),
+    #[error("invalid webhook body")]
+    BadWebhook,
+    /// Only the test processor finishes 3-D Secure on the server.
+    #[error("authentication cannot be finished here")]
+    AuthenticationUnsupported,
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+impl From<PaymentError> for PaymentsError {
+    fn from(err: PaymentError) -> Self {
+        match err {
+            PaymentError::NotOwner => Self::NotOwner,
+            PaymentError::Refused(message) => Self::Refused(message.to_owned()),
+            PaymentError::NoProviderId(_) => Self::Internal(err.into()),
+        }
+    }
+}
+
+impl From<PaymentsError> for ApiError {
+    fn from(err: PaymentsError) -> Self {
+        match err {
+            PaymentsError::NotFound | PaymentsError::AuthenticationUnsupported => Self::NotFound,
+            PaymentsError::NotOwner => Self::Unauthorized,
+            PaymentsError::Refused(message) => Self::BadRequest(message),
+            PaymentsError::BadSignature(reason) => {
+                Self::bad_request(format!("Invalid Stripe-Signature: {reason}"))
+            }
+            PaymentsError::BadWebhook => Self::bad_request("Invalid webhook body"),
+            PaymentsError::Internal(e) => Self::Internal(e),
+        }
+    }
+}
+
+/// Cheap to clone; shared by every request, the event consumer and the refund retrier.
+#[derive(Debug, Clone)]
+pub struct PaymentsService {
+    store: Arc<dyn PaymentStore>,
+    gateway: Gateway,
+    clock: Arc<dyn Clock>,
+    currency: String,
+    webhook_secret: Secret,
+}
+
+impl PaymentsService {
+    pub fn new(
+        store: Arc<dyn PaymentStore>,
+        gateway: Gateway,
+        clock: Arc<dyn Clock>,
+        currency: String,
+        webhook_secret: Secret,
+    ) -> Self {
+        Self {
+            store,
+            gateway,
+            clock,
+            currency,
+            webhook_secret,
+        }
+    }
+
+    pub fn store(&self) -> &Arc<dyn PaymentStore> {
+        &self.store
+    }
+
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.clock
+    }
+
+    /// Whether this service has heard of the order (yet).
+    pub async fn knows_order(&self, order: OrderId) -> Result<bool, PaymentsError> {
+        Ok(self.store.order(order.get()).await?.is_some())
+    }
+
+    /// Idempotency keys of `POST /api/payments`.
+    pub fn idempotency(&self) -> Arc<dyn IdempotencyKeys> {
+        self.store.idempotency()
+    }
+
+    /// The payment as it now is, after a change that did not return it.
+    async fn current(&self, id: Id) -> Result<Payment, PaymentsError> {
+        self.store
+            .payment(PaymentKey::Id(id))
+            .await?
+            .ok_or(PaymentsError::NotFound)
+    }
+
+    /// Applies `change` to payment `id` once per `trigger`; the payment as it then is.
+    async fn apply(
+        &self,
+        id: Id,
+        trigger: Trigger<'_>,
+        change: Change,
+    ) -> Result<Payment, PaymentsError> {
+        let outcome = self.store.modify(id, trigger, change).await?;
+        self.settled(outcome, id).await
+    }
+
+    /// The payment a change left, read again if the change did not see it.
+    async fn settled(
+        &self,
+        outcome: Modified<Payment, PaymentError>,
+        id: Id,
+    ) -> Result<Payment, PaymentsError> {
+        match outcome {
+            Modified::Saved(payment) | Modified::Unchanged(payment) => Ok(payment),
+            Modified::Refused(refusal) => Err(refusal.into()),
+            Modified::Duplicate | Modified::Missing => self.current(id).await,
+        }
+    }
+}
+
+/// Saves the change with the event `payload` announces, in a new envelope; keeps the
+/// payment as it was when the domain says nothing moved.
+fn announce<T: EventData>(clock: &dyn Clock, payload: Option<T>) -> Decision {
+    match payload {
+        Some(payload) => Decision::Save(vec![Envelope::new(SOURCE, clock.now(), &payload)]),
+        None => Decision::Keep,
+    }
+}
+
+/// Saves a change that announces nothing, if there was one.
+fn save_if(changed: bool) -> Decision {
+    if changed {
+        Decision::Save(vec![])
+    } else {
+        Decision::Keep
+    }
+}

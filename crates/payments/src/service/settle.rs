@@ -1,0 +1,149 @@
+//! The provider's word on a payment: webhooks (Stripe's, or the test processor's own
+//! after 3-D Secure), each taking effect once.
+
+use std::sync::Arc;
+
+use boxoffice_common::{Id, PaymentId, UserId};
+
+use super::{PaymentsError, PaymentsService, announce};
+use crate::domain::{Arrival, Payment, PaymentStatus};
+use crate::gateway::test_processor::WrongSecret;
+use crate::store::{Decision, Modified, PaymentKey, Trigger};
+use crate::webhook::{self, ProviderNews, SignatureError, StripeEvent};
+
+impl PaymentsService {
+    /// Verifies and applies a provider webhook. Each provider event id takes effect once.
+    pub async fn receive_webhook(
+        &self,
+        body: &[u8],
+        signature: Option<&str>,
+    ) -> Result<(), PaymentsError> {
+        let signature = signature.ok_or(SignatureError::Malformed)?;
+        webhook::verify(
+            self.webhook_secret.expose(),
+            signature,
+            body,
+            self.clock.now(),
+        )?;
+        let stripe_event: StripeEvent =
+            serde_json::from_slice(body).map_err(|_| PaymentsError::BadWebhook)?;
+        let news = stripe_event.news();
+        let Some(provider_id) = news.provider_id() else {
+            self.store.record_webhook(&stripe_event.id).await?;
+            return Ok(());
+        };
+        let payment = match self
+            .store
+            .payment(PaymentKey::ProviderId(provider_id))
+            .await?
+        {
+            Some(payment) => Some(payment),
+            None => match stripe_event.payment_id() {
+                Some(id) => self.store.payment(PaymentKey::Id(id)).await?,
+                None => None,
+            },
+        };
+        let Some(payment) = payment else {
+            tracing::warn!(%provider_id, "webhook for a payment BoxOffice does not know");
+            self.store.record_webhook(&stripe_event.id).await?;
+            return Ok(());
+        };
+        let trigger = Trigger::Webhook {
+            event_id: &stripe_event.id,
+        };
+        match news {
+            ProviderNews::Succeeded { provider_id } => {
+                self.money_arrived(payment.id, provider_id, trigger).await?;
+            }
+            ProviderNews::Failed {
+                provider_id,
+                message,
+            } => {
+                self.fail(payment.id, Some(provider_id), message, trigger)
+                    .await?;
+            }
+            ProviderNews::Refunded { provider_id } => {
+                self.refunded(payment.id, Some(provider_id), trigger)
+                    .await?;
+            }
+            ProviderNews::Other => {}
+        }
+        Ok(())
+    }
+
+    /// Test processor: the payer finished 3-D Secure (or gave up). With any other
+    /// provider the payer's browser does this, and the answer is `AuthenticationUnsupported`
+    /// (after the same ownership and status checks).
+    pub async fn authenticate(
+        &self,
+        user: UserId,
+        payment_id: PaymentId,
+        client_secret: &str,
+        success: bool,
+    ) -> Result<Payment, PaymentsError> {
+        let payment = self.current(payment_id.get()).await?;
+        payment.check_authentication_by(user)?;
+        let Some(processor) = self.gateway.test_processor() else {
+            return Err(PaymentsError::AuthenticationUnsupported);
+        };
+        let webhook = processor
+            .finish_authentication(
+                payment.charged_as()?,
+                client_secret,
+                success,
+                self.clock.now(),
+            )
+            .map_err(|WrongSecret| {
+                PaymentsError::Refused("Client secret does not match".to_owned())
+            })?;
+        // The same path a provider's webhook takes.
+        self.receive_webhook(&webhook.body, Some(&webhook.signature))
+            .await?;
+        self.current(payment.id).await
+    }
+
+    /// Money arrived for a payment: keep it (order completes) or return it.
+    pub(super) async fn money_arrived(
+        &self,
+        payment_id: Id,
+        provider_id: String,
+        trigger: Trigger<'_>,
+    ) -> Result<Payment, PaymentsError> {
+        let clock = Arc::clone(&self.clock);
+        let outcome = self
+            .store
+            .modify(
+                payment_id,
+                trigger,
+                Box::new(move |p, order| {
+                    Ok(match p.money_arrived(provider_id, order) {
+                        Arrival::Kept(created) => announce(&*clock, Some(created)),
+                        Arrival::Refund => Decision::Save(vec![]),
+                        Arrival::AlreadyDone => Decision::Keep,
+                    })
+                }),
+            )
+            .await?;
+        match outcome {
+            Modified::Saved(payment) if payment.status == PaymentStatus::Refunding => {
+                self.refund(payment).await
+            }
+            outcome => self.settled(outcome, payment_id).await,
+        }
+    }
+
+    /// The payment failed: declined, authentication failed, or the provider unreachable.
+    pub(super) async fn fail(
+        &self,
+        payment_id: Id,
+        provider_id: Option<String>,
+        message: String,
+        trigger: Trigger<'_>,
+    ) -> Result<Payment, PaymentsError> {
+        let clock = Arc::clone(&self.clock);
+        let change = move |p: &mut Payment, _: Option<&_>| {
+            Ok(announce(&*clock, p.fail(provider_id, message)))
+        };
+        self.apply(payment_id, trigger, Box::new(change)).await
+    }
+}
