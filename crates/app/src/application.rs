@@ -12,6 +12,7 @@ use axum::Router;
 use axum::routing::get;
 use boxoffice_common::{Clock, SystemClock};
 use boxoffice_platform::Secret;
+use boxoffice_platform::fresh::FreshIds;
 use boxoffice_platform::http::{SessionKeys, health, serve, stack};
 use boxoffice_platform::runtime::{self, Launched, LaunchedStore, Supervisor};
 use tokio::net::TcpListener;
@@ -41,6 +42,7 @@ pub struct Application {
     address: SocketAddr,
     supervisor: Supervisor,
     stores: Vec<LaunchedStore>,
+    fresh_ids: Vec<FreshIds>,
 }
 
 impl Application {
@@ -93,6 +95,7 @@ impl Application {
         let mut launched = runtime::launch(parts, bus, &supervisor).await?;
         launched.probes.extend(bus_probe.flatten());
         let stores = std::mem::take(&mut launched.stores);
+        let fresh_ids = std::mem::take(&mut launched.fresh_ids);
         let router = http_side(launched, sessions);
 
         let listener = TcpListener::bind((settings.host.as_str(), settings.port))
@@ -106,6 +109,7 @@ impl Application {
             address,
             supervisor,
             stores,
+            fresh_ids,
         })
     }
 
@@ -118,6 +122,15 @@ impl Application {
     /// outbox drained and nothing was dead-lettered.
     pub fn stores(&self) -> &[LaunchedStore] {
         &self.stores
+    }
+
+    /// The waiters for fresh ids of `service`'s replica (`orders`, `queue`), if it runs
+    /// here and keeps one — whose counters show how often and how long requests waited.
+    pub fn fresh_ids(&self, service: Service) -> Option<FreshIds> {
+        self.fresh_ids
+            .iter()
+            .find(|fresh| fresh.service() == service.name())
+            .cloned()
     }
 
     /// The supervisor of the background work, e.g. for a test that kills a task.

@@ -143,6 +143,26 @@ pub struct Settings {
     )]
     pub queue_turn_seconds: u64,
 
+    /// How long after its creation an id is waited for by a service that has not heard of
+    /// it yet (read your own writes), in seconds; 0 answers 404 at once.
+    #[arg(
+        long,
+        env = "FRESH_ID_WAIT_SECONDS",
+        default_value_t = 5,
+        global = true
+    )]
+    pub fresh_id_wait_seconds: u64,
+
+    /// How long `POST /api/payments` waits, after the card is authorized, for the orders
+    /// service to accept the payment before answering `processing`, in seconds.
+    #[arg(
+        long,
+        env = "PAYMENT_DECISION_WAIT_SECONDS",
+        default_value_t = 5,
+        global = true
+    )]
+    pub payment_decision_wait_seconds: u64,
+
     /// Currency of every charge (ISO code, lower case).
     #[arg(long, env = "CURRENCY", default_value = "usd", global = true)]
     pub currency: String,
@@ -198,12 +218,20 @@ impl Settings {
         Duration::from_secs(self.expiration_window_seconds)
     }
 
+    pub fn payment_decision_wait(&self) -> Duration {
+        Duration::from_secs(self.payment_decision_wait_seconds)
+    }
+
     pub fn payment_hold_ceiling(&self) -> Duration {
         Duration::from_secs(self.payment_hold_ceiling_seconds)
     }
 
     pub fn queue_turn(&self) -> Duration {
         Duration::from_secs(self.queue_turn_seconds)
+    }
+
+    pub fn fresh_id_wait(&self) -> Duration {
+        Duration::from_secs(self.fresh_id_wait_seconds)
     }
 
     pub fn session_ttl(&self) -> Duration {
@@ -249,6 +277,14 @@ mod tests {
         assert!(Cli::try_parse_from(["boxoffice", "--queue-turn-seconds", "0"]).is_err());
         let cli = Cli::parse_from(["boxoffice", "--queue-turn-seconds", "30"]);
         assert_eq!(cli.settings.queue_turn(), Duration::from_secs(30));
+    }
+
+    #[test]
+    fn fresh_ids_are_waited_for_five_seconds_unless_told_otherwise() {
+        let cli = Cli::parse_from(["boxoffice"]);
+        assert_eq!(cli.settings.fresh_id_wait(), Duration::from_secs(5));
+        let cli = Cli::parse_from(["boxoffice", "--fresh-id-wait-seconds", "0"]);
+        assert_eq!(cli.settings.fresh_id_wait(), Duration::ZERO);
     }
 
     #[test]

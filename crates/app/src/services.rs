@@ -11,6 +11,7 @@ use boxoffice_expiration::store::{JobStore, PostgresJobStore, SqliteJobStore};
 use boxoffice_orders::store::{OrderStore, PostgresOrderStore, SqliteOrderStore};
 use boxoffice_payments::store::{PaymentStore, PostgresPaymentStore, SqlitePaymentStore};
 use boxoffice_platform::Secret;
+use boxoffice_platform::fresh::{self, FreshIds};
 use boxoffice_platform::http::SessionKeys;
 use boxoffice_platform::runtime::ServiceParts;
 use boxoffice_queue::domain::Rules;
@@ -59,19 +60,24 @@ pub async fn build(
             boxoffice_tickets::parts(store, wake, clock)
         }
         Service::Orders => {
-            let store: Arc<dyn OrderStore> = match backend.database(service).await? {
-                Database::Sqlite(db) => {
-                    Arc::new(SqliteOrderStore::open(db, Arc::clone(&wake)).await?)
-                }
-                Database::Postgres(pool) => {
-                    Arc::new(PostgresOrderStore::open(pool, Arc::clone(&wake)).await?)
-                }
-            };
+            let fresh = FreshIds::new(service.name(), settings.fresh_id_wait());
+            let (store, listen_on): (Arc<dyn OrderStore>, _) =
+                match backend.database(service).await? {
+                    Database::Sqlite(db) => (
+                        Arc::new(SqliteOrderStore::open(db, Arc::clone(&wake)).await?),
+                        None,
+                    ),
+                    Database::Postgres(pool) => (
+                        Arc::new(PostgresOrderStore::open(pool.clone(), Arc::clone(&wake)).await?),
+                        Some(pool),
+                    ),
+                };
             let config = boxoffice_orders::Config {
                 expiration_window: settings.expiration_window(),
                 payment_hold_ceiling: settings.payment_hold_ceiling(),
             };
-            boxoffice_orders::parts(store, wake, clock, config)
+            let parts = boxoffice_orders::parts(store, wake, clock, config, fresh.clone());
+            with_fresh_id_listener(parts, listen_on, fresh)
         }
         Service::Expiration => {
             let store: Arc<dyn JobStore> = match backend.database(service).await? {
@@ -86,14 +92,20 @@ pub async fn build(
         }
         Service::Payments => {
             let webhook_secret = webhook_secret(backend, settings)?;
-            let store: Arc<dyn PaymentStore> = match backend.database(service).await? {
-                Database::Sqlite(db) => {
-                    Arc::new(SqlitePaymentStore::open(db, Arc::clone(&wake)).await?)
-                }
-                Database::Postgres(pool) => {
-                    Arc::new(PostgresPaymentStore::open(pool, Arc::clone(&wake)).await?)
-                }
+            let (store, listen_on): (Arc<dyn PaymentStore>, _) = match backend
+                .database(service)
+                .await?
+            {
+                Database::Sqlite(db) => (
+                    Arc::new(SqlitePaymentStore::open(db, Arc::clone(&wake)).await?),
+                    None,
+                ),
+                Database::Postgres(pool) => (
+                    Arc::new(PostgresPaymentStore::open(pool.clone(), Arc::clone(&wake)).await?),
+                    Some(pool),
+                ),
             };
+            let fresh = FreshIds::new(service.name(), settings.fresh_id_wait());
             let config = boxoffice_payments::Config {
                 gateway: boxoffice_payments::gateway::configure(
                     settings.stripe_key.clone(),
@@ -102,9 +114,11 @@ pub async fn build(
                 )?,
                 currency: settings.currency.to_lowercase(),
                 webhook_secret,
-                refund_retry_every: REFUND_RETRY_EVERY,
+                resume_every: boxoffice_payments::resumer::RESUME_EVERY,
+                decision_wait: settings.payment_decision_wait(),
             };
-            boxoffice_payments::parts(store, wake, clock, config)
+            let parts = boxoffice_payments::parts(store, wake, clock, config, fresh.clone());
+            with_fresh_id_listener(parts, listen_on, fresh)
         }
         Service::Queue => {
             let store: Arc<dyn QueueStore> = match backend {
@@ -125,13 +139,29 @@ pub async fn build(
             };
             let turn =
                 time::Duration::try_from(settings.queue_turn()).context("QUEUE_TURN_SECONDS")?;
-            boxoffice_queue::parts(store, wake, clock, Rules { turn })
+            // Replicas hear of each other's commits through Redis (the store's change
+            // feed), so the queue needs no PostgreSQL listener.
+            let fresh = FreshIds::new(service.name(), settings.fresh_id_wait());
+            boxoffice_queue::parts(store, wake, clock, Rules { turn }, fresh)
         }
     })
 }
 
-/// How often refunds left half-way are tried again (also once at start).
-const REFUND_RETRY_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
+/// On PostgreSQL, the replica that applies an event may not be the one a request waits
+/// in: `parts` gets the process's one `LISTEN` connection, which wakes its local waiters
+/// when any replica commits a fresh id. SQLite (one process) needs none.
+fn with_fresh_id_listener(
+    parts: ServiceParts,
+    pool: Option<sqlx::PgPool>,
+    fresh: FreshIds,
+) -> ServiceParts {
+    match pool {
+        Some(pool) => parts.task("fresh-id-listener", move |stop| {
+            fresh::postgres::listen(pool, fresh, stop)
+        }),
+        None => parts,
+    }
+}
 
 /// The secret payment webhooks are signed with. The embedded test processor makes one up
 /// (kept in `DATA_DIR`); Stripe, and replicas of the payments service, must be told it.

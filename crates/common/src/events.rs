@@ -1,9 +1,12 @@
 //! The events services exchange (CONTRACT.md §7): their type names and payloads.
 //!
-//! Besides the contract's events, three internal ones carry the payment hand-shake:
-//! `payment:pending` and `payment:failed` (payments → orders) and `order:extended`
-//! (orders → expiration, payments) when a hold's end moves; a fourth, `queue:line`
-//! (queue → orders), tells the orders service whose turn it is, so it can enforce the line.
+//! Besides the contract's events, internal ones carry the payment hand-shake:
+//! `payment:pending` and `payment:failed` (payments → orders), `order:extended`
+//! (orders → expiration, payments) when a hold's end moves, and the authorize → decide
+//! step: `payment:authorized` (payments → orders: the money is held, complete the order)
+//! answered by `order:completed` or `order:refused` (orders → payments: void it). Another,
+//! `queue:line` (queue → orders), tells the orders service whose turn it is, so it can
+//! enforce the line.
 //!
 //! Payloads are the `data` of the envelope. Money travels as integer minor units
 //! (`price: 1250` is 12.50) — the only place a client-facing number becomes an integer
@@ -28,6 +31,12 @@ pub const PAYMENT_REFUNDED: &str = "payment:refunded";
 pub const PAYMENT_PENDING: &str = "payment:pending";
 /// A payment for the order was declined or failed authentication.
 pub const PAYMENT_FAILED: &str = "payment:failed";
+/// The payment's amount is authorized (held on the card, not yet taken): the orders
+/// service is asked to complete the order for it (payments → orders).
+pub const PAYMENT_AUTHORIZED: &str = "payment:authorized";
+/// The orders service refused an authorized payment: the order can no longer be paid, so
+/// the authorization is voided (orders → payments).
+pub const ORDER_REFUSED: &str = "order:refused";
 /// The order's hold now ends at a different time (payment started or failed).
 pub const ORDER_EXTENDED: &str = "order:extended";
 /// A ticket's line changed: whether buyers wait for it and whose turn it is (queue → orders).
@@ -141,6 +150,39 @@ pub struct PaymentFailed {
     pub reason: String,
 }
 
+/// An authorized payment asks the orders service to complete its order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PaymentAuthorized {
+    pub id: Id,
+    pub order_id: Id,
+    /// Minor units held on the payer's card.
+    pub amount: i64,
+}
+
+/// Why the orders service refused to complete an order for a payment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RefusalReason {
+    /// The order was cancelled before the payment was authorized.
+    Cancelled,
+    /// The order's hold had ended when the authorization arrived; it is now cancelled.
+    Expired,
+}
+
+/// The orders service's "no" to an authorized payment (`order:completed` is its "yes").
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OrderRefused {
+    /// The order.
+    pub id: Id,
+    /// The order's version when it refused.
+    pub version: i64,
+    /// The payment whose authorization must be voided.
+    pub payment_id: Id,
+    pub reason: RefusalReason,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct OrderExtended {
@@ -194,6 +236,8 @@ event_types!(
     PaymentRefunded => PAYMENT_REFUNDED,
     PaymentPending => PAYMENT_PENDING,
     PaymentFailed => PAYMENT_FAILED,
+    PaymentAuthorized => PAYMENT_AUTHORIZED,
+    OrderRefused => ORDER_REFUSED,
     OrderExtended => ORDER_EXTENDED,
     QueueLine => QUEUE_LINE,
 );
@@ -231,6 +275,10 @@ pub enum Event {
     PaymentPending(PaymentPending),
     #[serde(rename = "payment:failed")]
     PaymentFailed(PaymentFailed),
+    #[serde(rename = "payment:authorized")]
+    PaymentAuthorized(PaymentAuthorized),
+    #[serde(rename = "order:refused")]
+    OrderRefused(OrderRefused),
     #[serde(rename = "queue:line")]
     QueueLine(QueueLine),
     /// A type this build does not know.

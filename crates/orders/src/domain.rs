@@ -10,7 +10,8 @@
 mod replica;
 
 use boxoffice_common::events::{
-    OrderCancelled, OrderCompleted, OrderCreated, OrderExtended, OrderTicket,
+    OrderCancelled, OrderCompleted, OrderCreated, OrderExtended, OrderRefused, OrderTicket,
+    RefusalReason,
 };
 pub use boxoffice_common::order::{CancelReason, OrderStatus};
 use boxoffice_common::{Id, Money, OrderId, UserId};
@@ -69,6 +70,8 @@ pub enum OrderEvent {
     Extended(OrderExtended),
     Cancelled(OrderCancelled),
     Completed(OrderCompleted),
+    /// An authorized payment was refused; the payments service voids it.
+    Refused(OrderRefused),
 }
 
 impl Order {
@@ -181,6 +184,43 @@ impl Order {
             id: self.id,
             version: self.version,
             ticket: self.unpriced_ticket(),
+        })
+    }
+
+    /// Payment `payment` holds the order's amount on the payer's card and asks for the
+    /// order: this is the one decision on whether its money is taken. An order that still
+    /// holds its ticket completes (`order:completed`, and the payment is captured); one
+    /// whose hold has ended is cancelled as expired and refuses; a cancelled one refuses
+    /// (`order:refused`, and the payment is voided).
+    ///
+    /// A completed order answers nothing: the payments service lets only one payment per
+    /// order be authorized at a time, so the asker is the payer whose `order:completed`
+    /// is already on its way — refusing it would void the money for a sold ticket.
+    pub fn decide_payment(&mut self, payment: Id, now: OffsetDateTime) -> Vec<OrderEvent> {
+        match self.status {
+            OrderStatus::Complete => vec![],
+            OrderStatus::Cancelled => vec![self.refuse(payment, RefusalReason::Cancelled)],
+            OrderStatus::Created | OrderStatus::AwaitingPayment if now < self.expires_at => self
+                .complete()
+                .map(OrderEvent::Completed)
+                .into_iter()
+                .collect(),
+            OrderStatus::Created | OrderStatus::AwaitingPayment => {
+                let cancelled = self.cancel(CancelReason::Expired);
+                vec![
+                    OrderEvent::Cancelled(cancelled),
+                    self.refuse(payment, RefusalReason::Expired),
+                ]
+            }
+        }
+    }
+
+    fn refuse(&self, payment: Id, reason: RefusalReason) -> OrderEvent {
+        OrderEvent::Refused(OrderRefused {
+            id: self.id,
+            version: self.version,
+            payment_id: payment,
+            reason,
         })
     }
 

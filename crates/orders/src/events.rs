@@ -5,12 +5,13 @@
 use std::sync::Arc;
 
 use boxoffice_common::events::{
-    EXPIRATION_COMPLETE, Event, PAYMENT_CREATED, PAYMENT_FAILED, PAYMENT_PENDING, PAYMENT_REFUNDED,
-    QUEUE_LINE, TICKET_CREATED, TICKET_DELETED, TICKET_UPDATED,
+    EXPIRATION_COMPLETE, Event, PAYMENT_AUTHORIZED, PAYMENT_CREATED, PAYMENT_FAILED,
+    PAYMENT_PENDING, PAYMENT_REFUNDED, QUEUE_LINE, TICKET_CREATED, TICKET_DELETED, TICKET_UPDATED,
 };
 use boxoffice_common::{Clock, Id, Money};
 use boxoffice_platform::bus::Envelope;
 use boxoffice_platform::consumer::{EventHandler, Handled};
+use boxoffice_platform::fresh::FreshIds;
 use boxoffice_platform::store::{Claim, Decision, Modified};
 
 use crate::domain::{LineGate, Order, OrderEvent, TicketReplica, VersionCheck, check_version};
@@ -27,6 +28,7 @@ pub const SUBSCRIBES_TO: &[&str] = &[
     EXPIRATION_COMPLETE,
     PAYMENT_PENDING,
     PAYMENT_FAILED,
+    PAYMENT_AUTHORIZED,
     PAYMENT_CREATED,
     PAYMENT_REFUNDED,
     QUEUE_LINE,
@@ -39,6 +41,10 @@ enum Transition {
     AwaitPayment,
     PaymentFailed,
     Complete,
+    /// An authorized payment asks for the order: complete it or refuse.
+    Decide {
+        payment: Id,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -47,6 +53,8 @@ pub struct OrdersEvents {
     clock: Arc<dyn Clock>,
     /// How far a payment in flight may extend a hold.
     payment_ceiling: std::time::Duration,
+    /// Requests of this process waiting for a ticket to reach the replica.
+    fresh: FreshIds,
 }
 
 impl OrdersEvents {
@@ -54,11 +62,13 @@ impl OrdersEvents {
         store: Arc<dyn OrderStore>,
         clock: Arc<dyn Clock>,
         payment_ceiling: std::time::Duration,
+        fresh: FreshIds,
     ) -> Self {
         Self {
             store,
             clock,
             payment_ceiling,
+            fresh,
         }
     }
 
@@ -83,7 +93,12 @@ impl OrdersEvents {
             )
             .await?;
         Ok(match outcome {
-            ReplicaOutcome::Applied => Handled::Applied,
+            ReplicaOutcome::Applied => {
+                // Committed: a request of this process waiting for the ticket may go on.
+                // (Other replicas hear of it from the store; see `PostgresOrderStore`.)
+                self.fresh.notify(ticket_id);
+                Handled::Applied
+            }
             ReplicaOutcome::Kept | ReplicaOutcome::Duplicate => Handled::Ignored,
             ReplicaOutcome::NotYet => Handled::NotYet,
         })
@@ -104,17 +119,31 @@ impl OrdersEvents {
                 order_id,
                 Some(claim(event)),
                 Box::new(move |order: &mut Order| {
-                    let caused = match transition {
-                        Transition::Expire => order.expire(now).map(OrderEvent::Cancelled),
-                        Transition::AwaitPayment => {
-                            order.await_payment(now, ceiling).map(OrderEvent::Extended)
+                    let caused: Vec<OrderEvent> = match transition {
+                        Transition::Expire => order
+                            .expire(now)
+                            .map(OrderEvent::Cancelled)
+                            .into_iter()
+                            .collect(),
+                        Transition::AwaitPayment => order
+                            .await_payment(now, ceiling)
+                            .map(OrderEvent::Extended)
+                            .into_iter()
+                            .collect(),
+                        Transition::PaymentFailed => {
+                            order.payment_failed(now).into_iter().collect()
                         }
-                        Transition::PaymentFailed => order.payment_failed(now),
-                        Transition::Complete => order.complete().map(OrderEvent::Completed),
+                        Transition::Complete => order
+                            .complete()
+                            .map(OrderEvent::Completed)
+                            .into_iter()
+                            .collect(),
+                        Transition::Decide { payment } => order.decide_payment(payment, now),
                     };
-                    Ok(match caused {
-                        Some(caused) => Decision::Save(vec![envelope(caused, now)]),
-                        None => Decision::Keep,
+                    Ok(if caused.is_empty() {
+                        Decision::Keep
+                    } else {
+                        Decision::Save(caused.into_iter().map(|c| envelope(c, now)).collect())
                     })
                 }),
             )
@@ -202,6 +231,11 @@ impl EventHandler for OrdersEvents {
                 self.transition(event, data.order_id, Transition::PaymentFailed)
                     .await
             }
+            Event::PaymentAuthorized(data) => {
+                let payment = data.id;
+                self.transition(event, data.order_id, Transition::Decide { payment })
+                    .await
+            }
             Event::PaymentCreated(data) => {
                 // Money for an order that can no longer complete is refunded by the
                 // payments service when it sees the order's final state.
@@ -214,6 +248,7 @@ impl EventHandler for OrdersEvents {
             | Event::OrderCancelled(_)
             | Event::OrderCompleted(_)
             | Event::OrderExtended(_)
+            | Event::OrderRefused(_)
             | Event::Unknown => Ok(Handled::Ignored),
         }
     }

@@ -95,7 +95,7 @@ pub struct PlaceOrderRequest {
         (status = 201, description = "Placed; `order:created` published", body = OrderBody),
         (status = 400, description = "`TicketId must be provided`, `Ticket is already reserved`, `Cannot buy your own ticket`, `Ticket is reserved for the next buyer in line` (someone in the ticket's line has the turn, see `/api/queue`)", body = ErrorBody),
         (status = 401, description = "Not signed in", body = ErrorBody),
-        (status = 404, description = "No such ticket", body = ErrorBody),
+        (status = 404, description = "No such ticket. A ticket listed moments ago is waited for (up to `FRESH_ID_WAIT_SECONDS` after its creation) rather than answered 404", body = ErrorBody),
     ),
     security(("session_cookie" = []), ("bearer" = []))
 )]

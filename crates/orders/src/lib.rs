@@ -21,6 +21,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use boxoffice_common::Clock;
+use boxoffice_platform::fresh::FreshIds;
 use boxoffice_platform::runtime::ServiceParts;
 use boxoffice_platform::store::StoreProbe;
 pub use service::OrdersService;
@@ -42,18 +43,29 @@ pub struct Config {
 /// `orders` consumer (ticket, line, expiry and payment events) and the relay of its
 /// outbox, woken by `wake` — the notice the store gives after each commit that wrote
 /// to the outbox. It has no timers of its own: expiry arrives as an event.
+///
+/// `fresh` lets an order for a ticket listed moments ago wait for the ticket replica;
+/// the consumer wakes it. With several replicas on PostgreSQL the process must also run
+/// `boxoffice_platform::fresh::postgres::listen` for it (the composition root does).
 pub fn parts(
     store: Arc<dyn OrderStore>,
     wake: Arc<Notify>,
     clock: Arc<dyn Clock>,
     config: Config,
+    fresh: FreshIds,
 ) -> ServiceParts {
     let service = OrdersService::new(
         Arc::clone(&store),
         Arc::clone(&clock),
         config.expiration_window,
+        fresh.clone(),
     );
-    let handler = OrdersEvents::new(Arc::clone(&store), clock, config.payment_hold_ceiling);
+    let handler = OrdersEvents::new(
+        Arc::clone(&store),
+        clock,
+        config.payment_hold_ceiling,
+        fresh.clone(),
+    );
     ServiceParts::new(
         "orders",
         http::router(service),
@@ -61,4 +73,5 @@ pub fn parts(
     )
     .consumer(events::CONSUMER, events::SUBSCRIBES_TO, Arc::new(handler))
     .events(store.plumbing(), wake)
+    .fresh_ids(fresh)
 }

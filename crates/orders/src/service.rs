@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use boxoffice_common::{Clock, OrderId, TicketId, UserId, new_id};
 use boxoffice_platform::bus::Envelope;
+use boxoffice_platform::fresh::FreshIds;
 use boxoffice_platform::store::{Decision, Modified};
 use time::OffsetDateTime;
 
@@ -32,6 +33,8 @@ pub struct OrdersService {
     clock: Arc<dyn Clock>,
     /// How long a new order holds its ticket.
     window: Duration,
+    /// Waits for tickets listed moments ago that the replica has not applied yet.
+    fresh: FreshIds,
 }
 
 /// The envelope an order event travels in; the one way this service publishes.
@@ -41,15 +44,22 @@ pub fn envelope(event: OrderEvent, now: OffsetDateTime) -> Envelope {
         OrderEvent::Extended(data) => Envelope::new(SOURCE, now, &data),
         OrderEvent::Cancelled(data) => Envelope::new(SOURCE, now, &data),
         OrderEvent::Completed(data) => Envelope::new(SOURCE, now, &data),
+        OrderEvent::Refused(data) => Envelope::new(SOURCE, now, &data),
     }
 }
 
 impl OrdersService {
-    pub fn new(store: Arc<dyn OrderStore>, clock: Arc<dyn Clock>, window: Duration) -> Self {
+    pub fn new(
+        store: Arc<dyn OrderStore>,
+        clock: Arc<dyn Clock>,
+        window: Duration,
+        fresh: FreshIds,
+    ) -> Self {
         Self {
             store,
             clock,
             window,
+            fresh,
         }
     }
 
@@ -62,11 +72,13 @@ impl OrdersService {
     }
 
     /// Places an order for a ticket. Exactly one concurrent buyer wins: the store's
-    /// unique index admits one live order per ticket.
+    /// unique index admits one live order per ticket. A ticket listed moments ago that the
+    /// replica has not applied yet is waited for (bounded), so a client may order a
+    /// ticket the moment `POST /api/tickets` returned it.
     pub async fn place(&self, buyer: UserId, ticket: TicketId) -> Result<Order, OrdersError> {
         let (replica, line) = self
-            .store
-            .ticket_with_line(ticket.get())
+            .fresh
+            .lookup(ticket.get(), || self.store.ticket_with_line(ticket.get()))
             .await?
             .filter(|(t, _)| !t.deleted)
             .ok_or(OrdersError::NotFound)?;

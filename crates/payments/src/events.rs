@@ -1,8 +1,12 @@
-//! Order events → the payments service's order replica. When an order is cancelled,
-//! money already taken for it is refunded.
+//! Order events → the payments service's order replica, and the orders service's
+//! decisions on authorized payments: `order:completed` captures the order's authorized
+//! payment, `order:refused` voids the one it names. When an order is cancelled, money
+//! already taken for it is refunded.
 
 use boxoffice_common::Money;
-use boxoffice_common::events::{Event, ORDER_CANCELLED, ORDER_COMPLETED, ORDER_CREATED};
+use boxoffice_common::events::{
+    Event, ORDER_CANCELLED, ORDER_COMPLETED, ORDER_CREATED, ORDER_REFUSED,
+};
 use boxoffice_platform::bus::Envelope;
 use boxoffice_platform::consumer::{EventHandler, Handled};
 
@@ -13,7 +17,12 @@ use crate::store::{Claim, ReplicaOutcome};
 pub const CONSUMER: &str = "payments";
 /// Not `order:extended`: a moved hold leaves an order open, which the replica already says,
 /// and every event skipped here is one write less while buyers wait to pay.
-pub const SUBSCRIBES_TO: &[&str] = &[ORDER_CREATED, ORDER_CANCELLED, ORDER_COMPLETED];
+pub const SUBSCRIBES_TO: &[&str] = &[
+    ORDER_CREATED,
+    ORDER_CANCELLED,
+    ORDER_COMPLETED,
+    ORDER_REFUSED,
+];
 
 #[derive(Debug, Clone)]
 pub struct OrderEvents {
@@ -50,10 +59,41 @@ impl EventHandler for OrderEvents {
                     state: OrderState::Open,
                     version: order.version,
                 };
-                return Ok(handled(store.apply_order(claim, &replica).await?));
+                let outcome = store.apply_order(claim, &replica).await?;
+                if outcome == ReplicaOutcome::Applied {
+                    // A payment request may be waiting for this order (read your writes).
+                    self.service.fresh_ids().notify(order.id);
+                }
+                return Ok(handled(outcome));
             }
             Event::OrderCancelled(order) => (order.id, order.version, OrderState::Cancelled),
-            Event::OrderCompleted(order) => (order.id, order.version, OrderState::Complete),
+            Event::OrderCompleted(order) => {
+                let Some(current) = store.order(order.id).await? else {
+                    return Ok(Handled::NotYet);
+                };
+                let replica = OrderReplica {
+                    version: order.version,
+                    state: OrderState::Complete,
+                    ..current
+                };
+                let fresh = self.service.order_completed(claim, &replica).await?;
+                return Ok(if fresh {
+                    Handled::Applied
+                } else {
+                    Handled::Ignored
+                });
+            }
+            Event::OrderRefused(refused) => {
+                let fresh = self
+                    .service
+                    .order_refused(claim, refused.payment_id, refused.reason)
+                    .await?;
+                return Ok(if fresh {
+                    Handled::Applied
+                } else {
+                    Handled::Ignored
+                });
+            }
             Event::TicketCreated(_)
             | Event::TicketUpdated(_)
             | Event::TicketDeleted(_)
@@ -63,6 +103,7 @@ impl EventHandler for OrderEvents {
             | Event::PaymentRefunded(_)
             | Event::PaymentPending(_)
             | Event::PaymentFailed(_)
+            | Event::PaymentAuthorized(_)
             | Event::QueueLine(_)
             | Event::Unknown => return Ok(Handled::Ignored),
         };

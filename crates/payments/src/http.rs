@@ -13,7 +13,7 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::domain::{ORDER_ID_REQUIRED, Payment, TOKEN_REQUIRED};
+use crate::domain::{ORDER_ID_REQUIRED, Payment, PaymentStatus, TOKEN_REQUIRED};
 use crate::service::PaymentsService;
 
 pub const TAG: &str = "payments";
@@ -21,31 +21,38 @@ pub const TAG: &str = "payments";
 pub fn router(service: PaymentsService) -> OpenApiRouter {
     OpenApiRouter::new()
         .routes(routes!(create_payment))
+        .routes(routes!(show_payment))
         .routes(routes!(receive_webhook))
         .routes(routes!(authenticate_payment))
         .with_state(service)
 }
 
-/// A payment as its payer sees it.
+/// A payment as its payer sees it: always exactly these four keys.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct PaymentBody {
     id: String,
     order_id: String,
-    /// `succeeded`, `processing`, `requires_action` (or later `failed`, `refunded`).
+    /// `succeeded` (captured), `processing` (authorized, the order's decision or the
+    /// capture still under way), `requires_action` (3-D Secure); later also `failed`,
+    /// `voided` (the order refused; nothing was taken), `refunding`, `refunded`.
     status: String,
-    /// Set while `requires_action`: the browser finishes 3-D Secure with it.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// Set while `requires_action`: the browser finishes 3-D Secure with it. `null`
+    /// when no browser step is needed.
     client_secret: Option<String>,
 }
 
 impl From<Payment> for PaymentBody {
     fn from(payment: Payment) -> Self {
+        let client_secret = match payment.status {
+            PaymentStatus::RequiresAction => payment.client_secret,
+            _ => None,
+        };
         Self {
             id: payment.id.to_string(),
             order_id: payment.order_id.to_string(),
-            status: payment.status.as_str().to_owned(),
-            client_secret: payment.client_secret,
+            status: payment.status.public().to_owned(),
+            client_secret,
         }
     }
 }
@@ -71,6 +78,12 @@ pub struct AuthenticateRequest {
 
 /// Pay for one of your orders.
 ///
+/// The amount is authorized (held on the card), then the orders service completes the
+/// order or refuses it, and only then is the money captured — or the authorization voided,
+/// so a refused payment never reaches the card statement. The request waits for that
+/// decision, bounded (5 s by default); past the bound it answers `processing` and the
+/// outcome follows (`GET /api/payments/{id}`, the order's status).
+///
 /// With an `Idempotency-Key` header (1–255 characters) the same request within 24 h gets
 /// the first answer again; the same key with a different body is refused, and a key whose
 /// first request is still running answers 409. 404s and 5xx answers are not remembered,
@@ -80,8 +93,8 @@ pub struct AuthenticateRequest {
     request_body = PayRequest,
     params(("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe")),
     responses(
-        (status = 201, description = "`succeeded` (event `payment:created`), `processing` or `requires_action` (with `clientSecret`)", body = PaymentBody),
-        (status = 400, description = "`Token is required`, `OrderId is required`, `Cannot pay for a cancelled order`, `Order has already been paid for`, or the provider's decline message", body = ErrorBody),
+        (status = 201, description = "`succeeded` (captured; event `payment:created`), `processing` (decision or capture still under way) or `requires_action` (with `clientSecret`)", body = PaymentBody),
+        (status = 400, description = "`Token is required`, `OrderId is required`, `Cannot pay for a cancelled order` (also after the order refused and the authorization was voided), `Order has already been paid for`, or the provider's decline message", body = ErrorBody),
         (status = 401, description = "Not signed in, or not your order", body = ErrorBody),
         (status = 404, description = "No such order", body = ErrorBody),
         (status = 409, description = "The same Idempotency-Key is still being processed", body = ErrorBody),
@@ -121,6 +134,26 @@ async fn pay(service: &PaymentsService, user: UserId, order_id: OrderId, token: 
         }
         Err(err) => ApiError::from(err).into_response(),
     }
+}
+
+/// One of your payments, as it now is: how a `processing` answer turns out.
+#[utoipa::path(
+    get, path = "/api/payments/{id}", tag = TAG,
+    params(("id" = String, Path, description = "Payment id")),
+    responses(
+        (status = 200, description = "The payment", body = PaymentBody),
+        (status = 401, description = "Not signed in, or not your payment", body = ErrorBody),
+        (status = 404, description = "No such payment", body = ErrorBody),
+    ),
+    security(("session_cookie" = []), ("bearer" = []))
+)]
+async fn show_payment(
+    State(service): State<PaymentsService>,
+    user: AuthUser,
+    PathId(id): PathId,
+) -> Result<axum::Json<PaymentBody>, ApiError> {
+    let payment = service.payment_of(user.id(), id.into()).await?;
+    Ok(axum::Json(PaymentBody::from(payment)))
 }
 
 fn validate(body: &PayRequest) -> Result<(OrderId, String), ApiError> {
@@ -177,7 +210,7 @@ async fn receive_webhook(
     params(("id" = String, Path, description = "Payment id")),
     request_body = AuthenticateRequest,
     responses(
-        (status = 200, description = "Settled through the signed-webhook path", body = PaymentBody),
+        (status = 200, description = "Settled through the signed-webhook path: authorized, then decided and captured (`succeeded`) or voided (`voided`) as paying is; `processing` past the bound, `failed` when authentication failed", body = PaymentBody),
         (status = 400, description = "Wrong client secret, or nothing to authenticate", body = ErrorBody),
         (status = 401, description = "Not signed in, or not your payment", body = ErrorBody),
         (status = 404, description = "No such payment, or Stripe mode", body = ErrorBody),
@@ -193,7 +226,5 @@ async fn authenticate_payment(
     let payment = service
         .authenticate(user.id(), id.into(), &body.client_secret, body.success)
         .await?;
-    let mut body = PaymentBody::from(payment);
-    body.client_secret = None;
-    Ok(axum::Json(body))
+    Ok(axum::Json(PaymentBody::from(payment)))
 }

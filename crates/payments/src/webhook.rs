@@ -94,6 +94,12 @@ pub struct StripeEventData {
 /// What a webhook event means for a payment.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ProviderNews {
+    /// The PaymentIntent holds the amount (`requires_capture`): 3-D Secure let an
+    /// authorization through.
+    Authorized { provider_id: String },
+    /// The PaymentIntent was cancelled: our void, confirmed — or an authorization the
+    /// provider let lapse before BoxOffice captured it.
+    Canceled { provider_id: String },
     /// The PaymentIntent succeeded.
     Succeeded { provider_id: String },
     /// The PaymentIntent failed, with the provider's message.
@@ -111,7 +117,9 @@ impl ProviderNews {
     /// The provider's id of the payment the news is about; `None` for [`Self::Other`].
     pub fn provider_id(&self) -> Option<&str> {
         match self {
-            Self::Succeeded { provider_id }
+            Self::Authorized { provider_id }
+            | Self::Canceled { provider_id }
+            | Self::Succeeded { provider_id }
             | Self::Failed { provider_id, .. }
             | Self::Refunded { provider_id } => Some(provider_id),
             Self::Other => None,
@@ -132,6 +140,21 @@ impl StripeEvent {
         let object = &self.data.object;
         let text = |value: &serde_json::Value| value.as_str().map(str::to_owned);
         match self.kind.as_str() {
+            // Stripe announces an authorization with `amount_capturable_updated`; some
+            // stand-ins (localstripe) send `succeeded` for an intent still `requires_capture`.
+            // Either way the money is only held: it is not ours until captured.
+            "payment_intent.amount_capturable_updated" | "payment_intent.succeeded"
+                if object["status"] == "requires_capture" =>
+            {
+                match text(&object["id"]) {
+                    Some(provider_id) => ProviderNews::Authorized { provider_id },
+                    None => ProviderNews::Other,
+                }
+            }
+            "payment_intent.canceled" => match text(&object["id"]) {
+                Some(provider_id) => ProviderNews::Canceled { provider_id },
+                None => ProviderNews::Other,
+            },
             "payment_intent.succeeded" => match text(&object["id"]) {
                 Some(provider_id) => ProviderNews::Succeeded { provider_id },
                 None => ProviderNews::Other,
@@ -199,6 +222,27 @@ mod tests {
         let good = sign(SECRET, now, body);
         let header = format!("{good},v1={}", "00".repeat(32));
         assert_eq!(verify(SECRET, &header, body, now), Ok(()));
+    }
+
+    #[test]
+    fn a_held_intent_is_an_authorization_whatever_the_event_type() {
+        for kind in [
+            "payment_intent.amount_capturable_updated",
+            "payment_intent.succeeded",
+        ] {
+            let event: StripeEvent = serde_json::from_value(serde_json::json!({
+                "id": "evt_1", "type": kind,
+                "data": {"object": {"id": "pi_1", "status": "requires_capture"}}
+            }))
+            .expect("event");
+            assert_eq!(
+                event.news(),
+                ProviderNews::Authorized {
+                    provider_id: "pi_1".into()
+                },
+                "{kind}"
+            );
+        }
     }
 
     #[test]

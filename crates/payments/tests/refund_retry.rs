@@ -40,8 +40,16 @@ impl PaymentGateway for FlakyRefunds {
         "flaky-refunds"
     }
 
-    async fn charge(&self, request: &ChargeRequest<'_>) -> anyhow::Result<ChargeOutcome> {
-        self.inner.charge(request).await
+    async fn authorize(&self, request: &ChargeRequest<'_>) -> anyhow::Result<ChargeOutcome> {
+        self.inner.authorize(request).await
+    }
+
+    async fn capture(&self, provider_id: &str, payment_id: Id) -> anyhow::Result<()> {
+        self.inner.capture(provider_id, payment_id).await
+    }
+
+    async fn void(&self, provider_id: &str, payment_id: Id) -> anyhow::Result<()> {
+        self.inner.void(provider_id, payment_id).await
     }
 
     async fn refund(&self, provider_id: &str, payment_id: Id) -> anyhow::Result<()> {
@@ -127,20 +135,20 @@ async fn a_failed_refund_is_retried_until_it_goes_through_once(s: Subject) {
         .await;
     assert!(closed.is_err(), "the provider failed");
     assert_eq!(status(&s, &payment).await, PaymentStatus::Refunding);
-    let stuck = s.store.refunding(10).await.expect("refunding");
+    let stuck = s.store.unfinished(10).await.expect("refunding");
     assert_eq!(stuck.iter().map(|p| p.id).collect::<Vec<_>>(), [payment.id]);
 
     assert_eq!(
-        service.retry_refunds(10).await.expect("retry"),
+        service.resume(10, Duration::ZERO).await.expect("retry"),
         0,
         "fails again"
     );
     assert_eq!(status(&s, &payment).await, PaymentStatus::Refunding);
-    assert_eq!(service.retry_refunds(10).await.expect("retry"), 1);
+    assert_eq!(service.resume(10, Duration::ZERO).await.expect("retry"), 1);
     assert_eq!(status(&s, &payment).await, PaymentStatus::Refunded);
-    assert!(s.store.refunding(10).await.expect("refunding").is_empty());
+    assert!(s.store.unfinished(10).await.expect("refunding").is_empty());
     assert_eq!(
-        service.retry_refunds(10).await.expect("retry"),
+        service.resume(10, Duration::ZERO).await.expect("retry"),
         0,
         "nothing left"
     );
@@ -148,7 +156,7 @@ async fn a_failed_refund_is_retried_until_it_goes_through_once(s: Subject) {
     assert_eq!(refunded_events(&s).await, 1, "announced once");
 }
 
-/// Through the service's entry point: its `refund retrier` task, run by a supervisor as
+/// Through the service's entry point: its `payment resumer` task, run by a supervisor as
 /// a process would, finishes the refund on its own and is still running afterwards.
 async fn the_background_retrier_finishes_a_stuck_refund(s: Subject) {
     let (service, gateway, payment) = paid_then_cancelled(&s, 1).await;
@@ -162,13 +170,15 @@ async fn the_background_retrier_finishes_a_stuck_refund(s: Subject) {
         gateway: Gateway::External(gateway),
         currency: "usd".into(),
         webhook_secret: Secret::new("whsec_test_refund_retry"),
-        refund_retry_every: Duration::from_millis(20),
+        resume_every: Duration::from_millis(20),
+        decision_wait: Duration::from_millis(20),
     };
     let parts = boxoffice_payments::parts(
         Arc::clone(&s.store),
         Arc::new(Notify::new()),
         Arc::new(SystemClock),
         config,
+        boxoffice_platform::fresh::FreshIds::new("payments", Duration::ZERO),
     );
     let supervisor = Supervisor::new();
     for (name, start) in parts.tasks {

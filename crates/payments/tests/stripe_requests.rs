@@ -1,5 +1,6 @@
 //! The shape of the Stripe gateway's requests, recorded by a stand-in server: what
-//! localstripe does not check (it ignores `Idempotency-Key` and knows no `tok_…` tokens).
+//! localstripe does not check (it ignores `Idempotency-Key` and knows no `tok_…` tokens),
+//! and the capture and void of an authorization, each keyed by payment and step.
 
 use std::sync::{Arc, Mutex};
 
@@ -51,6 +52,26 @@ async fn stand_in(intent: Value) -> (String, Log) {
             "/v1/payment_intents",
             post(record).with_state((Arc::clone(&log), "/v1/payment_intents", intent)),
         )
+        // Capturing answers as Stripe does for an intent captured before (a retry whose
+        // first answer was lost); cancelling succeeds.
+        .route(
+            "/v1/payment_intents/{id}/capture",
+            post(record).with_state((
+                Arc::clone(&log),
+                "capture",
+                json!({"error": {"message": "This PaymentIntent could not be captured because it has a status of succeeded.",
+                    "code": "payment_intent_unexpected_state",
+                    "payment_intent": {"id": "pi_777", "status": "succeeded"}}}),
+            )),
+        )
+        .route(
+            "/v1/payment_intents/{id}/cancel",
+            post(record).with_state((
+                Arc::clone(&log),
+                "cancel",
+                json!({"id": "pi_777", "status": "canceled"}),
+            )),
+        )
         .route(
             "/v1/refunds",
             post(record).with_state((
@@ -74,8 +95,8 @@ fn field<'a>(form: &'a [(String, String)], name: &str) -> Option<&'a str> {
 }
 
 #[tokio::test]
-async fn a_charge_is_a_form_encoded_idempotent_payment_intent_in_minor_units() {
-    let (base, log) = stand_in(json!({"id": "pi_123", "status": "succeeded"})).await;
+async fn an_authorization_is_a_form_encoded_idempotent_manual_capture_intent_in_minor_units() {
+    let (base, log) = stand_in(json!({"id": "pi_123", "status": "requires_capture"})).await;
     let gateway = StripeGateway::new(Secret::new("sk_test_shape"), Some(base)).expect("gateway");
     let (payment_id, order_id, user_id) = (new_id(), new_id(), new_id());
     let request = ChargeRequest {
@@ -86,15 +107,15 @@ async fn a_charge_is_a_form_encoded_idempotent_payment_intent_in_minor_units() {
         currency: "usd",
         token: "tok_visa",
     };
-    let outcome = gateway.charge(&request).await.expect("charge");
+    let outcome = gateway.authorize(&request).await.expect("authorize");
     assert_eq!(
         outcome,
-        ChargeOutcome::Succeeded {
+        ChargeOutcome::Authorized {
             provider_id: "pi_123".into()
         }
     );
-    // A retry of the same payment sends the same key, so Stripe charges once.
-    gateway.charge(&request).await.expect("retry");
+    // A retry of the same payment sends the same key, so Stripe holds the amount once.
+    gateway.authorize(&request).await.expect("retry");
 
     let calls = log.lock().expect("lock").clone();
     assert_eq!(calls.len(), 2);
@@ -115,6 +136,7 @@ async fn a_charge_is_a_form_encoded_idempotent_payment_intent_in_minor_units() {
     assert_eq!(field(form, "amount"), Some("1010"), "10.1 is 1010 cents");
     assert_eq!(field(form, "currency"), Some("usd"));
     assert_eq!(field(form, "confirm"), Some("true"));
+    assert_eq!(field(form, "capture_method"), Some("manual"));
     assert_eq!(field(form, "payment_method_data[type]"), Some("card"));
     assert_eq!(
         field(form, "payment_method_data[card][token]"),
@@ -150,7 +172,7 @@ async fn payment_methods_are_passed_as_they_are_and_declines_keep_stripes_messag
         currency: "eur",
         token: "pm_card_visa",
     };
-    let outcome = gateway.charge(&request).await.expect("charge");
+    let outcome = gateway.authorize(&request).await.expect("authorize");
     assert_eq!(
         outcome,
         ChargeOutcome::Declined {
@@ -179,5 +201,37 @@ async fn refunds_name_the_payment_intent_idempotently() {
     assert!(
         key.starts_with("refund-") && key.contains(&payment_id.to_string()),
         "{key}"
+    );
+}
+
+#[tokio::test]
+async fn capture_and_void_name_the_intent_and_are_keyed_by_payment_and_step() {
+    let (base, log) = stand_in(json!({})).await;
+    let gateway = StripeGateway::new(Secret::new("sk_test_shape"), Some(base)).expect("gateway");
+    let payment_id = new_id();
+    gateway
+        .capture("pi_777", payment_id)
+        .await
+        .expect("an intent captured before counts as captured");
+    gateway.void("pi_777", payment_id).await.expect("void");
+    let calls = log.lock().expect("lock").clone();
+    let keys: Vec<_> = calls
+        .iter()
+        .map(|c| {
+            (
+                c.path.clone(),
+                c.headers["idempotency-key"]
+                    .to_str()
+                    .expect("ascii")
+                    .to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        keys,
+        [
+            ("capture".to_owned(), format!("capture-{payment_id}")),
+            ("cancel".to_owned(), format!("void-{payment_id}")),
+        ]
     );
 }

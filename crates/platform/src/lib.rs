@@ -13,6 +13,8 @@
 //! * [`consumer`] — runs an event handler as a durable consumer: ack, retry, park.
 //! * [`db`] — opening SQLite files and PostgreSQL pools the way every store wants them;
 //!   id and time column types that let one SQL text serve both.
+//! * [`fresh`] — read your own writes: a replica asked for an id minted moments ago waits,
+//!   bounded, for its consumer to commit it (in-process, or `LISTEN`/`NOTIFY` across replicas).
 //! * [`store`] — what every service store shares: `Claim`, `Decision`, `Modified`, the
 //!   outbox/dead-letter/ping [`store::Plumbing`] and its readiness probe.
 //! * [`runtime`] — the supervisor every background task runs under, and
@@ -24,6 +26,7 @@
 pub mod bus;
 pub mod consumer;
 pub mod db;
+pub mod fresh;
 pub mod http;
 pub mod idempotency;
 pub mod outbox;

@@ -6,7 +6,8 @@
 //!   instance instead of routing traffic to one that silently stopped working. Shutdown
 //!   cancels every task and then waits for them.
 //! * [`ServiceParts`] — what one service contributes to a process: documented routes,
-//!   readiness probes, consumers, its outbox and its timers. Each service crate builds
+//!   readiness probes, consumers, its outbox, its timers and the waiters for fresh ids
+//!   of its replica. Each service crate builds
 //!   its own; the composition root only chooses stores and calls [`launch`].
 
 use std::future::Future;
@@ -22,6 +23,7 @@ use utoipa_axum::router::OpenApiRouter;
 
 use crate::bus::EventBus;
 use crate::consumer::{self, EventHandler, RetryPolicy};
+use crate::fresh::FreshIds;
 use crate::http::health::ReadinessProbe;
 use crate::outbox::Relay;
 use crate::store::Plumbing;
@@ -140,6 +142,8 @@ pub struct ServiceParts {
     pub events: Option<(Arc<dyn Plumbing>, Arc<Notify>)>,
     /// Its timers and retriers.
     pub tasks: Vec<(&'static str, TaskStart)>,
+    /// The waiters for ids its replica has not applied yet, if it keeps a replica.
+    pub fresh_ids: Option<FreshIds>,
 }
 
 impl std::fmt::Debug for ServiceParts {
@@ -169,6 +173,7 @@ impl ServiceParts {
             consumers: Vec::new(),
             events: None,
             tasks: Vec::new(),
+            fresh_ids: None,
         }
     }
 
@@ -190,6 +195,13 @@ impl ServiceParts {
     /// Publishes the outbox of `store`, woken by `wake` after each commit.
     pub fn events(mut self, store: Arc<dyn Plumbing>, wake: Arc<Notify>) -> Self {
         self.events = Some((store, wake));
+        self
+    }
+
+    /// Lets requests wait for fresh ids of its replica through `fresh` (kept in
+    /// [`Launched::fresh_ids`] for the process and its tests to see).
+    pub fn fresh_ids(mut self, fresh: FreshIds) -> Self {
+        self.fresh_ids = Some(fresh);
         self
     }
 
@@ -229,6 +241,9 @@ pub struct Launched {
     /// Each event-driven service's store and its consumers' names: what a test looks at
     /// to check that every outbox drained and nothing was dead-lettered.
     pub stores: Vec<LaunchedStore>,
+    /// The fresh-id waiters of the services that keep replicas: their counters show how
+    /// often and how long requests waited.
+    pub fresh_ids: Vec<FreshIds>,
 }
 
 /// A launched service's event plumbing.
@@ -262,6 +277,7 @@ pub async fn launch(
     for service in services {
         launched.api = std::mem::take(&mut launched.api).merge(service.api);
         launched.probes.extend(service.probes);
+        launched.fresh_ids.extend(service.fresh_ids);
         let needs_bus = !service.consumers.is_empty() || service.events.is_some();
         if let Some((plumbing, _)) = &service.events {
             launched.stores.push(LaunchedStore {

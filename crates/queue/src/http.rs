@@ -74,7 +74,7 @@ impl From<Place> for PlaceBody {
         (status = 202, description = "In line", body = PlaceBody),
         (status = 400, description = "`Ticket is available; order it directly`, `Ticket is already sold`, `Cannot queue for your own ticket`, `You already hold this ticket`", body = ErrorBody),
         (status = 401, description = "Not signed in", body = ErrorBody),
-        (status = 404, description = "No such ticket", body = ErrorBody),
+        (status = 404, description = "No such ticket. A ticket listed moments ago is waited for (up to `FRESH_ID_WAIT_SECONDS` after its creation) rather than answered 404", body = ErrorBody),
     ),
     security(("session_cookie" = []), ("bearer" = []))
 )]

@@ -1,8 +1,9 @@
 //! The queue service: a fair, enforced line for a ticket someone else holds (CONTRACT §8).
 //!
 //! * [`parts`] — the service as the composition root runs it: routes, the `queue-store`
-//!   probe, the event consumer, the outbox relay, the turn timer and the store's own
-//!   background work (Redis: following other replicas), all supervised.
+//!   probe, the event consumer, the outbox relay, the turn timer, the waker of joins
+//!   waiting for a fresh ticket and the store's own background work (Redis: following
+//!   other replicas), all supervised.
 //! * [`domain`] — lines, turns and their rules (pure): strict arrival order; a lapsed hold
 //!   gives the head of the line an exclusive turn; an unused turn passes on. Split into
 //!   the ticket's state, the loaded line, the rules and a buyer's place.
@@ -24,6 +25,7 @@ pub mod store;
 use std::sync::Arc;
 
 use boxoffice_common::Clock;
+use boxoffice_platform::fresh::FreshIds;
 use boxoffice_platform::runtime::ServiceParts;
 use boxoffice_platform::store::StoreProbe;
 use tokio::sync::Notify;
@@ -38,20 +40,28 @@ use crate::store::QueueStore;
 pub const SOURCE: &str = "queue";
 
 /// The queue service on `store`, whose outbox writes notify `wake`, with turns as long
-/// as `rules` say.
+/// as `rules` say; joins for a ticket listed moments ago wait for it through `fresh`.
 pub fn parts(
     store: Arc<dyn QueueStore>,
     wake: Arc<Notify>,
     clock: Arc<dyn Clock>,
     rules: Rules,
+    fresh: FreshIds,
 ) -> ServiceParts {
-    let service = QueueService::new(Arc::clone(&store), clock, rules);
+    let service = QueueService::new(Arc::clone(&store), clock, rules, fresh.clone());
     let probe = StoreProbe::new("queue-store", store.plumbing());
     let timer = TurnTimer::new(service.clone());
+    // Subscribed now, before anything is served, so no change is missed.
+    let changes = store.changes();
+    let waker = service.clone();
     let mut parts = ServiceParts::new(SOURCE, http::router(service.clone()), vec![probe])
         .consumer(CONSUMER, SUBSCRIBES_TO, Arc::new(QueueEvents::new(service)))
         .events(store.plumbing(), wake)
-        .task("turn-timer", move |stop| timer.run(stop));
+        .task("turn-timer", move |stop| timer.run(stop))
+        .task("fresh-ticket-waker", move |stop| async move {
+            waker.wake_fresh_joins(changes, stop).await
+        })
+        .fresh_ids(fresh);
     if let Some(background) = store.background() {
         parts = parts.task("change-feed", background);
     }

@@ -1,12 +1,18 @@
 //! The queue's use-cases: join, look, leave — and the same rules applied to what other
 //! services report (events) and to the clock (turns that run out).
+//!
+//! A ticket listed moments ago may not have reached the queue yet: a join refused as
+//! unknown waits for it (bounded, platform's `fresh` module), woken by the store's change
+//! feed — after the commit on SQLite, from the commit script of any replica on Redis.
 
 use std::sync::Arc;
 
-use boxoffice_common::{Clock, TicketId, UserId};
+use boxoffice_common::{Clock, Id, TicketId, UserId};
 use boxoffice_platform::bus::Envelope;
+use boxoffice_platform::fresh::FreshIds;
 use boxoffice_platform::store::{Claim, Modified};
-use tokio::sync::Notify;
+use tokio::sync::{Notify, broadcast};
+use tokio_util::sync::CancellationToken;
 
 use crate::SOURCE;
 use crate::domain::{Line, Place, QueueError, Rules};
@@ -28,15 +34,23 @@ pub struct QueueService {
     /// Wakes the turn timer when a saved change leaves a turn running, so a turn's end is
     /// planned at once without waking the timer for every other change.
     turn_running: Arc<Notify>,
+    /// Joins waiting for a ticket listed moments ago that the queue has not heard of.
+    fresh: FreshIds,
 }
 
 impl QueueService {
-    pub fn new(store: Arc<dyn QueueStore>, clock: Arc<dyn Clock>, rules: Rules) -> Self {
+    pub fn new(
+        store: Arc<dyn QueueStore>,
+        clock: Arc<dyn Clock>,
+        rules: Rules,
+        fresh: FreshIds,
+    ) -> Self {
         Self {
             store,
             clock,
             rules,
             turn_running: Arc::new(Notify::new()),
+            fresh,
         }
     }
 
@@ -86,8 +100,28 @@ impl QueueService {
         Ok(modified)
     }
 
-    /// The buyer joins the ticket's line (or keeps their place) and learns where they stand.
+    /// The buyer joins the ticket's line (or keeps their place) and learns where they
+    /// stand. A ticket unknown here but listed moments ago is waited for, then joined.
     pub async fn join(&self, user: UserId, ticket: TicketId) -> Result<Place, QueueServiceError> {
+        match self.join_known(user, ticket).await {
+            Err(QueueServiceError::Refused(QueueError::NotFound)) => {}
+            answered => return answered,
+        }
+        let heard_of = self
+            .fresh
+            .wait_for(ticket.get(), || async {
+                let snapshot = self.store.snapshot(ticket.get(), user.get()).await?;
+                anyhow::Ok(snapshot.state.known().then_some(()))
+            })
+            .await?;
+        match heard_of {
+            Some(()) => self.join_known(user, ticket).await,
+            None => Err(QueueError::NotFound.into()),
+        }
+    }
+
+    /// [`Self::join`] with what the queue knows now.
+    async fn join_known(&self, user: UserId, ticket: TicketId) -> Result<Place, QueueServiceError> {
         let buyer = user.get();
         let modified = self
             .change(ticket, Some(user), None, move |rules, line| {
@@ -127,6 +161,28 @@ impl QueueService {
             anyhow::bail!("leaving refused: {refusal}");
         }
         Ok(())
+    }
+
+    /// Wakes joins waiting for a fresh ticket whenever its line changes, from `changes`
+    /// (the store's change feed, subscribed before the service serves), until `stop`.
+    pub async fn wake_fresh_joins(
+        &self,
+        mut changes: broadcast::Receiver<Id>,
+        stop: CancellationToken,
+    ) -> anyhow::Result<()> {
+        loop {
+            tokio::select! {
+                () = stop.cancelled() => return Ok(()),
+                changed = changes.recv() => match changed {
+                    Ok(ticket) => self.fresh.notify(ticket),
+                    // Behind: whichever ticket a join waits for may have changed.
+                    Err(broadcast::error::RecvError::Lagged(_)) => self.fresh.notify_all(),
+                    Err(broadcast::error::RecvError::Closed) => {
+                        anyhow::bail!("the queue store's change feed closed")
+                    }
+                },
+            }
+        }
     }
 
     pub fn place_in(&self, snapshot: &Snapshot, user: UserId) -> Option<Place> {

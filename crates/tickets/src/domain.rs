@@ -3,7 +3,7 @@
 //! service wraps it in an envelope.
 
 use boxoffice_common::events::{TicketCreated, TicketDeleted, TicketUpdated};
-use boxoffice_common::money::{MAX_MAJOR_UNITS, MoneyError};
+use boxoffice_common::money::{MAX_MAJOR_UNITS, MajorUnits, MoneyError};
 use boxoffice_common::{Id, Money, OrderId, TicketId, UserId};
 use time::OffsetDateTime;
 
@@ -83,10 +83,11 @@ pub enum TicketError {
 }
 
 impl TicketDraft {
-    /// Validates what a seller sent. `price` arrives as the JSON number in major units.
-    pub fn parse(
+    /// Validates what a seller sent. `price` is in major units, a number or a decimal
+    /// string (see [`MajorUnits`]); a missing one is refused as not greater than 0.
+    pub fn parse<'a>(
         title: Option<&str>,
-        price: Option<f64>,
+        price: Option<impl Into<MajorUnits<'a>>>,
         description: Option<&str>,
     ) -> Result<Self, TicketError> {
         let mut problems = Vec::new();
@@ -94,7 +95,7 @@ impl TicketDraft {
         if title.is_empty() || title.chars().count() > MAX_TITLE_CHARS {
             problems.push(("title", TITLE_REQUIRED.to_owned()));
         }
-        let price = match price.map(Money::from_major) {
+        let price = match price.map(|price| price.into().to_money()) {
             Some(Ok(price)) => Some(price),
             Some(Err(MoneyError::TooPrecise)) => {
                 problems.push(("price", "Price must have at most 2 decimals".to_owned()));
@@ -287,9 +288,35 @@ mod tests {
             ])
         );
         assert!(TicketDraft::parse(Some(&"x".repeat(201)), Some(1.0), None).is_err());
-        assert!(TicketDraft::parse(Some("ok"), None, None).is_err());
+        assert!(TicketDraft::parse(Some("ok"), None::<f64>, None).is_err());
         assert!(TicketDraft::parse(Some("ok"), Some(1.005), None).is_err());
         assert_eq!(draft(" Concert ", 12.5).price, Money::from_minor(1250));
+    }
+
+    #[test]
+    fn a_decimal_string_price_follows_the_number_rules() {
+        let price = |input: MajorUnits<'_>| {
+            TicketDraft::parse(Some("ok"), Some(input), None).map(|draft| draft.price.minor())
+        };
+        assert_eq!(price("20.00".into()), Ok(2000));
+        for (text, number) in [
+            ("0", 0.0),
+            ("-1", -1.0),
+            ("5.001", 5.001),
+            ("1000001", 1e6 + 1.0),
+        ] {
+            assert_eq!(price(text.into()), price(number.into()), "{text}");
+        }
+        for text in ["abc", "1e3", " 5", "", "+5"] {
+            assert_eq!(
+                price(text.into()),
+                Err(TicketError::Invalid(vec![(
+                    "price",
+                    PRICE_INVALID.to_owned()
+                )])),
+                "{text:?}"
+            );
+        }
     }
 
     #[test]

@@ -107,6 +107,8 @@ impl EventHandler for OrderEvents {
             | Event::PaymentRefunded(_)
             | Event::PaymentPending(_)
             | Event::PaymentFailed(_)
+            | Event::PaymentAuthorized(_)
+            | Event::OrderRefused(_)
             | Event::QueueLine(_)
             | Event::Unknown => Ok(Handled::Ignored),
         }

@@ -5,10 +5,14 @@ use axum::extract::{Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use boxoffice_common::id::parse_id;
+use boxoffice_common::money::MajorUnits;
 use boxoffice_common::{Money, TicketId};
 use boxoffice_platform::http::{ApiError, ApiJson, AuthUser, ErrorBody, ErrorItem, PathId};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
+use utoipa::openapi::schema::{
+    KnownFormat, ObjectBuilder, OneOfBuilder, Schema, SchemaFormat, Type,
+};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -72,20 +76,46 @@ pub struct TicketRequest {
     /// 1–200 characters after trimming.
     #[serde(default)]
     title: Option<String>,
-    /// Major units, `> 0`, `<= 1000000`, at most 2 decimals.
+    /// A number or a decimal string; see [`price_schema`]. Read as a JSON value so that
+    /// any other type is a field error like a missing price, not a malformed body.
     #[serde(default)]
-    #[schema(value_type = Option<f64>)]
+    #[schema(schema_with = price_schema)]
     price: Option<serde_json::Value>,
     /// Up to 5000 characters.
     #[serde(default)]
     description: Option<String>,
 }
 
+/// The documented `price` of [`TicketRequest`]: a JSON number, or the same amount as a
+/// decimal string, which is what the classic form-based clients send.
+fn price_schema() -> Schema {
+    let number = ObjectBuilder::new()
+        .schema_type(Type::Number)
+        .format(Some(SchemaFormat::KnownFormat(KnownFormat::Double)));
+    let decimal = ObjectBuilder::new()
+        .schema_type(Type::String)
+        .pattern(Some(r"^[0-9]+(\.[0-9]+)?$"));
+    OneOfBuilder::new()
+        .description(Some(
+            "Major units, `> 0`, `<= 1000000`, at most 2 decimals: a number (`20.5`) or the \
+             same as a decimal string (`\"20.50\"`), with the same rules and messages.",
+        ))
+        .item(number)
+        .item(decimal)
+        .examples([serde_json::json!(20.5), serde_json::json!("20.50")])
+        .into()
+}
+
 impl TicketRequest {
     fn draft(&self) -> Result<TicketDraft, ApiError> {
+        let price = match &self.price {
+            Some(serde_json::Value::Number(number)) => number.as_f64().map(MajorUnits::Number),
+            Some(serde_json::Value::String(text)) => Some(MajorUnits::Decimal(text)),
+            _ => None,
+        };
         Ok(TicketDraft::parse(
             self.title.as_deref(),
-            self.price.as_ref().and_then(serde_json::Value::as_f64),
+            price,
             self.description.as_deref(),
         )?)
     }

@@ -7,6 +7,7 @@
 use boxoffice_app::application::Application;
 use boxoffice_app::cli::{Service, Settings};
 use boxoffice_platform::Secret;
+use boxoffice_platform::fresh::FreshIds;
 use boxoffice_platform::testing::{TestDatabase, TestNats, TestRedis};
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -20,6 +21,8 @@ struct Cluster {
     payments: [TestApp; 2],
     _expiration: [TestApp; 2],
     queue: [TestApp; 2],
+    /// The fresh-id waiters of every orders, payments and queue replica.
+    fresh: Vec<FreshIds>,
     _databases: Vec<TestDatabase>,
     _nats: TestNats,
     _redis: TestRedis,
@@ -32,6 +35,7 @@ async fn replicas(
     redis: &TestRedis,
     adjust: fn(&mut Settings),
     count: usize,
+    fresh: &mut Vec<FreshIds>,
 ) -> Vec<TestApp> {
     let mut apps = Vec::new();
     for _ in 0..count {
@@ -46,6 +50,7 @@ async fn replicas(
         let app = Application::service(service, &settings)
             .await
             .expect("service starts");
+        fresh.extend(app.fresh_ids(service));
         apps.push(start(app, None, None));
     }
     apps
@@ -67,15 +72,34 @@ async fn cluster(adjust: fn(&mut Settings)) -> Cluster {
     let two = |apps: Vec<TestApp>| -> [TestApp; 2] {
         apps.try_into().unwrap_or_else(|_| panic!("two replicas"))
     };
+    let mut fresh = Vec::new();
+    let f = &mut fresh;
     Cluster {
-        auth: one(replicas(Service::Auth, &nats, &databases[0], &redis, adjust, 1).await),
-        tickets: one(replicas(Service::Tickets, &nats, &databases[1], &redis, adjust, 1).await),
-        orders: two(replicas(Service::Orders, &nats, &databases[2], &redis, adjust, 2).await),
-        payments: two(replicas(Service::Payments, &nats, &databases[3], &redis, adjust, 2).await),
-        _expiration: two(
-            replicas(Service::Expiration, &nats, &databases[4], &redis, adjust, 2).await,
-        ),
-        queue: two(replicas(Service::Queue, &nats, &databases[0], &redis, adjust, 2).await),
+        auth: one(replicas(Service::Auth, &nats, &databases[0], &redis, adjust, 1, f).await),
+        tickets: one(replicas(Service::Tickets, &nats, &databases[1], &redis, adjust, 1, f).await),
+        orders: two(replicas(Service::Orders, &nats, &databases[2], &redis, adjust, 2, f).await),
+        payments: two(replicas(
+            Service::Payments,
+            &nats,
+            &databases[3],
+            &redis,
+            adjust,
+            2,
+            f,
+        )
+        .await),
+        _expiration: two(replicas(
+            Service::Expiration,
+            &nats,
+            &databases[4],
+            &redis,
+            adjust,
+            2,
+            f,
+        )
+        .await),
+        queue: two(replicas(Service::Queue, &nats, &databases[0], &redis, adjust, 2, f).await),
+        fresh,
         _databases: databases,
         _nats: nats,
         _redis: redis,
@@ -248,5 +272,88 @@ async fn the_line_is_shared_by_queue_replicas_and_enforced_by_every_orders_repli
         assert_eq!(ready.status, 200, "{}", ready.body);
         assert_eq!(ready.body["checks"]["queue-store"], "ok", "{}", ready.body);
         assert_eq!(ready.body["checks"]["nats"], "ok", "{}", ready.body);
+    }
+}
+
+#[tokio::test]
+async fn the_classic_client_works_unchanged_behind_an_ingress() {
+    use crate::classic_client::{Checkout, Site, journey};
+
+    let c = cluster(|_| {}).await;
+    // As the classic deployment's ingress routes them, taking the replicas in turn, so
+    // reads often land on the replica that did not serve the write.
+    let site = Site::ingress(
+        "ticketing.dev",
+        vec![
+            ("/api/users/", vec![&c.auth]),
+            ("/api/tickets", vec![&c.tickets]),
+            ("/api/orders", c.orders.iter().collect()),
+            ("/api/payments", c.payments.iter().collect()),
+        ],
+    );
+    journey(&site, Checkout::Axios).await;
+}
+
+#[tokio::test]
+async fn fresh_tickets_are_ordered_paid_and_queued_for_at_once_on_either_replica() {
+    use crate::fresh_ids::{list_then_use_at_once, report};
+
+    /// Tickets listed, ordered and paid at once, alternating replicas: the one answering
+    /// is often not the one whose consumer applied the ticket, the order or the decision.
+    const IN_A_ROW: usize = 1_000;
+
+    let c = cluster(|_| {}).await;
+    let (seller, buyer, other) = (
+        c.auth.user().await,
+        c.auth.user().await,
+        c.auth.user().await,
+    );
+    let (mut took, mut paying) = (Vec::with_capacity(IN_A_ROW), Vec::with_capacity(IN_A_ROW));
+    for i in 0..IN_A_ROW {
+        let apps = (
+            &c.tickets,
+            &c.orders[i % 2],
+            &c.payments[(i / 2) % 2],
+            &c.queue[(i / 2) % 2],
+        );
+        let users = (&seller, &buyer, &other);
+        let (order, pay) = list_then_use_at_once(apps, users, i % 2 == 0).await;
+        took.push(order);
+        paying.push(pay);
+    }
+    let of = |service: &'static str| {
+        c.fresh
+            .iter()
+            .filter(move |fresh| fresh.service() == service)
+            .map(FreshIds::stats)
+            .fold(
+                Default::default(),
+                |all: boxoffice_platform::fresh::FreshStats, one| {
+                    boxoffice_platform::fresh::FreshStats {
+                        not_fresh: all.not_fresh + one.not_fresh,
+                        waits: all.waits + one.waits,
+                        found: all.found + one.found,
+                        timed_out: all.timed_out + one.timed_out,
+                        waited: all.waited + one.waited,
+                    }
+                },
+            )
+    };
+    report("distributed orders", took, of("orders"));
+    report(
+        "distributed payments (order placed → succeeded)",
+        paying,
+        of("payments"),
+    );
+    for fresh in c.fresh.iter().filter(|fresh| fresh.service() == "queue") {
+        println!("distributed queue joins: {:?}", fresh.stats());
+    }
+    for fresh in &c.fresh {
+        assert_eq!(
+            fresh.stats().timed_out,
+            0,
+            "{} waited to the bound",
+            fresh.service()
+        );
     }
 }

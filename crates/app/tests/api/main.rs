@@ -8,9 +8,12 @@ mod helpers;
 
 mod auth;
 mod bad_input;
+mod capture;
+mod classic_client;
 mod crash;
 mod distributed;
 mod flash_sale;
+mod fresh_ids;
 mod openapi;
 mod order_recovery;
 mod orders;

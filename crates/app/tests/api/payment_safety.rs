@@ -1,5 +1,6 @@
 //! Payments that must not go wrong twice: signed webhooks taking effect once, concurrent
-//! payments charging once, idempotent retries, and refunds for money that came too late.
+//! payments charging once, idempotent retries, and authorizations the order refused
+//! voided, never captured.
 
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -165,7 +166,7 @@ async fn an_idempotency_key_replays_the_first_answer() {
 }
 
 #[tokio::test]
-async fn money_arriving_after_expiry_is_refunded_and_the_ticket_stays_with_its_new_holder() {
+async fn an_authorization_after_expiry_is_voided_and_the_ticket_stays_with_its_new_holder() {
     let app = spawn_app_with(|settings| {
         settings.expiration_window_seconds = 1;
         settings.payment_hold_ceiling_seconds = 1;
@@ -199,7 +200,17 @@ async fn money_arriving_after_expiry_is_refunded_and_the_ticket_stays_with_its_n
         )
         .await;
     assert_eq!(late.status, 200, "{}", late.body);
-    assert_eq!(late.body["status"], "refunded");
+    assert_eq!(
+        late.body["status"], "voided",
+        "the orders service refused: the hold was released, nothing taken"
+    );
+    let order_uuid = uuid::Uuid::parse_str(&order_id).expect("uuid");
+    let records = boxoffice_payments::gateway::ledger::records_for_order(order_uuid);
+    assert_eq!(records.len(), 1, "{records:?}");
+    assert!(
+        records[0].authorized && records[0].voided && !records[0].captured && !records[0].refunded,
+        "{records:?}"
+    );
 
     let order = app.order_of(&buyer, &order_id).await;
     assert_eq!(

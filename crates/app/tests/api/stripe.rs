@@ -1,5 +1,10 @@
 //! The Stripe gateway against localstripe, a stateful fake of the Stripe API (PyPI),
-//! started here on 127.0.0.1 by `scripts/serve_localstripe.py`.
+//! started here on 127.0.0.1 by `scripts/serve_localstripe.py`: PaymentIntents with
+//! `capture_method=manual`, captured or cancelled (voided) once the order decided.
+//! localstripe sends no webhook when 3-D Secure lets an authorization through (Stripe
+//! sends `payment_intent.amount_capturable_updated`) and none when an intent is cancelled,
+//! so the tests deliver Stripe's authorization webhook themselves
+//! ([`stripe_says_authorized`]); the capture or cancel that follows is localstripe's.
 //!
 //! What localstripe lacks — `Idempotency-Key`, legacy `tok_…` tokens wrapped in
 //! `payment_method_data` — is covered against a recording stand-in in the payments crate
@@ -11,6 +16,25 @@ use reqwest::Method;
 use serde_json::{Value, json};
 
 use crate::helpers::{TestApp, User, WEBHOOK_SECRET, eventually, spawn_app_with};
+use crate::payments::{sign, webhook};
+
+/// Delivers the signed webhook Stripe sends when 3-D Secure let an authorization through
+/// (localstripe does not send it).
+async fn stripe_says_authorized(app: &TestApp, intent: &str) {
+    let body = json!({
+        "id": format!("evt_{}", uuid::Uuid::now_v7().simple()),
+        "type": "payment_intent.amount_capturable_updated",
+        "data": {"object": {"id": intent, "status": "requires_capture"}},
+    })
+    .to_string();
+    let reply = webhook(
+        app,
+        &body,
+        Some(sign(&body, time::OffsetDateTime::now_utc())),
+    )
+    .await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+}
 
 const STRIPE_KEY: &str = "sk_test_boxoffice";
 
@@ -132,7 +156,11 @@ async fn the_buyer_journey_works_against_localstripe() {
     let (buyer, order_id, ticket_id) = ordered(&app).await;
     let paid = app.pay(&buyer, &order_id, "pm_card_visa").await;
     assert_eq!(paid.status, 201, "{}", paid.body);
-    assert_eq!(paid.body["status"], "succeeded");
+    assert_eq!(
+        paid.body["status"], "succeeded",
+        "authorized, then captured"
+    );
+    assert_eq!(paid.body["clientSecret"], Value::Null);
     eventually("the order completes", || async {
         status_of(&app, &buyer, &order_id).await == "complete"
     })
@@ -206,14 +234,35 @@ async fn the_buyer_journey_works_against_localstripe() {
             &[("client_secret", &secret), ("success", "true")],
         )
         .await;
+    stripe_says_authorized(&app, &intent).await;
     eventually("the webhook completes the order", || async {
         status_of(&app, &buyer, &order_id).await == "complete"
+    })
+    .await;
+    eventually("the authorization is captured at Stripe", || async {
+        let intent = stripe
+            .client
+            .get(format!("{}/v1/payment_intents/{intent}", stripe.base))
+            .bearer_auth(STRIPE_KEY)
+            .send()
+            .await
+            .expect("localstripe")
+            .json::<Value>()
+            .await
+            .expect("json");
+        intent["status"] == "succeeded"
+    })
+    .await;
+    // The capture is recorded once Stripe answered it.
+    eventually("the payment reads succeeded", || async {
+        let path = format!("/api/payments/{payment_id}");
+        app.send(app.as_user(&buyer, Method::GET, &path)).await.body["status"] == "succeeded"
     })
     .await;
 }
 
 #[tokio::test]
-async fn late_money_is_refunded_through_stripe() {
+async fn an_authorization_after_expiry_is_voided_at_stripe_never_captured() {
     let stripe = LocalStripe::start().await;
     let app = app_on(&stripe, |settings| {
         settings.expiration_window_seconds = 1;
@@ -257,7 +306,8 @@ async fn late_money_is_refunded_through_stripe() {
             &[("client_secret", &secret), ("success", "true")],
         )
         .await;
-    eventually("Stripe shows the charge refunded", || async {
+    stripe_says_authorized(&app, &intent).await;
+    eventually("Stripe shows the authorization cancelled", || async {
         let intent = stripe
             .client
             .get(format!("{}/v1/payment_intents/{intent}", stripe.base))
@@ -268,9 +318,27 @@ async fn late_money_is_refunded_through_stripe() {
             .json::<Value>()
             .await
             .expect("json");
-        let charge = &intent["charges"]["data"][0];
-        charge["refunded"] == true || charge["amount_refunded"] == 2050
+        intent["status"] == "canceled"
     })
     .await;
+    let intent = stripe
+        .client
+        .get(format!("{}/v1/payment_intents/{intent}", stripe.base))
+        .bearer_auth(STRIPE_KEY)
+        .send()
+        .await
+        .expect("localstripe")
+        .json::<Value>()
+        .await
+        .expect("json");
+    let charge = &intent["charges"]["data"][0];
+    assert_eq!(
+        (
+            charge["captured"].clone(),
+            charge["amount_refunded"].clone()
+        ),
+        (json!(false), json!(0)),
+        "nothing taken, nothing refunded: {intent}"
+    );
     assert_eq!(status_of(&app, &buyer, &order_id).await, "cancelled");
 }

@@ -218,3 +218,47 @@ fn only_live_orders_complete() {
     assert_eq!(order(OrderStatus::Cancelled).complete(), None);
     assert_eq!(order(OrderStatus::Complete).complete(), None);
 }
+
+#[test]
+fn an_authorized_payment_completes_a_held_order_and_is_refused_otherwise() {
+    let payment = new_id();
+    for status in [OrderStatus::Created, OrderStatus::AwaitingPayment] {
+        let mut held = order(status);
+        held.expires_at = later(60);
+        let events = held.decide_payment(payment, later(10));
+        assert!(
+            matches!(events.as_slice(), [OrderEvent::Completed(c)] if c.version == 1),
+            "{events:?}"
+        );
+        assert_eq!(held.status, OrderStatus::Complete);
+        assert_eq!(
+            held.decide_payment(payment, later(11)),
+            vec![],
+            "asked again: nothing"
+        );
+    }
+
+    let mut ended = order(OrderStatus::AwaitingPayment);
+    ended.expires_at = later(60);
+    let events = ended.decide_payment(payment, later(60));
+    let [
+        OrderEvent::Cancelled(cancelled),
+        OrderEvent::Refused(refused),
+    ] = events.as_slice()
+    else {
+        panic!("expected cancel and refusal: {events:?}");
+    };
+    assert_eq!(cancelled.reason, CancelReason::Expired);
+    assert_eq!(
+        (refused.payment_id, refused.reason, refused.version),
+        (payment, RefusalReason::Expired, 1)
+    );
+
+    let mut cancelled = order(OrderStatus::Cancelled);
+    let events = cancelled.decide_payment(payment, later(0));
+    assert!(
+        matches!(events.as_slice(), [OrderEvent::Refused(r)] if r.reason == RefusalReason::Cancelled && r.version == 0),
+        "{events:?}"
+    );
+    assert_eq!(cancelled.version, 0, "a refusal changes nothing");
+}

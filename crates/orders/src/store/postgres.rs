@@ -1,7 +1,9 @@
 //! Orders and the ticket replica in the distributed mode's PostgreSQL database.
 //!
 //! Several instances of the service share the database: a change locks its order row
-//! (`FOR UPDATE`), a replica update takes a per-ticket advisory lock.
+//! (`FOR UPDATE`), a replica update takes a per-ticket advisory lock. A ticket new to
+//! the replica is announced (`NOTIFY`) in the transaction that adds it, so a request
+//! waiting for it in any replica is woken on commit (platform's `fresh` module).
 
 use std::sync::Arc;
 
@@ -9,6 +11,7 @@ use anyhow::Context;
 use boxoffice_common::Id;
 use boxoffice_platform::bus::Envelope;
 use boxoffice_platform::db::{DbId, is_unique_violation};
+use boxoffice_platform::fresh;
 use boxoffice_platform::idempotency::IdempotencyKeys;
 use boxoffice_platform::idempotency::postgres::PostgresKeys;
 use boxoffice_platform::outbox::postgres as outbox;
@@ -149,6 +152,11 @@ impl OrderStore for PostgresOrderStore {
             .execute(&mut *tx)
             .await
             .context("saving ticket replica")?;
+        if current.is_none() {
+            fresh::postgres::announce(&mut tx, ticket_id)
+                .await
+                .context("announcing a new ticket")?;
+        }
         tx.commit().await?;
         Ok(ReplicaOutcome::Applied)
     }

@@ -15,8 +15,8 @@ use boxoffice_platform::runtime::Supervisor;
 use time::OffsetDateTime;
 
 use crate::support::{
-    CEILING, Subject, cancel_change, complete_change, event, order, postgres, saved, sqlite,
-    ticket_event, unsent,
+    CEILING, Subject, cancel_change, complete_change, event, no_waits, order, postgres, saved,
+    sqlite, ticket_event, unsent,
 };
 
 boxoffice_platform::on_both_databases!(
@@ -31,6 +31,7 @@ async fn versions_arriving_3_1_2_converge_through_the_consumer(s: Subject) {
         Arc::clone(&s.store),
         Arc::new(SystemClock),
         CEILING,
+        no_waits(),
     ));
     let policy = RetryPolicy {
         max_attempts: 50,
@@ -106,7 +107,12 @@ async fn versions_arriving_3_1_2_converge_through_the_consumer(s: Subject) {
 }
 
 async fn a_duplicate_ticket_event_changes_nothing(s: Subject) {
-    let handler = OrdersEvents::new(Arc::clone(&s.store), Arc::new(SystemClock), CEILING);
+    let handler = OrdersEvents::new(
+        Arc::clone(&s.store),
+        Arc::new(SystemClock),
+        CEILING,
+        no_waits(),
+    );
     let id = new_id();
     let created = ticket_event(id, 0, "v0");
     let updated = ticket_event(id, 1, "v1");
@@ -136,7 +142,12 @@ async fn a_duplicate_ticket_event_changes_nothing(s: Subject) {
 }
 
 async fn a_late_expiry_never_touches_a_cancelled_or_completed_order(s: Subject) {
-    let handler = OrdersEvents::new(Arc::clone(&s.store), Arc::new(SystemClock), CEILING);
+    let handler = OrdersEvents::new(
+        Arc::clone(&s.store),
+        Arc::new(SystemClock),
+        CEILING,
+        no_waits(),
+    );
     let ticket = new_id();
     let cancelled = order(new_id(), ticket, 0);
     s.store.insert(&cancelled, &event()).await.expect("insert");

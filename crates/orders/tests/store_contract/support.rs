@@ -10,6 +10,7 @@ use boxoffice_orders::store::{
     Change, OrderModified, OrderStore, PostgresOrderStore, SqliteOrderStore,
 };
 use boxoffice_platform::bus::Envelope;
+use boxoffice_platform::fresh::FreshIds;
 use boxoffice_platform::store::{Decision, Modified};
 use boxoffice_platform::testing::{postgres_db, sqlite_db};
 use time::OffsetDateTime;
@@ -35,6 +36,11 @@ pub async fn postgres() -> Subject {
         .await
         .expect("migrate");
     Subject::new(Arc::new(store), database)
+}
+
+/// Fresh-id waiters for tests that do not look at them: a zero bound never waits.
+pub fn no_waits() -> FreshIds {
+    FreshIds::new("orders", Duration::ZERO)
 }
 
 /// Events waiting in the store's outbox.

@@ -4,22 +4,33 @@
 //! event payload the move announces (or says that nothing moved); the service wraps the
 //! payload in an envelope and the store saves both in one transaction.
 //!
-//! | move                | from                            | to                                | announces          |
-//! |---------------------|---------------------------------|-----------------------------------|--------------------|
-//! | [`Payment::start`]  | —                               | processing                        | `payment:pending`  |
-//! | `provider_answered` | processing                      | processing or requires_action     | —                  |
-//! | `money_arrived`     | processing, requires_action     | succeeded (order open or unknown) | `payment:created`  |
-//! |                     | the same (order closed), failed | refunding (late money)            | —                  |
-//! | `fail`              | processing, requires_action     | failed                            | `payment:failed`   |
-//! | `start_refund`      | succeeded (order cancelled)     | refunding                         | —                  |
-//! | `refunded`          | any but refunded                | refunded                          | `payment:refunded` |
+//! Authorize, decide, then capture or void (DESIGN.md §3 rule 6): the provider only holds
+//! the money until the orders service has decided; the moves of that hand-shake live in
+//! `domain/capture.rs`.
+//!
+//! | move                | from                            | to                                | announces            |
+//! |---------------------|---------------------------------|-----------------------------------|----------------------|
+//! | [`Payment::start`]  | —                               | processing                        | `payment:pending`    |
+//! | `provider_answered` | processing                      | processing or requires_action     | —                    |
+//! | `authorized`        | processing, requires_action     | authorized                        | `payment:authorized` |
+//! | `decide`            | authorized                      | capturing or voiding              | —                    |
+//! | `captured`          | capturing                       | succeeded                         | `payment:created`    |
+//! | `voided`            | voiding                         | voided                            | —                    |
+//! | `money_arrived`     | processing, requires_action     | succeeded (order open or unknown) | `payment:created`    |
+//! |                     | capturing                       | succeeded (our capture, reported) | `payment:created`    |
+//! |                     | the same (order closed), failed, voiding, voided | refunding (late money) | —          |
+//! | `fail`              | processing, requires_action, authorized | failed                    | `payment:failed`     |
+//! | `start_refund`      | succeeded (order cancelled)     | refunding                         | —                    |
+//! | `refunded`          | any but refunded                | refunded                          | `payment:refunded`   |
 
 use boxoffice_common::events::{PaymentCreated, PaymentFailed, PaymentPending, PaymentRefunded};
 use boxoffice_common::{Id, Money, UserId, new_id};
 use time::OffsetDateTime;
 
+mod capture;
 mod order;
 
+pub use capture::Verdict;
 pub use order::{OrderReplica, OrderState};
 
 pub const TOKEN_REQUIRED: &str = "Token is required";
@@ -35,6 +46,15 @@ pub enum PaymentStatus {
     Processing,
     /// The payer must finish 3-D Secure with the client secret.
     RequiresAction,
+    /// The provider holds the amount on the card; the orders service is asked (with
+    /// `payment:authorized`) whether the order is still the payer's.
+    Authorized,
+    /// The order completed: the authorization is being captured.
+    Capturing,
+    /// The order refused: the authorization is being voided. `failure` says why.
+    Voiding,
+    /// The authorization was released; no money moved. `failure` says why.
+    Voided,
     /// The money is ours; `payment:created` was published.
     Succeeded,
     /// Declined or authentication failed; no money moved.
@@ -50,6 +70,10 @@ impl PaymentStatus {
         match self {
             Self::Processing => "processing",
             Self::RequiresAction => "requires_action",
+            Self::Authorized => "authorized",
+            Self::Capturing => "capturing",
+            Self::Voiding => "voiding",
+            Self::Voided => "voided",
             Self::Succeeded => "succeeded",
             Self::Failed => "failed",
             Self::Refunding => "refunding",
@@ -61,6 +85,10 @@ impl PaymentStatus {
         Some(match text {
             "processing" => Self::Processing,
             "requires_action" => Self::RequiresAction,
+            "authorized" => Self::Authorized,
+            "capturing" => Self::Capturing,
+            "voiding" => Self::Voiding,
+            "voided" => Self::Voided,
             "succeeded" => Self::Succeeded,
             "failed" => Self::Failed,
             "refunding" => Self::Refunding,
@@ -73,8 +101,23 @@ impl PaymentStatus {
     pub fn is_active(self) -> bool {
         matches!(
             self,
-            Self::Processing | Self::RequiresAction | Self::Succeeded
+            Self::Processing
+                | Self::RequiresAction
+                | Self::Authorized
+                | Self::Capturing
+                | Self::Succeeded
         )
+    }
+
+    /// The status a payer sees: the steps between authorizing and the capture are all
+    /// `processing` to them (CONTRACT.md §6); a refused payment is `voided` as soon as
+    /// the refusal is recorded, since from then on nothing can be taken.
+    pub fn public(self) -> &'static str {
+        match self {
+            Self::Authorized | Self::Capturing => "processing",
+            Self::Voiding => "voided",
+            other => other.as_str(),
+        }
     }
 }
 
@@ -195,12 +238,13 @@ impl Payment {
         }
     }
 
-    /// Declined, authentication failed, or the provider could not be reached. Only a
-    /// payment still waiting fails; `None` if nothing changed.
+    /// Declined, authentication failed, the provider could not be reached, or it let an
+    /// authorization lapse before the order decided. Only a payment still waiting fails;
+    /// `None` if nothing changed.
     pub fn fail(&mut self, provider_id: Option<String>, message: String) -> Option<PaymentFailed> {
         if !matches!(
             self.status,
-            PaymentStatus::Processing | PaymentStatus::RequiresAction
+            PaymentStatus::Processing | PaymentStatus::RequiresAction | PaymentStatus::Authorized
         ) {
             return None;
         }
@@ -272,15 +316,19 @@ impl Payment {
             PaymentStatus::Succeeded | PaymentStatus::Refunding | PaymentStatus::Refunded => {
                 Settlement::AlreadyDone
             }
-            // A payment we gave up on (declined, provider error) that succeeds after all is
-            // money we did not expect: return it.
-            PaymentStatus::Failed => Settlement::Refund,
-            PaymentStatus::Processing | PaymentStatus::RequiresAction => {
-                match order.map(|o| o.state) {
-                    Some(OrderState::Open) | None => Settlement::Keep,
-                    Some(OrderState::Complete | OrderState::Cancelled) => Settlement::Refund,
-                }
+            // Our own capture, reported by the provider: the order completed for it.
+            PaymentStatus::Capturing => Settlement::Keep,
+            // A payment we gave up on (declined, provider error) or that the order refused
+            // (voided) that succeeds after all is money we did not expect: return it.
+            PaymentStatus::Failed | PaymentStatus::Voiding | PaymentStatus::Voided => {
+                Settlement::Refund
             }
+            PaymentStatus::Processing
+            | PaymentStatus::RequiresAction
+            | PaymentStatus::Authorized => match order.map(|o| o.state) {
+                Some(OrderState::Open) | None => Settlement::Keep,
+                Some(OrderState::Complete | OrderState::Cancelled) => Settlement::Refund,
+            },
         }
     }
 }

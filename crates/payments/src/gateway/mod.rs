@@ -1,13 +1,16 @@
 //! Payment providers behind one trait, and the choice between them.
 //!
-//! * [`PaymentGateway`] — what every provider does: charge, refund.
+//! * [`PaymentGateway`] — what every provider does: authorize (hold the amount on the
+//!   card), capture or void that authorization once the order decided, refund.
 //! * [`Gateway`] — the one chosen at start ([`configure`]); with the built-in test
 //!   processor it can also finish 3-D Secure on the server, which a real provider leaves to
 //!   the payer's browser.
 //! * [`test_processor`] — the default: no network; honours Stripe's test tokens and
 //!   finishes 3-D Secure through a signed webhook, like Stripe would.
+//! * [`ledger`] — the test processor's records of each authorization, for it and tests.
 //! * [`stripe`] — Stripe PaymentIntents over HTTPS.
 
+pub mod ledger;
 pub mod stripe;
 pub mod test_processor;
 
@@ -19,10 +22,11 @@ use boxoffice_platform::Secret;
 use self::stripe::StripeGateway;
 use self::test_processor::TestProcessor;
 
-/// What to charge.
+/// What to authorize.
 #[derive(Debug, Clone)]
 pub struct ChargeRequest<'a> {
-    /// Also the provider's idempotency key: retrying a charge never charges twice.
+    /// Also the provider's idempotency key: retrying an authorization never holds the
+    /// amount twice, and a capture or void keyed by it happens once.
     pub payment_id: Id,
     pub order_id: Id,
     pub user_id: Id,
@@ -32,16 +36,16 @@ pub struct ChargeRequest<'a> {
     pub token: &'a str,
 }
 
-/// The provider's answer to a charge.
+/// The provider's answer to an authorization.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ChargeOutcome {
-    Succeeded {
-        provider_id: String,
-    },
+    /// The amount is held on the card until it is captured or voided.
+    Authorized { provider_id: String },
+    /// The money was taken at once (a provider that does not hold): settled as money
+    /// that arrived.
+    Succeeded { provider_id: String },
     /// The provider will tell us later, by webhook.
-    Processing {
-        provider_id: String,
-    },
+    Processing { provider_id: String },
     /// The payer must authenticate (3-D Secure) with the client secret.
     RequiresAction {
         provider_id: String,
@@ -58,7 +62,13 @@ pub enum ChargeOutcome {
 pub trait PaymentGateway: Send + Sync + 'static {
     /// Short name for logs and `/readyz`.
     fn name(&self) -> &'static str;
-    async fn charge(&self, request: &ChargeRequest<'_>) -> anyhow::Result<ChargeOutcome>;
+    /// Holds the amount on the payer's card (Stripe: `capture_method=manual`).
+    async fn authorize(&self, request: &ChargeRequest<'_>) -> anyhow::Result<ChargeOutcome>;
+    /// Takes the held money. Keyed by `payment_id`: a repeat, or a capture of money
+    /// already captured, is a success that takes nothing more.
+    async fn capture(&self, provider_id: &str, payment_id: Id) -> anyhow::Result<()>;
+    /// Releases the held money. Keyed by `payment_id`: a repeat is a success.
+    async fn void(&self, provider_id: &str, payment_id: Id) -> anyhow::Result<()>;
     /// Returns a payment's money. `payment_id` keys the refund idempotently.
     async fn refund(&self, provider_id: &str, payment_id: Id) -> anyhow::Result<()>;
 }

@@ -1,7 +1,10 @@
 //! Stripe PaymentIntents over HTTPS.
 //!
-//! Bodies are form-encoded, amounts in minor units, every create and refund carries an
-//! `Idempotency-Key` derived from our payment id (a retried request never charges twice),
+//! A PaymentIntent is created with `capture_method=manual`: `requires_capture` means the
+//! amount is held (authorized), then captured (`/capture`) or voided (`/cancel`) once the
+//! order decided. Bodies are form-encoded, amounts in minor units, every call carries an
+//! `Idempotency-Key` derived from our payment id and the step (`charge-`, `capture-`,
+//! `void-`, `refund-`), so a retried request never happens twice at Stripe,
 //! and `metadata` names the order, user and payment so the Stripe dashboard can be read
 //! without BoxOffice. The payer's browser gives either a PaymentMethod id (`pm_…`, what
 //! Stripe.js produces) or a legacy card token (`tok_…`), which is wrapped in
@@ -62,6 +65,55 @@ impl StripeGateway {
     }
 }
 
+/// Ending an authorization one way or the other.
+#[derive(Debug, Clone, Copy)]
+enum Step {
+    Capture,
+    Void,
+}
+
+impl Step {
+    fn path(self, provider_id: &str) -> String {
+        match self {
+            Self::Capture => format!("/v1/payment_intents/{provider_id}/capture"),
+            Self::Void => format!("/v1/payment_intents/{provider_id}/cancel"),
+        }
+    }
+
+    fn key(self, payment_id: Id) -> String {
+        match self {
+            Self::Capture => format!("capture-{payment_id}"),
+            Self::Void => format!("void-{payment_id}"),
+        }
+    }
+
+    /// The PaymentIntent status this step ends in: an intent already there (the step was
+    /// done before, e.g. by a retry whose answer was lost) counts as done.
+    fn done(self) -> &'static str {
+        match self {
+            Self::Capture => "succeeded",
+            Self::Void => "canceled",
+        }
+    }
+}
+
+impl StripeGateway {
+    async fn finish(&self, provider_id: &str, payment_id: Id, step: Step) -> anyhow::Result<()> {
+        let (status, body) = self
+            .post(&step.path(provider_id), &step.key(payment_id), &[])
+            .await?;
+        if (200..300).contains(&status) || body["error"]["payment_intent"]["status"] == step.done()
+        {
+            return Ok(());
+        }
+        anyhow::bail!(
+            "Stripe answered {status} to {}: {}",
+            step.path(provider_id),
+            body["error"]["message"].as_str().unwrap_or("no message")
+        )
+    }
+}
+
 /// Reads a PaymentIntent into our outcome.
 fn outcome_of(intent: &Value) -> anyhow::Result<ChargeOutcome> {
     let provider_id = intent["id"]
@@ -69,6 +121,7 @@ fn outcome_of(intent: &Value) -> anyhow::Result<ChargeOutcome> {
         .context("PaymentIntent without id")?
         .to_owned();
     Ok(match intent["status"].as_str() {
+        Some("requires_capture") => ChargeOutcome::Authorized { provider_id },
         Some("succeeded") => ChargeOutcome::Succeeded { provider_id },
         Some("requires_action") => ChargeOutcome::RequiresAction {
             client_secret: intent["client_secret"]
@@ -94,10 +147,11 @@ impl PaymentGateway for StripeGateway {
         "stripe"
     }
 
-    async fn charge(&self, request: &ChargeRequest<'_>) -> anyhow::Result<ChargeOutcome> {
+    async fn authorize(&self, request: &ChargeRequest<'_>) -> anyhow::Result<ChargeOutcome> {
         let mut form: Vec<(String, String)> = vec![
             ("amount".into(), request.amount.minor().to_string()),
             ("currency".into(), request.currency.to_owned()),
+            ("capture_method".into(), "manual".into()),
             ("confirm".into(), "true".into()),
             ("metadata[order_id]".into(), request.order_id.to_string()),
             ("metadata[user_id]".into(), request.user_id.to_string()),
@@ -138,6 +192,14 @@ impl PaymentGateway for StripeGateway {
         }
     }
 
+    async fn capture(&self, provider_id: &str, payment_id: Id) -> anyhow::Result<()> {
+        self.finish(provider_id, payment_id, Step::Capture).await
+    }
+
+    async fn void(&self, provider_id: &str, payment_id: Id) -> anyhow::Result<()> {
+        self.finish(provider_id, payment_id, Step::Void).await
+    }
+
     async fn refund(&self, provider_id: &str, payment_id: Id) -> anyhow::Result<()> {
         let form = vec![
             ("payment_intent".to_owned(), provider_id.to_owned()),
@@ -166,6 +228,13 @@ mod tests {
             outcome_of(&ok).expect("outcome"),
             ChargeOutcome::Succeeded {
                 provider_id: "pi_1".into()
+            }
+        );
+        let held = serde_json::json!({"id": "pi_0", "status": "requires_capture"});
+        assert_eq!(
+            outcome_of(&held).expect("outcome"),
+            ChargeOutcome::Authorized {
+                provider_id: "pi_0".into()
             }
         );
         let action = serde_json::json!({"id": "pi_2", "status": "requires_action", "client_secret": "pi_2_secret_x"});

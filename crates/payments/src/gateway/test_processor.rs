@@ -1,11 +1,15 @@
 //! The built-in test processor: Stripe's test tokens, no network.
 //!
-//! * `tok_visa` (and other `tok_…` cards) → succeeded
+//! * `tok_visa` (and other `tok_…` cards) → authorized, held until captured or voided
 //! * `tok_chargeDeclined` → declined with Stripe's message
 //! * `tok_threeDSecure2Required` → requires action; the client secret is an HMAC of the
 //!   payment's provider id, so it can be checked later without keeping state. Finishing
 //!   authentication produces a webhook signed with the webhook secret, processed by the
-//!   same code that processes Stripe's.
+//!   same code that processes Stripe's: `payment_intent.amount_capturable_updated`, as
+//!   Stripe sends for an authorization that 3-D Secure let through.
+//!
+//! What it did with each authorization is kept in the process's [`ledger`](super::ledger),
+//! which also makes a repeated capture or void a no-op and a capture after a void fail.
 
 use boxoffice_common::Id;
 use boxoffice_platform::Secret;
@@ -14,7 +18,7 @@ use sha2::Sha256;
 use subtle::ConstantTimeEq;
 use time::OffsetDateTime;
 
-use super::{ChargeOutcome, ChargeRequest, PaymentGateway};
+use super::{ChargeOutcome, ChargeRequest, PaymentGateway, ledger};
 use crate::webhook;
 
 pub const DECLINED: &str = "Your card was declined.";
@@ -68,10 +72,11 @@ impl TestProcessor {
             return Err(WrongSecret);
         }
         let event = if success {
+            ledger::authorize(provider_id);
             serde_json::json!({
                 "id": format!("evt_test_{}", uuid::Uuid::now_v7().simple()),
-                "type": "payment_intent.succeeded",
-                "data": {"object": {"id": provider_id, "status": "succeeded"}},
+                "type": "payment_intent.amount_capturable_updated",
+                "data": {"object": {"id": provider_id, "status": "requires_capture"}},
             })
         } else {
             serde_json::json!({
@@ -96,7 +101,7 @@ impl PaymentGateway for TestProcessor {
         "test-processor"
     }
 
-    async fn charge(&self, request: &ChargeRequest<'_>) -> anyhow::Result<ChargeOutcome> {
+    async fn authorize(&self, request: &ChargeRequest<'_>) -> anyhow::Result<ChargeOutcome> {
         let provider_id = format!("pi_test_{}", request.payment_id.simple());
         Ok(match request.token {
             "tok_chargeDeclined" | "tok_chargeDeclinedInsufficientFunds" => {
@@ -106,12 +111,16 @@ impl PaymentGateway for TestProcessor {
                 }
             }
             "tok_threeDSecure2Required" | "tok_threeDSecureRequired" => {
+                ledger::open(&provider_id, request.order_id, false);
                 ChargeOutcome::RequiresAction {
                     client_secret: self.client_secret(&provider_id),
                     provider_id,
                 }
             }
-            token if token.starts_with("tok_") => ChargeOutcome::Succeeded { provider_id },
+            token if token.starts_with("tok_") => {
+                ledger::open(&provider_id, request.order_id, true);
+                ChargeOutcome::Authorized { provider_id }
+            }
             _ => ChargeOutcome::Declined {
                 provider_id: None,
                 message: INVALID_TOKEN.to_owned(),
@@ -119,7 +128,16 @@ impl PaymentGateway for TestProcessor {
         })
     }
 
-    async fn refund(&self, _provider_id: &str, _payment_id: Id) -> anyhow::Result<()> {
+    async fn capture(&self, provider_id: &str, _payment_id: Id) -> anyhow::Result<()> {
+        Ok(ledger::capture(provider_id)?)
+    }
+
+    async fn void(&self, provider_id: &str, _payment_id: Id) -> anyhow::Result<()> {
+        Ok(ledger::void(provider_id)?)
+    }
+
+    async fn refund(&self, provider_id: &str, _payment_id: Id) -> anyhow::Result<()> {
+        ledger::refund(provider_id);
         Ok(())
     }
 }

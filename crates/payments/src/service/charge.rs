@@ -1,5 +1,7 @@
 //! Paying for an order: the payment is saved before the provider is called, so an
-//! answer that never comes (or comes by webhook first) always finds it.
+//! answer that never comes (or comes by webhook first) always finds it. The provider only
+//! authorizes; the request then waits, bounded, for the order's decision and the capture
+//! or void that follows (`decide`), and answers with what it finds.
 
 use boxoffice_common::{Id, OrderId, UserId};
 use boxoffice_platform::bus::Envelope;
@@ -14,7 +16,10 @@ const PROVIDER_UNAVAILABLE: &str = "The payment provider is unavailable; please 
 
 impl PaymentsService {
     /// `payer` pays for `order_id` with `token`. At most one payment per order is active
-    /// at a time (a unique index), so concurrent attempts charge at most once.
+    /// at a time (a unique index), so concurrent attempts charge at most once. Answers
+    /// the payment once captured (`succeeded`), waiting for the payer's browser
+    /// (`requires_action`), or still undecided when the wait ran out (`processing`); a
+    /// decline or a void is a refusal with the message for the payer.
     pub async fn pay(
         &self,
         payer: UserId,
@@ -44,7 +49,9 @@ impl PaymentsService {
             currency: &payment.currency,
             token,
         };
-        let outcome = match self.gateway.provider().charge(&request).await {
+        // Watch before the authorization is saved, so its decision cannot slip past.
+        let watch = self.decisions.watch(payment.id);
+        let outcome = match self.gateway.provider().authorize(&request).await {
             Ok(outcome) => outcome,
             Err(err) => {
                 // Whether the provider charged is unknown. Give the order back; if the
@@ -61,6 +68,15 @@ impl PaymentsService {
             }
         };
         match outcome {
+            ChargeOutcome::Authorized { provider_id } => {
+                self.authorized(payment.id, provider_id, Trigger::Request)
+                    .await?;
+                let decided = self.await_decision(payment.id, &watch).await?;
+                match decided.refusal() {
+                    Some(message) => Err(PaymentsError::Refused(message.to_owned())),
+                    None => Ok(decided),
+                }
+            }
             ChargeOutcome::Succeeded { provider_id } => {
                 self.money_arrived(payment.id, provider_id, Trigger::Request)
                     .await

@@ -1,24 +1,33 @@
 //! The payments use-cases. Each asks the domain what a move means and saves the payment
 //! with the events the move announces, wrapped here in their envelopes.
 //!
-//! * `charge` — pay for an order: start a payment, charge the provider, record its answer.
+//! * `charge` — pay for an order: start a payment, authorize it with the provider, wait
+//!   (bounded) for the order's decision.
+//! * `decide` — the orders service's decision (`order:completed` / `order:refused`):
+//!   recorded, then the authorization captured or voided; steps left half-way resumed.
 //! * `settle` — the provider's word arrives: webhooks, and 3-D Secure finished with the
 //!   test processor; money is kept or, when late, returned.
 //! * `refund` — money for a cancelled order goes back, retried until the provider agrees.
 
 mod charge;
+mod decide;
 mod refund;
 mod settle;
 
+pub use decide::ASK_AGAIN_AFTER;
+
 use std::sync::Arc;
+use std::time::Duration;
 
 use boxoffice_common::events::EventData;
-use boxoffice_common::{Clock, Id, OrderId};
+use boxoffice_common::{Clock, Id, OrderId, PaymentId, UserId};
 use boxoffice_platform::Secret;
 use boxoffice_platform::bus::Envelope;
+use boxoffice_platform::fresh::FreshIds;
 use boxoffice_platform::http::ApiError;
 use boxoffice_platform::idempotency::IdempotencyKeys;
 
+use crate::decisions::Decisions;
 use crate::domain::{Payment, PaymentError};
 use crate::gateway::Gateway;
 use crate::store::{Change, Decision, Modified, PaymentKey, PaymentStore, Trigger};
@@ -72,7 +81,10 @@ impl From<PaymentsError> for ApiError {
     }
 }
 
-/// Cheap to clone; shared by every request, the event consumer and the refund retrier.
+/// How long `POST /api/payments` waits for the order's decision by default.
+pub const DEFAULT_DECISION_WAIT: Duration = Duration::from_secs(5);
+
+/// Cheap to clone; shared by every request, the event consumer and the resumer.
 #[derive(Debug, Clone)]
 pub struct PaymentsService {
     store: Arc<dyn PaymentStore>,
@@ -80,6 +92,12 @@ pub struct PaymentsService {
     clock: Arc<dyn Clock>,
     currency: String,
     webhook_secret: Secret,
+    /// Requests waiting for their payment's decision, woken after each commit.
+    decisions: Decisions,
+    /// How long a request waits for the decision before answering `processing`.
+    decision_wait: Duration,
+    /// Requests for an order created moments ago wait here for the replica to learn it.
+    fresh: FreshIds,
 }
 
 impl PaymentsService {
@@ -96,7 +114,34 @@ impl PaymentsService {
             clock,
             currency,
             webhook_secret,
+            decisions: Decisions::default(),
+            decision_wait: DEFAULT_DECISION_WAIT,
+            fresh: FreshIds::new(SOURCE, Duration::ZERO),
         }
+    }
+
+    /// The same service, with requests for fresh orders waiting on `fresh`.
+    #[must_use]
+    pub fn with_fresh_ids(mut self, fresh: FreshIds) -> Self {
+        self.fresh = fresh;
+        self
+    }
+
+    /// Where requests for orders created moments ago wait for the replica.
+    pub fn fresh_ids(&self) -> &FreshIds {
+        &self.fresh
+    }
+
+    /// The same service, with requests waiting up to `wait` for a payment's decision.
+    #[must_use]
+    pub fn with_decision_wait(mut self, wait: Duration) -> Self {
+        self.decision_wait = wait;
+        self
+    }
+
+    /// The waiters for payment decisions (tests look at how many wait).
+    pub fn decisions(&self) -> &Decisions {
+        &self.decisions
     }
 
     pub fn store(&self) -> &Arc<dyn PaymentStore> {
@@ -107,9 +152,22 @@ impl PaymentsService {
         &self.clock
     }
 
-    /// Whether this service has heard of the order (yet).
+    /// Whether this service has heard of the order — waiting, bounded, for one created
+    /// moments ago that its replica has not applied yet, so that a client paying right
+    /// after ordering never sees the event plumbing as a 404.
     pub async fn knows_order(&self, order: OrderId) -> Result<bool, PaymentsError> {
-        Ok(self.store.order(order.get()).await?.is_some())
+        let id = order.get();
+        let known = self.fresh.lookup(id, || self.store.order(id)).await?;
+        Ok(known.is_some())
+    }
+
+    /// One payment, for its payer only.
+    pub async fn payment_of(&self, payer: UserId, id: PaymentId) -> Result<Payment, PaymentsError> {
+        let payment = self.current(id.get()).await?;
+        if payment.user_id != payer.get() {
+            return Err(PaymentsError::NotOwner);
+        }
+        Ok(payment)
     }
 
     /// Idempotency keys of `POST /api/payments`.
@@ -136,14 +194,19 @@ impl PaymentsService {
         self.settled(outcome, id).await
     }
 
-    /// The payment a change left, read again if the change did not see it.
+    /// The payment a change left, read again if the change did not see it. A saved
+    /// change wakes whoever waits for the payment.
     async fn settled(
         &self,
         outcome: Modified<Payment, PaymentError>,
         id: Id,
     ) -> Result<Payment, PaymentsError> {
         match outcome {
-            Modified::Saved(payment) | Modified::Unchanged(payment) => Ok(payment),
+            Modified::Saved(payment) => {
+                self.decisions.settled(payment.id);
+                Ok(payment)
+            }
+            Modified::Unchanged(payment) => Ok(payment),
             Modified::Refused(refusal) => Err(refusal.into()),
             Modified::Duplicate | Modified::Missing => self.current(id).await,
         }

@@ -1,6 +1,6 @@
 //! Returning money: for an order cancelled after it was paid, and for money that arrived
 //! too late. A refund is marked `refunding` before the provider is asked, so one the
-//! provider did not confirm is found and asked again (see `crate::refunds`).
+//! provider did not confirm is found and asked again (see `crate::resumer`).
 
 use std::sync::Arc;
 
@@ -48,23 +48,6 @@ impl PaymentsService {
             Modified::Unchanged(_) | Modified::Duplicate | Modified::Missing => {}
         }
         Ok(())
-    }
-
-    /// Tries again every refund that was started but not confirmed (the provider call
-    /// failed, or the process stopped in between). The provider keys a refund by the
-    /// payment id, so one that did go through is not made twice. Returns how many settled.
-    pub async fn retry_refunds(&self, limit: u32) -> anyhow::Result<usize> {
-        let mut settled = 0;
-        for payment in self.store.refunding(limit).await? {
-            let id = payment.id;
-            match self.refund(payment).await {
-                Ok(_) => settled += 1,
-                Err(err) => {
-                    tracing::warn!(payment = %id, error = %err, "refund failed again; will retry");
-                }
-            }
-        }
-        Ok(settled)
     }
 
     /// Returns a payment's money and announces it.

@@ -5,11 +5,15 @@ use std::sync::Arc;
 
 use boxoffice_common::{Id, PaymentId, UserId};
 
-use super::{PaymentsError, PaymentsService, announce};
+use super::{PaymentsError, PaymentsService, announce, save_if};
 use crate::domain::{Arrival, Payment, PaymentStatus};
 use crate::gateway::test_processor::WrongSecret;
 use crate::store::{Decision, Modified, PaymentKey, Trigger};
 use crate::webhook::{self, ProviderNews, SignatureError, StripeEvent};
+
+/// What the payer is told when the provider cancelled the authorization itself.
+const AUTHORIZATION_CANCELLED: &str =
+    "The payment's authorization was cancelled; please try again.";
 
 impl PaymentsService {
     /// Verifies and applies a provider webhook. Each provider event id takes effect once.
@@ -52,6 +56,13 @@ impl PaymentsService {
             event_id: &stripe_event.id,
         };
         match news {
+            ProviderNews::Authorized { provider_id } => {
+                self.authorized(payment.id, provider_id, trigger).await?;
+            }
+            ProviderNews::Canceled { provider_id } => {
+                self.cancelled_by_provider(payment.id, provider_id, trigger)
+                    .await?;
+            }
             ProviderNews::Succeeded { provider_id } => {
                 self.money_arrived(payment.id, provider_id, trigger).await?;
             }
@@ -86,6 +97,7 @@ impl PaymentsService {
         let Some(processor) = self.gateway.test_processor() else {
             return Err(PaymentsError::AuthenticationUnsupported);
         };
+        let watch = self.decisions.watch(payment.id);
         let webhook = processor
             .finish_authentication(
                 payment.charged_as()?,
@@ -96,10 +108,36 @@ impl PaymentsService {
             .map_err(|WrongSecret| {
                 PaymentsError::Refused("Client secret does not match".to_owned())
             })?;
-        // The same path a provider's webhook takes.
+        // The same path a provider's webhook takes; an authorization then waits for the
+        // order's decision, as paying does.
         self.receive_webhook(&webhook.body, Some(&webhook.signature))
             .await?;
-        self.current(payment.id).await
+        self.await_decision(payment.id, &watch).await
+    }
+
+    /// The provider cancelled a PaymentIntent: the void we asked for, confirmed — or an
+    /// authorization it let lapse (or a payer abandoned) before the order decided, which
+    /// fails the payment and gives the order back.
+    async fn cancelled_by_provider(
+        &self,
+        payment_id: Id,
+        provider_id: String,
+        trigger: Trigger<'_>,
+    ) -> Result<Payment, PaymentsError> {
+        let clock = Arc::clone(&self.clock);
+        let change = move |p: &mut Payment, _: Option<&_>| {
+            if p.status == PaymentStatus::Voiding {
+                return Ok(save_if(p.voided()));
+            }
+            if p.status == PaymentStatus::Capturing {
+                tracing::error!(payment = %p.id, "the provider cancelled an authorization being captured");
+            }
+            Ok(announce(
+                &*clock,
+                p.fail(Some(provider_id), AUTHORIZATION_CANCELLED.to_owned()),
+            ))
+        };
+        self.apply(payment_id, trigger, Box::new(change)).await
     }
 
     /// Money arrived for a payment: keep it (order completes) or return it.

@@ -71,13 +71,23 @@ pub trait PaymentStore: Send + Sync + 'static {
     /// already active (nothing was written).
     async fn insert_payment(&self, payment: &Payment, events: &[Envelope]) -> anyhow::Result<bool>;
     async fn payment(&self, key: PaymentKey<'_>) -> anyhow::Result<Option<Payment>>;
-    /// Payments whose refund was started but not confirmed, oldest first.
-    async fn refunding(&self, limit: u32) -> anyhow::Result<Vec<Payment>>;
+    /// Payments with a step left half-way, oldest first: undecided (`authorized`), or a
+    /// capture, void or refund started but not confirmed.
+    async fn unfinished(&self, limit: u32) -> anyhow::Result<Vec<Payment>>;
     /// Applies `change` to payment `id`, once per `trigger`.
     async fn modify(
         &self,
         id: Id,
         trigger: Trigger<'_>,
+        change: Change,
+    ) -> anyhow::Result<Modified<Payment, PaymentError>>;
+    /// The orders service decided about an order (`order:completed`): in one transaction,
+    /// claims the event, keeps `replica` if it is newer, and applies `change` to the
+    /// order's active payment, if there is one (`Missing` if not).
+    async fn decide_for_order(
+        &self,
+        claim: Claim<'_>,
+        replica: &OrderReplica,
         change: Change,
     ) -> anyhow::Result<Modified<Payment, PaymentError>>;
     /// Records a webhook event that concerns no payment of ours. `false` if seen before.

@@ -45,6 +45,43 @@ impl PostgresPaymentStore {
     }
 }
 
+impl PostgresPaymentStore {
+    /// Lets `change` decide about `payment` (read in `tx`, with its order as known here)
+    /// and saves what it decided with its events, ending `tx`. A refusal drops the
+    /// transaction: nothing is written, not even the claim.
+    async fn save(
+        &self,
+        mut tx: sqlx::Transaction<'static, Postgres>,
+        mut payment: Payment,
+        order: Option<&OrderReplica>,
+        change: Change,
+    ) -> anyhow::Result<Modified<Payment, PaymentError>> {
+        let events = match change(&mut payment, order) {
+            Err(refusal) => return Ok(Modified::Refused(refusal)),
+            Ok(Decision::Keep) => {
+                tx.commit().await?;
+                return Ok(Modified::Unchanged(payment));
+            }
+            Ok(Decision::Save(events)) => events,
+        };
+        Bind::update_payment(&payment)
+            .execute(&mut *tx)
+            .await
+            .context("saving payment")?;
+        // A request on another replica may wait for this payment's decision: tell every
+        // replica on commit (they hold one LISTEN connection each).
+        boxoffice_platform::fresh::postgres::announce(&mut tx, payment.id).await?;
+        for event in &events {
+            outbox::enqueue(&mut tx, event).await?;
+        }
+        tx.commit().await?;
+        if !events.is_empty() {
+            self.outbox_written.notify_one();
+        }
+        Ok(Modified::Saved(payment))
+    }
+}
+
 #[async_trait::async_trait]
 impl PaymentStore for PostgresPaymentStore {
     async fn order(&self, id: Id) -> anyhow::Result<Option<OrderReplica>> {
@@ -64,6 +101,11 @@ impl PaymentStore for PostgresPaymentStore {
             .execute(&mut *tx)
             .await
             .context("saving order replica")?;
+        if replica.version == 0 && written.rows_affected() == 1 {
+            // A new order: wake requests on every replica that wait for it, on commit.
+            // Only for new rows — NOTIFY serialises commits for a moment.
+            boxoffice_platform::fresh::postgres::announce(&mut tx, replica.id).await?;
+        }
         tx.commit().await?;
         Ok(sql::replica_outcome(written.rows_affected()))
     }
@@ -87,8 +129,8 @@ impl PaymentStore for PostgresPaymentStore {
         entity(Bind::payment(key).fetch_optional(&self.pool).await?)
     }
 
-    async fn refunding(&self, limit: u32) -> anyhow::Result<Vec<Payment>> {
-        let rows = Bind::refunding(limit).fetch_all(&self.pool).await?;
+    async fn unfinished(&self, limit: u32) -> anyhow::Result<Vec<Payment>> {
+        let rows = Bind::unfinished(limit).fetch_all(&self.pool).await?;
         rows.into_iter().map(Payment::try_from).collect()
     }
 
@@ -113,8 +155,7 @@ impl PaymentStore for PostgresPaymentStore {
         }
         let locked =
             sqlx::query_as::<_, sql::PaymentRow>(sql::PAYMENT_BY_ID_FOR_UPDATE).bind(DbId(id));
-        let Some(mut payment) = entity::<_, Payment>(locked.fetch_optional(&mut *tx).await?)?
-        else {
+        let Some(payment) = entity::<_, Payment>(locked.fetch_optional(&mut *tx).await?)? else {
             tx.commit().await?;
             return Ok(Modified::Missing);
         };
@@ -123,27 +164,30 @@ impl PaymentStore for PostgresPaymentStore {
                 .fetch_optional(&mut *tx)
                 .await?,
         )?;
-        // A refusal drops the transaction: nothing is written, not even the claim.
-        let events = match change(&mut payment, order.as_ref()) {
-            Err(refusal) => return Ok(Modified::Refused(refusal)),
-            Ok(Decision::Keep) => {
-                tx.commit().await?;
-                return Ok(Modified::Unchanged(payment));
-            }
-            Ok(Decision::Save(events)) => events,
-        };
-        Bind::update_payment(&payment)
+        self.save(tx, payment, order.as_ref(), change).await
+    }
+
+    async fn decide_for_order(
+        &self,
+        claim: Claim<'_>,
+        replica: &OrderReplica,
+        change: Change,
+    ) -> anyhow::Result<Modified<Payment, PaymentError>> {
+        let mut tx = self.pool.begin().await?;
+        if !outbox::claim(&mut tx, claim.consumer, claim.event_id).await? {
+            return Ok(Modified::Duplicate);
+        }
+        Bind::save_order(replica)
             .execute(&mut *tx)
             .await
-            .context("saving payment")?;
-        for event in &events {
-            outbox::enqueue(&mut tx, event).await?;
-        }
-        tx.commit().await?;
-        if !events.is_empty() {
-            self.outbox_written.notify_one();
-        }
-        Ok(Modified::Saved(payment))
+            .context("saving order replica")?;
+        let active = sqlx::query_as::<_, sql::PaymentRow>(sql::ACTIVE_PAYMENT_FOR_UPDATE)
+            .bind(DbId(replica.id));
+        let Some(payment) = entity::<_, Payment>(active.fetch_optional(&mut *tx).await?)? else {
+            tx.commit().await?;
+            return Ok(Modified::Missing);
+        };
+        self.save(tx, payment, Some(replica), change).await
     }
 
     async fn record_webhook(&self, event_id: &str) -> anyhow::Result<bool> {

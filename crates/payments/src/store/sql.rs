@@ -46,13 +46,20 @@ pub const PAYMENT_BY_PROVIDER: &str = "SELECT id, order_id, user_id, amount, cur
 
 /// The statuses are those of the unique index `payments_one_active_per_order`.
 pub const ACTIVE_PAYMENT: &str = "SELECT id, order_id, user_id, amount, currency, status, \
-     provider_id, client_secret, failure, created_at FROM payments \
-     WHERE order_id = $1 AND status IN ('processing', 'requires_action', 'succeeded')";
+     provider_id, client_secret, failure, created_at FROM payments WHERE order_id = $1 \
+     AND status IN ('processing', 'requires_action', 'authorized', 'capturing', 'succeeded')";
 
-/// Served by the partial index `payments_refunding`.
-pub const REFUNDING: &str = "SELECT id, order_id, user_id, amount, currency, status, \
+/// PostgreSQL only: [`ACTIVE_PAYMENT`] locking the row, for an order's decision.
+pub const ACTIVE_PAYMENT_FOR_UPDATE: &str = "SELECT id, order_id, user_id, amount, currency, \
+     status, provider_id, client_secret, failure, created_at FROM payments WHERE order_id = $1 \
+     AND status IN ('processing', 'requires_action', 'authorized', 'capturing', 'succeeded') \
+     FOR UPDATE";
+
+/// Steps left half-way, oldest first; served by the partial index `payments_unfinished`.
+pub const UNFINISHED: &str = "SELECT id, order_id, user_id, amount, currency, status, \
      provider_id, client_secret, failure, created_at FROM payments \
-     WHERE status = 'refunding' ORDER BY created_at LIMIT $1";
+     WHERE status IN ('authorized', 'capturing', 'voiding', 'refunding') \
+     ORDER BY created_at LIMIT $1";
 
 pub const UPDATE_PAYMENT: &str = "UPDATE payments \
      SET status = $1, provider_id = $2, client_secret = $3, failure = $4 WHERE id = $5";
@@ -176,8 +183,8 @@ where
         }
     }
 
-    pub fn refunding(limit: u32) -> Select<DB, PaymentRow> {
-        sqlx::query_as(REFUNDING).bind(i64::from(limit))
+    pub fn unfinished(limit: u32) -> Select<DB, PaymentRow> {
+        sqlx::query_as(UNFINISHED).bind(i64::from(limit))
     }
 
     pub fn update_payment(payment: &Payment) -> Statement<DB> {

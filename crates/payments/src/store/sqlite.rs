@@ -39,6 +39,40 @@ impl SqlitePaymentStore {
     }
 }
 
+impl SqlitePaymentStore {
+    /// Lets `change` decide about `payment` (read in `tx`, with its order as known here)
+    /// and saves what it decided with its events, ending `tx`. A refusal drops the
+    /// transaction: nothing is written, not even the claim.
+    async fn save(
+        &self,
+        mut tx: sqlx::Transaction<'static, Sqlite>,
+        mut payment: Payment,
+        order: Option<&OrderReplica>,
+        change: Change,
+    ) -> anyhow::Result<Modified<Payment, PaymentError>> {
+        let events = match change(&mut payment, order) {
+            Err(refusal) => return Ok(Modified::Refused(refusal)),
+            Ok(Decision::Keep) => {
+                tx.commit().await?;
+                return Ok(Modified::Unchanged(payment));
+            }
+            Ok(Decision::Save(events)) => events,
+        };
+        Bind::update_payment(&payment)
+            .execute(&mut *tx)
+            .await
+            .context("saving payment")?;
+        for event in &events {
+            outbox::enqueue(&mut tx, event).await?;
+        }
+        tx.commit().await?;
+        if !events.is_empty() {
+            self.outbox_written.notify_one();
+        }
+        Ok(Modified::Saved(payment))
+    }
+}
+
 #[async_trait::async_trait]
 impl PaymentStore for SqlitePaymentStore {
     async fn order(&self, id: Id) -> anyhow::Result<Option<OrderReplica>> {
@@ -81,8 +115,8 @@ impl PaymentStore for SqlitePaymentStore {
         entity(Bind::payment(key).fetch_optional(&self.db.reader).await?)
     }
 
-    async fn refunding(&self, limit: u32) -> anyhow::Result<Vec<Payment>> {
-        let rows = Bind::refunding(limit).fetch_all(&self.db.reader).await?;
+    async fn unfinished(&self, limit: u32) -> anyhow::Result<Vec<Payment>> {
+        let rows = Bind::unfinished(limit).fetch_all(&self.db.reader).await?;
         rows.into_iter().map(Payment::try_from).collect()
     }
 
@@ -105,7 +139,7 @@ impl PaymentStore for SqlitePaymentStore {
         if !fresh {
             return Ok(Modified::Duplicate);
         }
-        let Some(mut payment) = entity::<_, Payment>(
+        let Some(payment) = entity::<_, Payment>(
             Bind::payment(PaymentKey::Id(id))
                 .fetch_optional(&mut *tx)
                 .await?,
@@ -119,27 +153,29 @@ impl PaymentStore for SqlitePaymentStore {
                 .fetch_optional(&mut *tx)
                 .await?,
         )?;
-        // A refusal drops the transaction: nothing is written, not even the claim.
-        let events = match change(&mut payment, order.as_ref()) {
-            Err(refusal) => return Ok(Modified::Refused(refusal)),
-            Ok(Decision::Keep) => {
-                tx.commit().await?;
-                return Ok(Modified::Unchanged(payment));
-            }
-            Ok(Decision::Save(events)) => events,
-        };
-        Bind::update_payment(&payment)
+        self.save(tx, payment, order.as_ref(), change).await
+    }
+
+    async fn decide_for_order(
+        &self,
+        claim: Claim<'_>,
+        replica: &OrderReplica,
+        change: Change,
+    ) -> anyhow::Result<Modified<Payment, PaymentError>> {
+        let mut tx = self.db.begin_write().await?;
+        if !outbox::claim(&mut tx, claim.consumer, claim.event_id).await? {
+            return Ok(Modified::Duplicate);
+        }
+        Bind::save_order(replica)
             .execute(&mut *tx)
             .await
-            .context("saving payment")?;
-        for event in &events {
-            outbox::enqueue(&mut tx, event).await?;
-        }
-        tx.commit().await?;
-        if !events.is_empty() {
-            self.outbox_written.notify_one();
-        }
-        Ok(Modified::Saved(payment))
+            .context("saving order replica")?;
+        let active = Bind::payment(PaymentKey::ActiveForOrder(replica.id));
+        let Some(payment) = entity::<_, Payment>(active.fetch_optional(&mut *tx).await?)? else {
+            tx.commit().await?;
+            return Ok(Modified::Missing);
+        };
+        self.save(tx, payment, Some(replica), change).await
     }
 
     async fn record_webhook(&self, event_id: &str) -> anyhow::Result<bool> {

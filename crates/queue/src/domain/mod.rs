@@ -80,7 +80,7 @@ pub struct Turn {
 
 impl TicketState {
     /// Whether the queue has heard of the ticket at all.
-    fn known(&self) -> bool {
+    pub fn known(&self) -> bool {
         self.listed || self.holder.is_some() || self.gone.is_some()
     }
 }

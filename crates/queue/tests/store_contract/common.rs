@@ -10,6 +10,7 @@ use boxoffice_common::order::{CancelReason, OrderStatus};
 use boxoffice_common::{Clock, Id, new_id};
 use boxoffice_platform::bus::Envelope;
 use boxoffice_platform::consumer::{EventHandler, Handled};
+use boxoffice_platform::fresh::FreshIds;
 use boxoffice_platform::testing::{TestRedis, sqlite_db};
 use boxoffice_queue::domain::Rules;
 use boxoffice_queue::events::QueueEvents;
@@ -75,7 +76,9 @@ impl Clock for TestClock {
 pub const TURN: time::Duration = time::Duration::seconds(120);
 
 pub fn service(s: &Subject, clock: Arc<TestClock>) -> QueueService {
-    QueueService::new(Arc::clone(&s.store), clock, Rules { turn: TURN })
+    // A zero bound: these cases never wait for fresh tickets (see `fresh`).
+    let fresh = FreshIds::new("queue", std::time::Duration::ZERO);
+    QueueService::new(Arc::clone(&s.store), clock, Rules { turn: TURN }, fresh)
 }
 
 pub fn listed(ticket: Id, seller: Id) -> Envelope {

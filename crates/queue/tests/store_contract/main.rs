@@ -3,6 +3,7 @@
 //! test). One test binary, one module per behaviour.
 
 mod common;
+mod fresh;
 mod lines;
 mod plumbing;
 mod turns;

@@ -1,0 +1,189 @@
+//! Authorize, decide, then capture or void (DESIGN.md §3 rule 6).
+//!
+//! An authorized payment asks the orders service for its order (`payment:authorized`, in
+//! the transaction that records the authorization). The answer — `order:completed` or
+//! `order:refused` — is recorded as `capturing` or `voiding` in the transaction that
+//! claims the event, and the provider is told after that commit. If the provider cannot
+//! be reached, or the process stops in between, [`PaymentsService::resume`] finishes the
+//! step later (at start and periodically): every provider call is keyed by the payment id
+//! and the step, so a capture or a void never happens twice. An authorization whose
+//! answer is overdue is decided from what this service's order replica already says, or
+//! asked for again.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use boxoffice_common::Id;
+use boxoffice_common::events::RefusalReason;
+
+use super::{PaymentsError, PaymentsService, announce, save_if};
+use crate::decisions::Watch;
+use crate::domain::{OrderReplica, OrderState, Payment, PaymentStatus, Verdict};
+use crate::store::{Claim, Modified, Trigger};
+
+/// How long an authorization may wait for the order's decision before the resumer
+/// decides from the replica or asks again.
+pub const ASK_AGAIN_AFTER: Duration = Duration::from_secs(30);
+
+impl PaymentsService {
+    /// The provider holds the money for a payment: record it and ask for the order.
+    pub(super) async fn authorized(
+        &self,
+        payment_id: Id,
+        provider_id: String,
+        trigger: Trigger<'_>,
+    ) -> Result<Payment, PaymentsError> {
+        let clock = Arc::clone(&self.clock);
+        let change =
+            move |p: &mut Payment, _: Option<&_>| Ok(announce(&*clock, p.authorized(provider_id)));
+        self.apply(payment_id, trigger, Box::new(change)).await
+    }
+
+    /// Waits, up to the decision bound, until the payment is decided (or needs the payer),
+    /// woken by the commits that change it; the payment as it then is. No database
+    /// connection is held while waiting.
+    pub(super) async fn await_decision(
+        &self,
+        payment_id: Id,
+        watch: &Watch,
+    ) -> Result<Payment, PaymentsError> {
+        let deadline = tokio::time::Instant::now() + self.decision_wait;
+        loop {
+            let changed = watch.notify().notified();
+            tokio::pin!(changed);
+            changed.as_mut().enable();
+            let payment = self.current(payment_id).await?;
+            if payment.is_decided() || tokio::time::timeout_at(deadline, changed).await.is_err() {
+                return Ok(payment);
+            }
+        }
+    }
+
+    /// `order:completed`: the order is the payer's, so its authorization is captured.
+    /// The verdict is saved with the event's claim and the newer replica; the capture
+    /// follows the commit. `false` for an event handled before.
+    pub async fn order_completed(
+        &self,
+        claim: Claim<'_>,
+        replica: &OrderReplica,
+    ) -> Result<bool, PaymentsError> {
+        let change = |p: &mut Payment, _: Option<&_>| Ok(save_if(p.decide(Verdict::Capture)));
+        let outcome = self
+            .store
+            .decide_for_order(claim, replica, Box::new(change))
+            .await?;
+        Ok(self.after_verdict(outcome).await)
+    }
+
+    /// `order:refused`: the authorization of payment `payment_id` is voided. `false` for
+    /// an event handled before.
+    pub async fn order_refused(
+        &self,
+        claim: Claim<'_>,
+        payment_id: Id,
+        reason: RefusalReason,
+    ) -> Result<bool, PaymentsError> {
+        let change =
+            move |p: &mut Payment, _: Option<&_>| Ok(save_if(p.decide(Verdict::refused(reason))));
+        let outcome = self
+            .store
+            .modify(payment_id, Trigger::Event(claim), Box::new(change))
+            .await?;
+        Ok(self.after_verdict(outcome).await)
+    }
+
+    /// After a verdict's commit: wake the waiting request and tell the provider. A failed
+    /// provider call is left to [`Self::resume`]; the verdict is kept either way.
+    async fn after_verdict(&self, outcome: Modified<Payment, crate::domain::PaymentError>) -> bool {
+        match outcome {
+            Modified::Duplicate => false,
+            Modified::Saved(payment) => {
+                self.decisions.settled(payment.id);
+                let id = payment.id;
+                if let Err(err) = self.finish(payment).await {
+                    tracing::warn!(payment = %id, error = %err, "provider step failed; will retry");
+                }
+                true
+            }
+            Modified::Unchanged(_) | Modified::Missing | Modified::Refused(_) => true,
+        }
+    }
+
+    /// Does what a payment's status says is left to do with the provider: capture,
+    /// void or refund. Anything else is already done.
+    pub(super) async fn finish(&self, payment: Payment) -> Result<Payment, PaymentsError> {
+        let provider = self.gateway.provider();
+        match payment.status {
+            PaymentStatus::Capturing => {
+                provider.capture(payment.charged_as()?, payment.id).await?;
+                tracing::info!(payment = %payment.id, order = %payment.order_id, "captured");
+                let clock = Arc::clone(&self.clock);
+                let change =
+                    move |p: &mut Payment, _: Option<&_>| Ok(announce(&*clock, p.captured()));
+                self.apply(payment.id, Trigger::Request, Box::new(change))
+                    .await
+            }
+            PaymentStatus::Voiding => {
+                provider.void(payment.charged_as()?, payment.id).await?;
+                tracing::info!(payment = %payment.id, order = %payment.order_id, "voided");
+                let change = |p: &mut Payment, _: Option<&_>| Ok(save_if(p.voided()));
+                self.apply(payment.id, Trigger::Request, Box::new(change))
+                    .await
+            }
+            PaymentStatus::Refunding => self.refund(payment).await,
+            _ => Ok(payment),
+        }
+    }
+
+    /// Finishes steps left half-way, up to `limit` of them, oldest first: captures,
+    /// voids and refunds the provider has not confirmed, and authorizations undecided
+    /// for longer than `ask_again_after` — decided from the order replica when it
+    /// already knows the order's end (only the order's one active payment can be
+    /// authorized, so a completed order was completed for it), asked for again
+    /// otherwise. Returns how many moved on.
+    pub async fn resume(&self, limit: u32, ask_again_after: Duration) -> anyhow::Result<usize> {
+        let mut moved = 0;
+        let now = self.clock.now();
+        for payment in self.store.unfinished(limit).await? {
+            let id = payment.id;
+            let result = if payment.status == PaymentStatus::Authorized {
+                if now - payment.created_at < ask_again_after {
+                    continue;
+                }
+                self.overdue(payment).await
+            } else {
+                self.finish(payment).await
+            };
+            match result {
+                Ok(_) => moved += 1,
+                Err(err) => {
+                    tracing::warn!(payment = %id, error = %err, "unfinished payment failed again; will retry")
+                }
+            }
+        }
+        Ok(moved)
+    }
+
+    /// An authorization whose decision is overdue.
+    async fn overdue(&self, payment: Payment) -> Result<Payment, PaymentsError> {
+        let order = self.store.order(payment.order_id).await?;
+        let verdict = match order.map(|o| o.state) {
+            Some(OrderState::Complete) => Verdict::Capture,
+            Some(OrderState::Cancelled) => Verdict::refused(RefusalReason::Cancelled),
+            Some(OrderState::Open) | None => {
+                tracing::info!(payment = %payment.id, "decision overdue; asking the orders service again");
+                let clock = Arc::clone(&self.clock);
+                let change =
+                    move |p: &mut Payment, _: Option<&_>| Ok(announce(&*clock, p.ask_again()));
+                return self
+                    .apply(payment.id, Trigger::Request, Box::new(change))
+                    .await;
+            }
+        };
+        let change = move |p: &mut Payment, _: Option<&_>| Ok(save_if(p.decide(verdict)));
+        let decided = self
+            .apply(payment.id, Trigger::Request, Box::new(change))
+            .await?;
+        self.finish(decided).await
+    }
+}
