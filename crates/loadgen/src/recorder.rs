@@ -77,6 +77,14 @@ impl Recorder {
         inner.seconds[second].latencies.push(latency);
     }
 
+    /// A span a client lives through across several requests (e.g. from "order placed" to
+    /// "payment succeeded"): summarised with the endpoints, but not a request, so it counts
+    /// in neither the statuses nor the per-second throughput.
+    pub fn record_span(&self, name: &'static str, latency: Duration) {
+        let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        inner.latencies.entry(name).or_default().push(latency);
+    }
+
     /// Requests answered with `status` at `endpoint`.
     pub fn count(&self, endpoint: &str, status: u16) -> u64 {
         let inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());

@@ -135,7 +135,7 @@ async fn a_failed_refund_is_retried_until_it_goes_through_once(s: Subject) {
         .await;
     assert!(closed.is_err(), "the provider failed");
     assert_eq!(status(&s, &payment).await, PaymentStatus::Refunding);
-    let stuck = s.store.unfinished(10).await.expect("refunding");
+    let stuck = s.store.unfinished(0, 10).await.expect("refunding");
     assert_eq!(stuck.iter().map(|p| p.id).collect::<Vec<_>>(), [payment.id]);
 
     assert_eq!(
@@ -146,7 +146,7 @@ async fn a_failed_refund_is_retried_until_it_goes_through_once(s: Subject) {
     assert_eq!(status(&s, &payment).await, PaymentStatus::Refunding);
     assert_eq!(service.resume(10, Duration::ZERO).await.expect("retry"), 1);
     assert_eq!(status(&s, &payment).await, PaymentStatus::Refunded);
-    assert!(s.store.unfinished(10).await.expect("refunding").is_empty());
+    assert!(s.store.unfinished(0, 10).await.expect("refunding").is_empty());
     assert_eq!(
         service.resume(10, Duration::ZERO).await.expect("retry"),
         0,

@@ -176,12 +176,30 @@ async fn unfinished_steps_are_found_oldest_first(s: Subject) {
     expected.reverse();
     let found: Vec<_> = s
         .store
-        .unfinished(10)
+        .unfinished(0, 10)
         .await
         .expect("unfinished")
         .into_iter()
         .map(|p| p.id)
         .collect();
     assert_eq!(found, expected);
-    assert_eq!(s.store.unfinished(2).await.expect("unfinished").len(), 2);
+    let page = |offset| s.store.unfinished(offset, 2);
+    let first: Vec<_> = page(0)
+        .await
+        .expect("page")
+        .into_iter()
+        .map(|p| p.id)
+        .collect();
+    assert_eq!(first, expected[..2]);
+    let rest: Vec<_> = page(2)
+        .await
+        .expect("page")
+        .into_iter()
+        .map(|p| p.id)
+        .collect();
+    assert_eq!(
+        rest,
+        expected[2..expected.len().min(4)],
+        "the next page follows on"
+    );
 }

@@ -19,6 +19,8 @@ use crate::client::{Client, Minter};
 pub const ORDER: &str = "POST /api/orders";
 pub const PAY: &str = "POST /api/payments";
 pub const LIST: &str = "POST /api/tickets";
+/// The buyer's wait from the order's `201` to the payment's `201 succeeded`.
+pub const ORDER_TO_PAID: &str = "order placed → payment succeeded";
 
 /// Orders one buyer tries before giving up.
 const ATTEMPTS_PER_BUYER: u32 = 50;
@@ -239,12 +241,20 @@ async fn buy(shared: &Shared, token: &str, rng: &mut fastrand::Rng) -> anyhow::R
         }
         shared.placed.fetch_add(1, Ordering::Relaxed);
         let order_id = answer.body["id"].as_str().unwrap_or_default().to_owned();
-        return pay(shared, token, &order_id).await;
+        let placed = Instant::now();
+        if pay(shared, token, &order_id).await? {
+            let recorder = &shared.client.recorder;
+            recorder.record_span(ORDER_TO_PAID, placed.elapsed());
+        }
+        return Ok(());
     }
     Ok(())
 }
 
-async fn pay(shared: &Shared, token: &str, order_id: &str) -> anyhow::Result<()> {
+/// Pays for the order the moment it is placed; `true` once the payment succeeded. A 404
+/// (the payments service not yet knowing the order) is retried politely, though the
+/// server waits for fresh orders itself and should never answer it.
+async fn pay(shared: &Shared, token: &str, order_id: &str) -> anyhow::Result<bool> {
     let body = json!({ "orderId": order_id, "token": "tok_visa" });
     let deadline = Instant::now() + PAY_PATIENCE;
     // Back off like a polite client: a retry storm would slow the very events it waits for.
@@ -264,16 +274,16 @@ async fn pay(shared: &Shared, token: &str, order_id: &str) -> anyhow::Result<()>
             )
             .await?;
         match answer.status {
-            201 => {
+            201 if answer.body["status"] == "succeeded" => {
                 shared.paid.fetch_add(1, Ordering::Relaxed);
-                return Ok(());
+                return Ok(true);
             }
             // The payments service has not heard of the order yet.
             404 if Instant::now() < deadline => {
                 tokio::time::sleep(pause).await;
                 pause = (pause * 2).min(Duration::from_millis(100));
             }
-            _ => return Ok(()),
+            _ => return Ok(false),
         }
     }
 }

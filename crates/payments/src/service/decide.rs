@@ -135,7 +135,8 @@ impl PaymentsService {
         }
     }
 
-    /// Finishes steps left half-way, up to `limit` of them, oldest first: captures,
+    /// Finishes steps left half-way, `limit` at a time and all of them, oldest first
+    /// (rows that keep failing never hide newer ones from a pass): captures,
     /// voids and refunds the provider has not confirmed, and authorizations undecided
     /// for longer than `ask_again_after` — decided from the order replica when it
     /// already knows the order's end (only the order's one active payment can be
@@ -144,24 +145,34 @@ impl PaymentsService {
     pub async fn resume(&self, limit: u32, ask_again_after: Duration) -> anyhow::Result<usize> {
         let mut moved = 0;
         let now = self.clock.now();
-        for payment in self.store.unfinished(limit).await? {
-            let id = payment.id;
-            let result = if payment.status == PaymentStatus::Authorized {
-                if now - payment.created_at < ask_again_after {
-                    continue;
-                }
-                self.overdue(payment).await
-            } else {
-                self.finish(payment).await
-            };
-            match result {
-                Ok(_) => moved += 1,
-                Err(err) => {
-                    tracing::warn!(payment = %id, error = %err, "unfinished payment failed again; will retry")
+        let mut offset = 0;
+        loop {
+            let page = self.store.unfinished(offset, limit).await?;
+            let full = page.len() >= limit as usize;
+            for payment in page {
+                let id = payment.id;
+                let result = if payment.status == PaymentStatus::Authorized {
+                    if now - payment.created_at < ask_again_after {
+                        continue;
+                    }
+                    self.overdue(payment).await
+                } else {
+                    self.finish(payment).await
+                };
+                match result {
+                    Ok(_) => moved += 1,
+                    Err(err) => {
+                        tracing::warn!(payment = %id, error = %err, "unfinished payment failed again; will retry")
+                    }
                 }
             }
+            // Rows finished in this pass leave the list, so later pages may skip a few;
+            // they are the next pass's.
+            if !full || limit == 0 {
+                return Ok(moved);
+            }
+            offset += limit;
         }
-        Ok(moved)
     }
 
     /// An authorization whose decision is overdue.

@@ -72,8 +72,9 @@ pub trait PaymentStore: Send + Sync + 'static {
     async fn insert_payment(&self, payment: &Payment, events: &[Envelope]) -> anyhow::Result<bool>;
     async fn payment(&self, key: PaymentKey<'_>) -> anyhow::Result<Option<Payment>>;
     /// Payments with a step left half-way, oldest first: undecided (`authorized`), or a
-    /// capture, void or refund started but not confirmed.
-    async fn unfinished(&self, limit: u32) -> anyhow::Result<Vec<Payment>>;
+    /// capture, void or refund started but not confirmed; `limit` of them after the
+    /// first `offset`, so a caller can page past rows that keep failing.
+    async fn unfinished(&self, offset: u32, limit: u32) -> anyhow::Result<Vec<Payment>>;
     /// Applies `change` to payment `id`, once per `trigger`.
     async fn modify(
         &self,

@@ -69,8 +69,11 @@ impl PostgresPaymentStore {
             .await
             .context("saving payment")?;
         // A request on another replica may wait for this payment's decision: tell every
-        // replica on commit (they hold one LISTEN connection each).
-        boxoffice_platform::fresh::postgres::announce(&mut tx, payment.id).await?;
+        // replica on commit (they hold one LISTEN connection each). Only for the moves a
+        // waiting request ends on — NOTIFY serialises commits for a moment.
+        if payment.is_decided() {
+            boxoffice_platform::fresh::postgres::announce(&mut tx, payment.id).await?;
+        }
         for event in &events {
             outbox::enqueue(&mut tx, event).await?;
         }
@@ -129,8 +132,10 @@ impl PaymentStore for PostgresPaymentStore {
         entity(Bind::payment(key).fetch_optional(&self.pool).await?)
     }
 
-    async fn unfinished(&self, limit: u32) -> anyhow::Result<Vec<Payment>> {
-        let rows = Bind::unfinished(limit).fetch_all(&self.pool).await?;
+    async fn unfinished(&self, offset: u32, limit: u32) -> anyhow::Result<Vec<Payment>> {
+        let rows = Bind::unfinished(offset, limit)
+            .fetch_all(&self.pool)
+            .await?;
         rows.into_iter().map(Payment::try_from).collect()
     }
 

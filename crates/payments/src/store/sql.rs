@@ -59,7 +59,7 @@ pub const ACTIVE_PAYMENT_FOR_UPDATE: &str = "SELECT id, order_id, user_id, amoun
 pub const UNFINISHED: &str = "SELECT id, order_id, user_id, amount, currency, status, \
      provider_id, client_secret, failure, created_at FROM payments \
      WHERE status IN ('authorized', 'capturing', 'voiding', 'refunding') \
-     ORDER BY created_at LIMIT $1";
+     ORDER BY created_at, id LIMIT $1 OFFSET $2";
 
 pub const UPDATE_PAYMENT: &str = "UPDATE payments \
      SET status = $1, provider_id = $2, client_secret = $3, failure = $4 WHERE id = $5";
@@ -183,8 +183,10 @@ where
         }
     }
 
-    pub fn unfinished(limit: u32) -> Select<DB, PaymentRow> {
-        sqlx::query_as(UNFINISHED).bind(i64::from(limit))
+    pub fn unfinished(offset: u32, limit: u32) -> Select<DB, PaymentRow> {
+        sqlx::query_as(UNFINISHED)
+            .bind(i64::from(limit))
+            .bind(i64::from(offset))
     }
 
     pub fn update_payment(payment: &Payment) -> Statement<DB> {

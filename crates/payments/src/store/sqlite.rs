@@ -115,8 +115,10 @@ impl PaymentStore for SqlitePaymentStore {
         entity(Bind::payment(key).fetch_optional(&self.db.reader).await?)
     }
 
-    async fn unfinished(&self, limit: u32) -> anyhow::Result<Vec<Payment>> {
-        let rows = Bind::unfinished(limit).fetch_all(&self.db.reader).await?;
+    async fn unfinished(&self, offset: u32, limit: u32) -> anyhow::Result<Vec<Payment>> {
+        let rows = Bind::unfinished(offset, limit)
+            .fetch_all(&self.db.reader)
+            .await?;
         rows.into_iter().map(Payment::try_from).collect()
     }
 
