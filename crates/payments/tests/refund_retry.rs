@@ -146,7 +146,13 @@ async fn a_failed_refund_is_retried_until_it_goes_through_once(s: Subject) {
     assert_eq!(status(&s, &payment).await, PaymentStatus::Refunding);
     assert_eq!(service.resume(10, Duration::ZERO).await.expect("retry"), 1);
     assert_eq!(status(&s, &payment).await, PaymentStatus::Refunded);
-    assert!(s.store.unfinished(0, 10).await.expect("refunding").is_empty());
+    assert!(
+        s.store
+            .unfinished(0, 10)
+            .await
+            .expect("refunding")
+            .is_empty()
+    );
     assert_eq!(
         service.resume(10, Duration::ZERO).await.expect("retry"),
         0,

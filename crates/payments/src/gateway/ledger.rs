@@ -154,7 +154,11 @@ mod tests {
     #[test]
     fn an_authorization_made_before_a_restart_can_still_be_captured_once() {
         let id = format!("pi_test_{}", boxoffice_common::new_id().simple());
-        assert_eq!(capture(&id), Ok(()), "unknown to this process, taken as held");
+        assert_eq!(
+            capture(&id),
+            Ok(()),
+            "unknown to this process, taken as held"
+        );
         assert_eq!(capture(&id), Ok(()), "a repeated capture is a no-op");
         assert_eq!(void(&id), Err(Refusal::Captured));
         let record = records(&id).expect("remembered now");
