@@ -133,6 +133,16 @@ pub struct Settings {
     )]
     pub payment_hold_ceiling_seconds: u64,
 
+    /// How many tickets one order may hold (`ticketIds`), 1–100.
+    #[arg(
+        long,
+        env = "MAX_TICKETS_PER_ORDER",
+        default_value_t = 10,
+        value_parser = clap::value_parser!(u16).range(1..=100),
+        global = true
+    )]
+    pub max_tickets_per_order: u16,
+
     /// How long the head of a ticket's line has to order it, in seconds.
     #[arg(
         long,

@@ -26,6 +26,7 @@ pub const OPENAPI_PATH: &str = "/api/docs/openapi.json";
     tags(
         (name = "users", description = "Accounts and sessions"),
         (name = "tickets", description = "Tickets for sale"),
+        (name = "events", description = "The events catalogue: what tickets are for, with what is on sale"),
         (name = "orders", description = "Holding and buying tickets"),
         (name = "payments", description = "Paying for orders"),
         (name = "queue", description = "A fair line for a held ticket: exclusive turns, live updates")

@@ -75,6 +75,7 @@ pub async fn build(
             let config = boxoffice_orders::Config {
                 expiration_window: settings.expiration_window(),
                 payment_hold_ceiling: settings.payment_hold_ceiling(),
+                max_tickets_per_order: usize::from(settings.max_tickets_per_order),
             };
             let parts = boxoffice_orders::parts(store, wake, clock, config, fresh.clone());
             with_fresh_id_listener(parts, listen_on, fresh)

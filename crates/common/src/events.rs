@@ -8,6 +8,12 @@
 //! `queue:line` (queue → orders), tells the orders service whose turn it is, so it can
 //! enforce the line.
 //!
+//! The events catalogue (CONTRACT.md §11) adds `event:created` / `event:updated` (tickets →
+//! queue and whoever follows events), `eventId` on ticket events, and `tickets: [{id,
+//! price}]` on order events: an order may hold several tickets. Consumers read an order's
+//! tickets through [`Basket::basket`], which falls back to the one `ticket` of events
+//! written before baskets existed.
+//!
 //! Payloads are the `data` of the envelope. Money travels as integer minor units
 //! (`price: 1250` is 12.50) — the only place a client-facing number becomes an integer
 //! is the HTTP edge, so no float ever crosses a service boundary.
@@ -41,6 +47,10 @@ pub const ORDER_REFUSED: &str = "order:refused";
 pub const ORDER_EXTENDED: &str = "order:extended";
 /// A ticket's line changed: whether buyers wait for it and whose turn it is (queue → orders).
 pub const QUEUE_LINE: &str = "queue:line";
+/// A new event (a concert, a match) tickets can be listed for.
+pub const EVENT_CREATED: &str = "event:created";
+/// An event's name, venue, start or description changed.
+pub const EVENT_UPDATED: &str = "event:updated";
 
 /// An event payload knows its own type name.
 pub trait EventData: Serialize + for<'de> Deserialize<'de> {
@@ -56,6 +66,10 @@ pub struct TicketCreated {
     /// Minor units.
     pub price: i64,
     pub user_id: Id,
+    /// The event the ticket is for; `null` for a free-standing listing (and absent from
+    /// events written before the catalogue).
+    #[serde(default)]
+    pub event_id: Option<Id>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -68,6 +82,9 @@ pub struct TicketUpdated {
     pub price: i64,
     pub user_id: Id,
     pub order_id: Option<Id>,
+    /// As in [`TicketCreated::event_id`].
+    #[serde(default)]
+    pub event_id: Option<Id>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -85,7 +102,11 @@ pub struct OrderCreated {
     pub user_id: Id,
     #[serde(with = "time::serde::rfc3339")]
     pub expires_at: OffsetDateTime,
+    /// The first of `tickets`, kept for consumers that know one ticket per order.
     pub ticket: OrderTicket,
+    /// Every ticket the order holds, in the order the buyer asked for them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tickets: Vec<OrderTicket>,
 }
 
 /// The ticket as an order event describes it.
@@ -103,6 +124,9 @@ pub struct OrderCancelled {
     pub version: i64,
     pub reason: CancelReason,
     pub ticket: OrderTicket,
+    /// As in [`OrderCreated::tickets`].
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tickets: Vec<OrderTicket>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -110,6 +134,9 @@ pub struct OrderCompleted {
     pub id: Id,
     pub version: i64,
     pub ticket: OrderTicket,
+    /// As in [`OrderCreated::tickets`].
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tickets: Vec<OrderTicket>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -193,7 +220,62 @@ pub struct OrderExtended {
     #[serde(with = "time::serde::rfc3339")]
     pub expires_at: OffsetDateTime,
     pub ticket: OrderTicket,
+    /// As in [`OrderCreated::tickets`].
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tickets: Vec<OrderTicket>,
 }
+
+/// An order's tickets, whichever way its event carries them.
+pub trait Basket {
+    /// Every ticket of the order: `tickets`, or the one `ticket` of an event written
+    /// before orders had baskets.
+    fn basket(&self) -> &[OrderTicket];
+
+    /// The sum of the tickets' prices, in minor units (a ticket without one counts 0).
+    fn total(&self) -> i64 {
+        self.basket().iter().filter_map(|ticket| ticket.price).sum()
+    }
+}
+
+macro_rules! basket {
+    ($($ty:ident),*) => {$(
+        impl Basket for $ty {
+            fn basket(&self) -> &[OrderTicket] {
+                if self.tickets.is_empty() {
+                    std::slice::from_ref(&self.ticket)
+                } else {
+                    &self.tickets
+                }
+            }
+        }
+    )*};
+}
+
+basket!(OrderCreated, OrderCancelled, OrderCompleted, OrderExtended);
+
+/// An event tickets are listed for, as `event:created` and `event:updated` carry it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EventDetails {
+    pub id: Id,
+    pub version: i64,
+    pub name: String,
+    pub venue: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub starts_at: OffsetDateTime,
+    /// Its creator, who alone may change it.
+    pub user_id: Id,
+}
+
+/// `event:created`: a new event in the catalogue.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct EventCreated(pub EventDetails);
+
+/// `event:updated`: the event as it is now (its `version` one more than before).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct EventUpdated(pub EventDetails);
 
 /// The state of one ticket's line, as the orders service needs it to enforce turns.
 /// Each event carries the whole state, so a newer `version` simply replaces an older one.
@@ -240,6 +322,8 @@ event_types!(
     OrderRefused => ORDER_REFUSED,
     OrderExtended => ORDER_EXTENDED,
     QueueLine => QUEUE_LINE,
+    EventCreated => EVENT_CREATED,
+    EventUpdated => EVENT_UPDATED,
 );
 
 /// Every event a service may receive, read from an envelope's `type` and `data`.
@@ -281,6 +365,10 @@ pub enum Event {
     OrderRefused(OrderRefused),
     #[serde(rename = "queue:line")]
     QueueLine(QueueLine),
+    #[serde(rename = "event:created")]
+    EventCreated(EventCreated),
+    #[serde(rename = "event:updated")]
+    EventUpdated(EventUpdated),
     /// A type this build does not know.
     #[serde(other)]
     Unknown,
@@ -303,12 +391,13 @@ mod tests {
                 id,
                 version: 2,
                 ticket: OrderTicket { id, price: None },
+                tickets: vec![],
             })
         );
         // serde reads an unknown tag as `Unknown` only without content; the envelope
         // (platform's `Envelope::event`) falls back to that when a payload did not fit.
         let unknown: Event =
-            serde_json::from_str(r#"{"type":"event:created"}"#).expect("unknown type");
+            serde_json::from_str(r#"{"type":"room:opened"}"#).expect("unknown type");
         assert_eq!(unknown, Event::Unknown);
         let malformed =
             serde_json::from_str::<Event>(r#"{"type":"order:completed","data":{"id":1}}"#);
@@ -329,8 +418,55 @@ mod tests {
                 id,
                 price: Some(100),
             },
+            tickets: vec![],
         };
         let json = serde_json::to_value(&cancelled).expect("serialize");
         assert_eq!(json["reason"], "payment_failed");
+    }
+
+    #[test]
+    fn an_order_event_without_tickets_is_a_basket_of_its_one_ticket() {
+        let (order, first, second) = (crate::new_id(), crate::new_id(), crate::new_id());
+        let old = format!(
+            r#"{{"id":"{order}","version":0,"status":"created","userId":"{order}",
+                "expiresAt":"2026-01-01T00:00:00Z","ticket":{{"id":"{first}","price":500}}}}"#
+        );
+        let old: OrderCreated = serde_json::from_str(&old).expect("a one-ticket event");
+        assert_eq!(old.basket().len(), 1);
+        assert_eq!((old.basket()[0].id, old.total()), (first, 500));
+
+        let ticket = |id, price| OrderTicket {
+            id,
+            price: Some(price),
+        };
+        let basket = OrderCreated {
+            tickets: vec![ticket(first, 500), ticket(second, 250)],
+            ..old
+        };
+        let json = serde_json::to_value(&basket).expect("serialize");
+        assert_eq!(json["tickets"][1]["price"], 250);
+        assert_eq!(json["ticket"]["id"], first.to_string());
+        assert_eq!(basket.total(), 750);
+    }
+
+    #[test]
+    fn event_details_travel_flat_with_a_camel_case_start() {
+        let id = crate::new_id();
+        let created = EventCreated(EventDetails {
+            id,
+            version: 0,
+            name: "Concert".into(),
+            venue: "Arena".into(),
+            starts_at: OffsetDateTime::UNIX_EPOCH,
+            user_id: id,
+        });
+        let json = serde_json::to_value(&created).expect("serialize");
+        assert_eq!(json["startsAt"], "1970-01-01T00:00:00Z");
+        assert_eq!(json["name"], "Concert");
+        let back: Event = serde_json::from_value(serde_json::json!({
+            "type": EVENT_CREATED, "data": json
+        }))
+        .expect("read back");
+        assert_eq!(back, Event::EventCreated(created));
     }
 }

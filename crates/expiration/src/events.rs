@@ -46,6 +46,8 @@ impl EventHandler for OrderEvents {
             | Event::PaymentAuthorized(_)
             | Event::OrderRefused(_)
             | Event::QueueLine(_)
+            | Event::EventCreated(_)
+            | Event::EventUpdated(_)
             | Event::Unknown => return Ok(Handled::Ignored),
         };
         let claim = Claim {

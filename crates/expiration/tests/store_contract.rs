@@ -216,6 +216,7 @@ fn order_created(order: Id, expires_at: OffsetDateTime) -> Envelope {
                 id: new_id(),
                 price: Some(1000),
             },
+            tickets: vec![],
         },
     )
 }

@@ -40,7 +40,12 @@ pub struct Order {
     pub id: Id,
     /// The buyer.
     pub user_id: Id,
+    /// The first ticket the buyer asked for: the one ticket of a one-ticket order, and
+    /// what one-ticket clients see as the order's `ticket`.
     pub ticket: OrderedTicket,
+    /// The basket's other tickets, in the order the buyer asked for them. The order
+    /// holds all of its tickets or none: every transition acts on them together.
+    pub more_tickets: Vec<OrderedTicket>,
     pub status: OrderStatus,
     /// When the hold ends: the creation window, pushed out while a payment is in flight.
     pub expires_at: OffsetDateTime,
@@ -74,28 +79,63 @@ pub enum OrderEvent {
     Refused(OrderRefused),
 }
 
+/// Why `buyer` may not have `ticket` at `now`, if they may not: the checks of one ticket
+/// in the order the contract answers them — their own ticket, held by a live or paid
+/// order (`held`), someone else's turn in the ticket's line. Whether the ticket exists
+/// is the caller's to know; whether it is still free when the order is saved, the
+/// store's to decide.
+pub fn refusal(
+    buyer: UserId,
+    ticket: &TicketReplica,
+    held: bool,
+    line: Option<&LineGate>,
+    now: OffsetDateTime,
+) -> Option<&'static str> {
+    if ticket.user_id == buyer.get() {
+        Some(OWN_TICKET)
+    } else if held {
+        Some(ALREADY_RESERVED)
+    } else if line.is_some_and(|gate| !gate.admits(buyer, now)) {
+        Some(NEXT_IN_LINE)
+    } else {
+        None
+    }
+}
+
+impl From<TicketReplica> for OrderedTicket {
+    fn from(ticket: TicketReplica) -> Self {
+        Self {
+            id: ticket.id,
+            title: ticket.title,
+            price: ticket.price,
+            version: ticket.version,
+        }
+    }
+}
+
 impl Order {
-    /// `buyer` orders `ticket` at `now`; the order holds it for `window`. A seller cannot
-    /// buy their own ticket. Whether the ticket is free is the store's to decide.
+    /// `buyer` orders `tickets` (at least one, as asked) at `now`; the order holds them
+    /// for `window`. A seller cannot buy their own ticket. Whether the tickets are free is
+    /// the store's to decide, for all of them at once.
     pub fn place(
         id: OrderId,
         buyer: UserId,
-        ticket: TicketReplica,
+        tickets: Vec<TicketReplica>,
         now: OffsetDateTime,
         window: std::time::Duration,
     ) -> Result<(Self, OrderCreated), OrderError> {
-        if ticket.user_id == buyer.get() {
+        if tickets.iter().any(|ticket| ticket.user_id == buyer.get()) {
             return Err(OrderError::Refused(OWN_TICKET));
         }
+        let mut tickets = tickets.into_iter().map(OrderedTicket::from);
+        let first = tickets
+            .next()
+            .ok_or(OrderError::Refused(TICKET_ID_REQUIRED))?;
         let order = Self {
             id: id.get(),
             user_id: buyer.get(),
-            ticket: OrderedTicket {
-                id: ticket.id,
-                title: ticket.title,
-                price: ticket.price,
-                version: ticket.version,
-            },
+            ticket: first,
+            more_tickets: tickets.collect(),
             status: OrderStatus::Created,
             expires_at: now + window,
             hold_until: now + window,
@@ -109,9 +149,20 @@ impl Order {
             status: order.status,
             user_id: order.user_id,
             expires_at: order.expires_at,
-            ticket: order.priced_ticket(),
+            ticket: Self::priced(&order.ticket),
+            tickets: order.priced_tickets(),
         };
         Ok((order, created))
+    }
+
+    /// Every ticket of the order, the first one first.
+    pub fn tickets(&self) -> impl Iterator<Item = &OrderedTicket> {
+        std::iter::once(&self.ticket).chain(&self.more_tickets)
+    }
+
+    /// What the order costs: the sum of its tickets' prices.
+    pub fn total(&self) -> Money {
+        Money::from_minor(self.tickets().map(|ticket| ticket.price.minor()).sum())
     }
 
     /// The buyer cancels. Only a live order can be cancelled.
@@ -183,7 +234,8 @@ impl Order {
         Some(OrderCompleted {
             id: self.id,
             version: self.version,
-            ticket: self.unpriced_ticket(),
+            ticket: Self::unpriced(&self.ticket),
+            tickets: self.unpriced_tickets(),
         })
     }
 
@@ -232,7 +284,8 @@ impl Order {
             id: self.id,
             version: self.version,
             reason,
-            ticket: self.unpriced_ticket(),
+            ticket: Self::unpriced(&self.ticket),
+            tickets: self.unpriced_tickets(),
         }
     }
 
@@ -243,24 +296,33 @@ impl Order {
             version: self.version,
             status: self.status,
             expires_at: self.expires_at,
-            ticket: self.priced_ticket(),
+            ticket: Self::priced(&self.ticket),
+            tickets: self.priced_tickets(),
         }
     }
 
-    /// The ticket as events that let payments charge for it carry it.
-    fn priced_ticket(&self) -> OrderTicket {
+    /// A ticket as events that let payments charge for it carry it.
+    fn priced(ticket: &OrderedTicket) -> OrderTicket {
         OrderTicket {
-            id: self.ticket.id,
-            price: Some(self.ticket.price.minor()),
+            id: ticket.id,
+            price: Some(ticket.price.minor()),
         }
     }
 
-    /// The ticket as the contract's `order:cancelled` and `order:completed` carry it.
-    fn unpriced_ticket(&self) -> OrderTicket {
+    fn priced_tickets(&self) -> Vec<OrderTicket> {
+        self.tickets().map(Self::priced).collect()
+    }
+
+    /// A ticket as the contract's `order:cancelled` and `order:completed` carry it.
+    fn unpriced(ticket: &OrderedTicket) -> OrderTicket {
         OrderTicket {
-            id: self.ticket.id,
+            id: ticket.id,
             price: None,
         }
+    }
+
+    fn unpriced_tickets(&self) -> Vec<OrderTicket> {
+        self.tickets().map(Self::unpriced).collect()
     }
 }
 

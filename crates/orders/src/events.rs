@@ -249,6 +249,8 @@ impl EventHandler for OrdersEvents {
             | Event::OrderCompleted(_)
             | Event::OrderExtended(_)
             | Event::OrderRefused(_)
+            | Event::EventCreated(_)
+            | Event::EventUpdated(_)
             | Event::Unknown => Ok(Handled::Ignored),
         }
     }

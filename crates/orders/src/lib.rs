@@ -37,6 +37,8 @@ pub struct Config {
     pub expiration_window: Duration,
     /// How far a payment in flight may extend a hold.
     pub payment_hold_ceiling: Duration,
+    /// The most tickets one order may hold.
+    pub max_tickets_per_order: usize,
 }
 
 /// The orders service on `store`: its routes, the `orders-db` readiness probe, the
@@ -57,7 +59,7 @@ pub fn parts(
     let service = OrdersService::new(
         Arc::clone(&store),
         Arc::clone(&clock),
-        config.expiration_window,
+        config,
         fresh.clone(),
     );
     let handler = OrdersEvents::new(

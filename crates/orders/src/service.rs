@@ -2,15 +2,15 @@
 //! event payload becomes an [`Envelope`] for the outbox.
 
 use std::sync::Arc;
-use std::time::Duration;
 
-use boxoffice_common::{Clock, OrderId, TicketId, UserId, new_id};
+use boxoffice_common::{Clock, Id, OrderId, TicketId, UserId, new_id};
 use boxoffice_platform::bus::Envelope;
 use boxoffice_platform::fresh::FreshIds;
 use boxoffice_platform::store::{Decision, Modified};
 use time::OffsetDateTime;
 
-use crate::domain::{ALREADY_RESERVED, NEXT_IN_LINE, Order, OrderError, OrderEvent};
+use crate::Config;
+use crate::domain::{ALREADY_RESERVED, Order, OrderError, OrderEvent, refusal};
 use crate::store::OrderStore;
 
 /// Name of this service in event envelopes.
@@ -31,8 +31,8 @@ pub enum OrdersError {
 pub struct OrdersService {
     store: Arc<dyn OrderStore>,
     clock: Arc<dyn Clock>,
-    /// How long a new order holds its ticket.
-    window: Duration,
+    /// The hold's length and the basket's largest size.
+    config: Config,
     /// Waits for tickets listed moments ago that the replica has not applied yet.
     fresh: FreshIds,
 }
@@ -52,15 +52,20 @@ impl OrdersService {
     pub fn new(
         store: Arc<dyn OrderStore>,
         clock: Arc<dyn Clock>,
-        window: Duration,
+        config: Config,
         fresh: FreshIds,
     ) -> Self {
         Self {
             store,
             clock,
-            window,
+            config,
             fresh,
         }
+    }
+
+    /// The most tickets one order may hold.
+    pub fn max_tickets(&self) -> usize {
+        self.config.max_tickets_per_order
     }
 
     pub fn store(&self) -> &Arc<dyn OrderStore> {
@@ -71,30 +76,35 @@ impl OrdersService {
         &self.clock
     }
 
-    /// Places an order for a ticket. Exactly one concurrent buyer wins: the store's
-    /// unique index admits one live order per ticket. A ticket listed moments ago that the
-    /// replica has not applied yet is waited for (bounded), so a client may order a
-    /// ticket the moment `POST /api/tickets` returned it.
-    pub async fn place(&self, buyer: UserId, ticket: TicketId) -> Result<Order, OrdersError> {
-        let (replica, line) = self
-            .fresh
-            .lookup(ticket.get(), || self.store.ticket_with_line(ticket.get()))
-            .await?
-            .filter(|(t, _)| !t.deleted)
-            .ok_or(OrdersError::NotFound)?;
-        let now = self.clock.now();
-        let (order, created) = Order::place(OrderId(new_id()), buyer, replica, now, self.window)?;
-        if let Some(gate) = line
-            && !gate.admits(buyer, now)
-        {
-            // A held ticket is simply reserved; a free one waits for the line's next buyer.
-            let refusal = if self.store.is_held(ticket.get()).await? {
-                ALREADY_RESERVED
-            } else {
-                NEXT_IN_LINE
-            };
-            return Err(OrderError::Refused(refusal).into());
+    /// Places one order for `tickets` (distinct, at least one), all or nothing: the
+    /// store holds every one of them for the new order in one transaction, or none. The
+    /// refusal is that of the first ticket, in the order asked, that cannot be had: not
+    /// found, the buyer's own, held, or another buyer's turn in its line. Concurrent
+    /// buyers of overlapping baskets cannot both win a ticket: the store's primary key on
+    /// held tickets decides. A ticket listed moments ago that the replica has not applied
+    /// yet is waited for (bounded), so a client may order a ticket the moment
+    /// `POST /api/tickets` returned it.
+    pub async fn place(&self, buyer: UserId, tickets: &[TicketId]) -> Result<Order, OrdersError> {
+        let ids: Vec<Id> = tickets.iter().map(|ticket| ticket.get()).collect();
+        let held = self.store.held_among(&ids).await?;
+        let mut replicas = Vec::with_capacity(ids.len());
+        for &id in &ids {
+            let (replica, line) = self
+                .fresh
+                .lookup(id, || self.store.ticket_with_line(id))
+                .await?
+                .filter(|(ticket, _)| !ticket.deleted)
+                .ok_or(OrdersError::NotFound)?;
+            let now = self.clock.now();
+            if let Some(refused) = refusal(buyer, &replica, held.contains(&id), line.as_ref(), now)
+            {
+                return Err(OrderError::Refused(refused).into());
+            }
+            replicas.push(replica);
         }
+        let now = self.clock.now();
+        let window = self.config.expiration_window;
+        let (order, created) = Order::place(OrderId(new_id()), buyer, replicas, now, window)?;
         if self
             .store
             .insert(&order, &envelope(OrderEvent::Created(created), now))

@@ -5,7 +5,7 @@
 
 use boxoffice_common::Money;
 use boxoffice_common::events::{
-    Event, ORDER_CANCELLED, ORDER_COMPLETED, ORDER_CREATED, ORDER_REFUSED,
+    Basket, Event, ORDER_CANCELLED, ORDER_COMPLETED, ORDER_CREATED, ORDER_REFUSED, OrderCreated,
 };
 use boxoffice_platform::bus::Envelope;
 use boxoffice_platform::consumer::{EventHandler, Handled};
@@ -35,6 +35,18 @@ impl OrderEvents {
     }
 }
 
+/// A new order as the payments service keeps it: what paying for it charges is the sum of
+/// its tickets' prices (the one ticket's price in an event from before baskets).
+fn replica_of(order: &OrderCreated) -> OrderReplica {
+    OrderReplica {
+        id: order.id,
+        user_id: order.user_id,
+        amount: Money::from_minor(order.total()),
+        state: OrderState::Open,
+        version: order.version,
+    }
+}
+
 fn handled(outcome: ReplicaOutcome) -> Handled {
     match outcome {
         ReplicaOutcome::Applied => Handled::Applied,
@@ -52,13 +64,7 @@ impl EventHandler for OrderEvents {
         };
         let (id, version, state) = match event.event()? {
             Event::OrderCreated(order) => {
-                let replica = OrderReplica {
-                    id: order.id,
-                    user_id: order.user_id,
-                    amount: Money::from_minor(order.ticket.price.unwrap_or_default()),
-                    state: OrderState::Open,
-                    version: order.version,
-                };
+                let replica = replica_of(&order);
                 let outcome = store.apply_order(claim, &replica).await?;
                 if outcome == ReplicaOutcome::Applied {
                     // A payment request may be waiting for this order (read your writes).
@@ -105,6 +111,8 @@ impl EventHandler for OrderEvents {
             | Event::PaymentFailed(_)
             | Event::PaymentAuthorized(_)
             | Event::QueueLine(_)
+            | Event::EventCreated(_)
+            | Event::EventUpdated(_)
             | Event::Unknown => return Ok(Handled::Ignored),
         };
         // Later events carry no buyer or amount: they update a known order.
@@ -133,5 +141,39 @@ impl EventHandler for OrderEvents {
             .plumbing()
             .park(CONSUMER, event, reason)
             .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use boxoffice_common::events::OrderTicket;
+    use boxoffice_common::new_id;
+    use boxoffice_common::order::OrderStatus;
+    use time::OffsetDateTime;
+
+    use super::*;
+
+    fn ticket(price: i64) -> OrderTicket {
+        OrderTicket {
+            id: new_id(),
+            price: Some(price),
+        }
+    }
+
+    #[test]
+    fn paying_for_a_basket_charges_its_total_and_for_an_old_event_its_ticket() {
+        let first = ticket(1250);
+        let mut order = OrderCreated {
+            id: new_id(),
+            version: 0,
+            status: OrderStatus::Created,
+            user_id: new_id(),
+            expires_at: OffsetDateTime::UNIX_EPOCH,
+            ticket: first.clone(),
+            tickets: vec![first, ticket(2000), ticket(5)],
+        };
+        assert_eq!(replica_of(&order).amount, Money::from_minor(3255));
+        order.tickets.clear();
+        assert_eq!(replica_of(&order).amount, Money::from_minor(1250));
     }
 }

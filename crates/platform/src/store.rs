@@ -30,6 +30,31 @@ pub struct Claim<'a> {
     pub event_id: Id,
 }
 
+impl Claim<'_> {
+    /// The claim for part `index` (entity `part`) of an event that changes several
+    /// entities, each in a transaction of its own — the tickets of a basket order. Each
+    /// part is then applied once, and a redelivery after a crash half-way applies only
+    /// the parts that were not. Part 0 keeps the event's own id, so an event with one
+    /// part is claimed exactly as before baskets existed; the others get an id derived
+    /// from the event's and the entity's (the same on every delivery).
+    pub fn part(self, index: usize, part: Id) -> Self {
+        if index == 0 {
+            return self;
+        }
+        use sha2::{Digest, Sha256};
+        let digest = Sha256::new()
+            .chain_update(self.event_id.as_bytes())
+            .chain_update(part.as_bytes())
+            .finalize();
+        let mut bytes = [0_u8; 16];
+        bytes.copy_from_slice(&digest[..16]);
+        Self {
+            event_id: uuid::Builder::from_custom_bytes(bytes).into_uuid(),
+            ..self
+        }
+    }
+}
+
 /// What a pure change decided about the entity it was shown.
 #[derive(Debug, PartialEq)]
 pub enum Decision {
@@ -66,6 +91,27 @@ pub trait Plumbing: Send + Sync + 'static {
     fn outbox(&self) -> Arc<dyn OutboxStore>;
     /// A trivial query, for `/readyz`.
     async fn ping(&self) -> anyhow::Result<()>;
+}
+
+#[cfg(test)]
+mod tests {
+    use boxoffice_common::new_id;
+
+    use super::Claim;
+
+    #[test]
+    fn parts_of_an_event_get_distinct_stable_claims_and_the_first_keeps_the_events() {
+        let claim = Claim {
+            consumer: "tickets",
+            event_id: new_id(),
+        };
+        let (a, b) = (new_id(), new_id());
+        assert_eq!(claim.part(0, a), claim);
+        assert_eq!(claim.part(1, b), claim.part(1, b), "stable");
+        assert_ne!(claim.part(1, b).event_id, claim.event_id);
+        assert_ne!(claim.part(1, b), claim.part(2, a));
+        assert_eq!(claim.part(1, b).consumer, "tickets");
+    }
 }
 
 impl std::fmt::Debug for dyn Plumbing {

@@ -2,14 +2,17 @@
 //! line when its ticket is sold or withdrawn, and hand the turn on when a hold lapses.
 
 use boxoffice_common::events::{
-    Event, ORDER_CANCELLED, ORDER_COMPLETED, ORDER_CREATED, TICKET_CREATED, TICKET_DELETED,
+    Basket, Event, ORDER_CANCELLED, ORDER_COMPLETED, ORDER_CREATED, OrderTicket, TICKET_CREATED,
+    TICKET_DELETED,
 };
 use boxoffice_common::{TicketId, UserId};
 use boxoffice_platform::bus::Envelope;
 use boxoffice_platform::consumer::{EventHandler, Handled};
 use boxoffice_platform::store::{Claim, Modified};
 
+use crate::domain::{Line, QueueError, Rules};
 use crate::service::QueueService;
+use crate::store::Snapshot;
 
 /// Durable consumer name.
 pub const CONSUMER: &str = "queue";
@@ -38,25 +41,30 @@ impl QueueEvents {
 #[async_trait::async_trait]
 impl EventHandler for QueueEvents {
     async fn handle(&self, envelope: &Envelope) -> anyhow::Result<Handled> {
-        let claim = Some(Claim {
+        let claim = Claim {
             consumer: CONSUMER,
             event_id: envelope.id,
-        });
+        };
         let now = self.service.clock().now();
         let service = &self.service;
         let outcome = match envelope.event()? {
             Event::TicketCreated(ticket) => {
                 let seller = ticket.user_id;
                 service
-                    .change(TicketId(ticket.id), None, claim, move |rules, line| {
-                        rules.ticket_listed(line, seller);
-                        Ok(())
-                    })
+                    .change(
+                        TicketId(ticket.id),
+                        None,
+                        Some(claim),
+                        move |rules, line| {
+                            rules.ticket_listed(line, seller);
+                            Ok(())
+                        },
+                    )
                     .await?
             }
             Event::TicketDeleted(ticket) => {
                 service
-                    .change(TicketId(ticket.id), None, claim, |rules, line| {
+                    .change(TicketId(ticket.id), None, Some(claim), |rules, line| {
                         rules.ticket_deleted(line);
                         Ok(())
                     })
@@ -65,39 +73,26 @@ impl EventHandler for QueueEvents {
             Event::OrderCreated(order) => {
                 let (id, expires_at) = (order.id, order.expires_at);
                 let buyer = Some(UserId(order.user_id));
-                service
-                    .change(
-                        TicketId(order.ticket.id),
-                        buyer,
-                        claim,
-                        move |rules, line| {
-                            rules.order_placed(line, id, expires_at);
-                            Ok(())
-                        },
-                    )
-                    .await?
+                let rule = move |rules: &Rules, line: &mut Line| {
+                    rules.order_placed(line, id, expires_at);
+                    Ok(())
+                };
+                return each_ticket(service, order.basket(), buyer, claim, rule).await;
             }
             Event::OrderCancelled(order) => {
                 let id = order.id;
-                service
-                    .change(
-                        TicketId(order.ticket.id),
-                        None,
-                        claim,
-                        move |rules, line| {
-                            rules.order_cancelled(line, id, now);
-                            Ok(())
-                        },
-                    )
-                    .await?
+                let rule = move |rules: &Rules, line: &mut Line| {
+                    rules.order_cancelled(line, id, now);
+                    Ok(())
+                };
+                return each_ticket(service, order.basket(), None, claim, rule).await;
             }
             Event::OrderCompleted(order) => {
-                service
-                    .change(TicketId(order.ticket.id), None, claim, |rules, line| {
-                        rules.order_completed(line);
-                        Ok(())
-                    })
-                    .await?
+                let rule = |rules: &Rules, line: &mut Line| {
+                    rules.order_completed(line);
+                    Ok(())
+                };
+                return each_ticket(service, order.basket(), None, claim, rule).await;
             }
             // A hold's end moving for a payment in flight matters to no wait estimate.
             Event::OrderExtended(_)
@@ -110,13 +105,11 @@ impl EventHandler for QueueEvents {
             | Event::PaymentAuthorized(_)
             | Event::OrderRefused(_)
             | Event::QueueLine(_)
+            | Event::EventCreated(_)
+            | Event::EventUpdated(_)
             | Event::Unknown => return Ok(Handled::Ignored),
         };
-        Ok(match outcome {
-            Modified::Saved(_) => Handled::Applied,
-            Modified::Unchanged(_) | Modified::Duplicate | Modified::Missing => Handled::Ignored,
-            Modified::Refused(refusal) => anyhow::bail!("an event's rule refused: {refusal}"),
-        })
+        handled(outcome)
     }
 
     async fn park(&self, envelope: &Envelope, reason: &str) -> anyhow::Result<()> {
@@ -126,4 +119,36 @@ impl EventHandler for QueueEvents {
             .park(CONSUMER, envelope, reason)
             .await
     }
+}
+
+/// What became of one ticket's line.
+fn handled(outcome: Modified<Snapshot, QueueError>) -> anyhow::Result<Handled> {
+    Ok(match outcome {
+        Modified::Saved(_) => Handled::Applied,
+        Modified::Unchanged(_) | Modified::Duplicate | Modified::Missing => Handled::Ignored,
+        Modified::Refused(refusal) => anyhow::bail!("an event's rule refused: {refusal}"),
+    })
+}
+
+/// Applies `rule` to the line of every ticket of an order, each in a change of its own
+/// claimed as its part of the event: a redelivery after a crash half-way applies only the
+/// tickets it had not reached. Applied if any line changed.
+async fn each_ticket(
+    service: &QueueService,
+    basket: &[OrderTicket],
+    buyer: Option<UserId>,
+    claim: Claim<'static>,
+    rule: impl Fn(&Rules, &mut Line) -> Result<(), QueueError> + Clone + Send + Sync + 'static,
+) -> anyhow::Result<Handled> {
+    let mut outcome = Handled::Ignored;
+    for (index, ticket) in basket.iter().enumerate() {
+        let part = claim.part(index, ticket.id);
+        let changed = service
+            .change(TicketId(ticket.id), buyer, Some(part), rule.clone())
+            .await?;
+        if handled(changed)? == Handled::Applied {
+            outcome = Handled::Applied;
+        }
+    }
+    Ok(outcome)
 }

@@ -1,6 +1,20 @@
 //! Tickets and the rules that change them. Pure: no I/O, no clock. Each change returns
 //! the event payload it causes (`TicketCreated`, `TicketUpdated`, `TicketDeleted`); the
 //! service wraps it in an envelope.
+//!
+//! A ticket may be for an event of the catalogue ([`event`]) and carry a serial number
+//! there. A request says what it wants in a [`TicketInput`]; [`TicketInput::into_draft`]
+//! settles it against the ticket being edited (an omitted `eventId` keeps the ticket's
+//! event) into the concrete [`TicketDraft`] the ticket is listed or edited with. Whether
+//! the event exists and has not started is the service's to ask the store; whether the
+//! serial is free is the store's unique index's to decide.
+
+pub mod event;
+mod input;
+#[cfg(test)]
+mod tests;
+
+pub use input::{Patch, TicketInput};
 
 use boxoffice_common::events::{TicketCreated, TicketDeleted, TicketUpdated};
 use boxoffice_common::money::{MAX_MAJOR_UNITS, MajorUnits, MoneyError};
@@ -11,6 +25,16 @@ pub const TITLE_REQUIRED: &str = "Title is required";
 pub const PRICE_INVALID: &str = "Price must be greater than 0";
 pub const CANNOT_EDIT_RESERVED: &str = "Cannot edit a reserved ticket";
 pub const CANNOT_DELETE_RESERVED: &str = "Cannot delete a reserved ticket";
+/// An `eventId` that names no event (or is no id at all).
+pub const EVENT_NOT_FOUND: &str = "Event not found";
+/// An `eventId` whose event starts now or started before.
+pub const EVENT_STARTED: &str = "Event has already started";
+/// A serial number another live ticket of the event has.
+pub const TICKET_EXISTS: &str = "Ticket already exists";
+/// A serial number that is not a string of 1–64 characters after trimming.
+pub const SERIAL_INVALID: &str = "SerialNumber must be a string of 1 to 64 characters";
+/// A serial number on a ticket that is for no event: serials are unique per event.
+pub const SERIAL_NEEDS_EVENT: &str = "SerialNumber is only allowed with an eventId";
 
 const MAX_TITLE_CHARS: usize = 200;
 const MAX_DESCRIPTION_CHARS: usize = 5000;
@@ -57,17 +81,26 @@ pub struct Ticket {
     /// Bumped by every change; replicas apply changes in this order.
     pub version: i64,
     pub created_at: OffsetDateTime,
+    /// The catalogue event the ticket is for, if any.
+    pub event_id: Option<Id>,
+    /// Its serial number within that event (trimmed; unique among the event's live
+    /// tickets); only with an event.
+    pub serial_number: Option<String>,
     /// Withdrawn by its seller. Saved like any other change (so the store needs no
     /// separate "delete" decision); from then on every read treats the ticket as gone.
     pub deleted: bool,
 }
 
-/// The seller's part of a ticket, validated.
+/// The seller's part of a ticket, validated and concrete: what the ticket is listed or
+/// edited with. [`TicketDraft::parse`] makes one for no event; a request that names an
+/// event or a serial goes through [`TicketInput`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TicketDraft {
     pub title: String,
     pub price: Money,
     pub description: String,
+    pub event_id: Option<Id>,
+    pub serial_number: Option<String>,
 }
 
 /// A rule a request broke.
@@ -80,6 +113,18 @@ pub enum TicketError {
     NotOwner,
     #[error("{0}")]
     Refused(&'static str),
+}
+
+impl TicketError {
+    /// One bad field.
+    pub fn field(field: &'static str, message: &str) -> Self {
+        Self::Invalid(vec![(field, message.to_owned())])
+    }
+
+    /// The event's unique serial index refused the ticket's serial number.
+    pub fn serial_taken() -> Self {
+        Self::field("serialNumber", TICKET_EXISTS)
+    }
 }
 
 impl TicketDraft {
@@ -122,6 +167,8 @@ impl TicketDraft {
                 title: title.to_owned(),
                 price,
                 description: description.to_owned(),
+                event_id: None,
+                serial_number: None,
             }),
             _ => Err(TicketError::Invalid(problems)),
         }
@@ -146,6 +193,8 @@ impl Ticket {
             status: TicketStatus::Available,
             version: 0,
             created_at: now,
+            event_id: draft.event_id,
+            serial_number: draft.serial_number,
             deleted: false,
         };
         let created = TicketCreated {
@@ -154,12 +203,13 @@ impl Ticket {
             title: ticket.title.clone(),
             price: ticket.price.minor(),
             user_id: ticket.user_id,
+            event_id: ticket.event_id,
         };
         (ticket, created)
     }
 
-    /// The seller changes title, price and description. Ownership is checked before the
-    /// reservation, as the contract orders the errors.
+    /// The seller changes title, price, description, event and serial number. Ownership
+    /// is checked before the reservation, as the contract orders the errors.
     pub fn edit(&mut self, user: UserId, draft: TicketDraft) -> Result<TicketUpdated, TicketError> {
         self.check_owner(user)?;
         if self.status != TicketStatus::Available {
@@ -168,6 +218,8 @@ impl Ticket {
         self.title = draft.title;
         self.price = draft.price;
         self.description = draft.description;
+        self.event_id = draft.event_id;
+        self.serial_number = draft.serial_number;
         self.version += 1;
         Ok(self.updated_event())
     }
@@ -239,152 +291,7 @@ impl Ticket {
             price: self.price.minor(),
             user_id: self.user_id,
             order_id: self.order_id,
+            event_id: self.event_id,
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use boxoffice_common::new_id;
-
-    use super::*;
-
-    fn order() -> OrderId {
-        OrderId(new_id())
-    }
-
-    fn draft(title: &str, price: f64) -> TicketDraft {
-        TicketDraft::parse(Some(title), Some(price), None).expect("valid draft")
-    }
-
-    fn ticket() -> (Ticket, UserId) {
-        let seller = UserId(new_id());
-        let (ticket, created) = Ticket::list(
-            TicketId(new_id()),
-            seller,
-            draft("Concert", 20.0),
-            OffsetDateTime::UNIX_EPOCH,
-        );
-        assert_eq!((created.id, created.version), (ticket.id, 0));
-        (ticket, seller)
-    }
-
-    #[test]
-    fn a_withdrawn_ticket_is_marked_deleted_and_announced() {
-        let (mut ticket, seller) = ticket();
-        let deleted = ticket.withdraw(seller).expect("withdraw");
-        assert!(ticket.deleted);
-        assert_eq!((deleted.id, deleted.version), (ticket.id, 1));
-    }
-
-    #[test]
-    fn drafts_report_every_bad_field() {
-        let err = TicketDraft::parse(Some("   "), Some(0.0), None).expect_err("invalid");
-        assert_eq!(
-            err,
-            TicketError::Invalid(vec![
-                ("title", TITLE_REQUIRED.to_owned()),
-                ("price", PRICE_INVALID.to_owned())
-            ])
-        );
-        assert!(TicketDraft::parse(Some(&"x".repeat(201)), Some(1.0), None).is_err());
-        assert!(TicketDraft::parse(Some("ok"), None::<f64>, None).is_err());
-        assert!(TicketDraft::parse(Some("ok"), Some(1.005), None).is_err());
-        assert_eq!(draft(" Concert ", 12.5).price, Money::from_minor(1250));
-    }
-
-    #[test]
-    fn a_decimal_string_price_follows_the_number_rules() {
-        let price = |input: MajorUnits<'_>| {
-            TicketDraft::parse(Some("ok"), Some(input), None).map(|draft| draft.price.minor())
-        };
-        assert_eq!(price("20.00".into()), Ok(2000));
-        for (text, number) in [
-            ("0", 0.0),
-            ("-1", -1.0),
-            ("5.001", 5.001),
-            ("1000001", 1e6 + 1.0),
-        ] {
-            assert_eq!(price(text.into()), price(number.into()), "{text}");
-        }
-        for text in ["abc", "1e3", " 5", "", "+5"] {
-            assert_eq!(
-                price(text.into()),
-                Err(TicketError::Invalid(vec![(
-                    "price",
-                    PRICE_INVALID.to_owned()
-                )])),
-                "{text:?}"
-            );
-        }
-    }
-
-    #[test]
-    fn only_the_owner_edits_and_only_while_available() {
-        let (mut ticket, seller) = ticket();
-        assert_eq!(
-            ticket.edit(UserId(new_id()), draft("Other", 1.0)),
-            Err(TicketError::NotOwner)
-        );
-        let updated = ticket.edit(seller, draft("Renamed", 30.0)).expect("edit");
-        assert_eq!((ticket.title.as_str(), ticket.version), ("Renamed", 1));
-        assert_eq!((updated.title.as_str(), updated.version), ("Renamed", 1));
-
-        assert!(ticket.reserve(order()).is_some());
-        assert_eq!(
-            ticket.edit(seller, draft("Again", 1.0)),
-            Err(TicketError::Refused(CANNOT_EDIT_RESERVED))
-        );
-        // Ownership is checked first.
-        assert_eq!(
-            ticket.edit(UserId(new_id()), draft("Again", 1.0)),
-            Err(TicketError::NotOwner)
-        );
-        assert_eq!(
-            ticket.withdraw(seller),
-            Err(TicketError::Refused(CANNOT_DELETE_RESERVED))
-        );
-    }
-
-    #[test]
-    fn a_stale_release_never_frees_a_newer_hold() {
-        let (mut ticket, _) = ticket();
-        let (old, new) = (order(), order());
-        assert!(ticket.reserve(old).is_some());
-        assert!(ticket.reserve(new).is_some(), "the newer order takes over");
-        assert!(
-            ticket.release(old).is_none(),
-            "the old order's cancellation is stale"
-        );
-        assert_eq!(ticket.order_id, Some(new.get()));
-        let released = ticket.release(new).expect("the holder frees it");
-        assert_eq!(released.order_id, None);
-        assert_eq!(
-            (ticket.status, ticket.order_id),
-            (TicketStatus::Available, None)
-        );
-    }
-
-    #[test]
-    fn a_sold_ticket_stays_sold() {
-        let (mut ticket, seller) = ticket();
-        let paid = order();
-        assert!(ticket.reserve(paid).is_some());
-        assert!(ticket.sell(paid).is_some());
-        assert!(ticket.release(paid).is_none());
-        assert!(ticket.reserve(order()).is_none());
-        assert_eq!(ticket.status, TicketStatus::Sold);
-        assert!(ticket.edit(seller, draft("x", 1.0)).is_err());
-        assert!(ticket.withdraw(seller).is_err());
-    }
-
-    #[test]
-    fn redelivered_reservations_change_nothing() {
-        let (mut ticket, _) = ticket();
-        let held = order();
-        assert!(ticket.reserve(held).is_some());
-        let version = ticket.version;
-        assert!(ticket.reserve(held).is_none());
-        assert_eq!(ticket.version, version);
     }
 }

@@ -1,13 +1,18 @@
 //! What the tickets service does when orders change: reservation state follows the
 //! orders service's decisions, and every change is announced as `ticket:updated` so the
 //! orders service's replica follows in version order.
+//!
+//! An order may hold several tickets (its basket). Each ticket is changed in its own
+//! transaction, claimed in the inbox as its own part of the event ([`Claim::part`]): a
+//! redelivery after a crash half-way applies only the tickets that were not, and a
+//! one-ticket event (or one written before baskets) is claimed exactly as before.
 
 use std::sync::Arc;
 
 use boxoffice_common::events::{
-    Event, ORDER_CANCELLED, ORDER_COMPLETED, ORDER_CREATED, TicketUpdated,
+    Basket, Event, ORDER_CANCELLED, ORDER_COMPLETED, ORDER_CREATED, OrderTicket, TicketUpdated,
 };
-use boxoffice_common::{Clock, OrderId, TicketId};
+use boxoffice_common::{Clock, OrderId};
 use boxoffice_platform::bus::Envelope;
 use boxoffice_platform::consumer::{EventHandler, Handled};
 use boxoffice_platform::store::{Claim, Decision, Modified};
@@ -43,35 +48,42 @@ impl OrderEvents {
         }
     }
 
-    /// Applies `transition` to the ticket, publishing `ticket:updated` if it changed.
+    /// Applies `transition` to every ticket of the basket, each in a transaction of its
+    /// own under its part of the event's claim, publishing `ticket:updated` for each one
+    /// that changed. Applied if any did.
     async fn apply(
         &self,
         event: &Envelope,
-        ticket: TicketId,
+        basket: &[OrderTicket],
         transition: Transition,
         order: OrderId,
     ) -> anyhow::Result<Handled> {
-        let now = self.clock.now();
-        let outcome = self
-            .store
-            .modify(
-                ticket.get(),
-                Some(Self::claim(event)),
-                Box::new(move |ticket: &mut Ticket| {
-                    Ok(match transition(ticket, order) {
-                        Some(updated) => Decision::Save(vec![Envelope::new(SOURCE, now, &updated)]),
-                        None => Decision::Keep,
-                    })
-                }),
-            )
-            .await?;
-        match outcome {
-            Modified::Saved(_) => Ok(Handled::Applied),
-            Modified::Unchanged(_) | Modified::Duplicate | Modified::Missing => {
-                Ok(Handled::Ignored)
+        let mut handled = Handled::Ignored;
+        for (index, ticket) in basket.iter().enumerate() {
+            let now = self.clock.now();
+            let claim = Self::claim(event).part(index, ticket.id);
+            let outcome = self
+                .store
+                .modify(
+                    ticket.id,
+                    Some(claim),
+                    Box::new(move |ticket: &mut Ticket| {
+                        Ok(match transition(ticket, order) {
+                            Some(updated) => {
+                                Decision::Save(vec![Envelope::new(SOURCE, now, &updated)])
+                            }
+                            None => Decision::Keep,
+                        })
+                    }),
+                )
+                .await?;
+            match outcome {
+                Modified::Saved(_) => handled = Handled::Applied,
+                Modified::Unchanged(_) | Modified::Duplicate | Modified::Missing => {}
+                Modified::Refused(refusal) => anyhow::bail!("unexpected refusal: {refusal}"),
             }
-            Modified::Refused(refusal) => anyhow::bail!("unexpected refusal: {refusal}"),
         }
+        Ok(handled)
     }
 }
 
@@ -81,22 +93,25 @@ impl EventHandler for OrderEvents {
         match event.event()? {
             Event::OrderCreated(order) => {
                 if self.store.is_order_closed(order.id).await? {
-                    // Its cancellation overtook it: the order must not hold the ticket.
+                    // Its cancellation overtook it: the order must hold none of its tickets.
                     self.store.claim_only(Self::claim(event)).await?;
                     return Ok(Handled::Ignored);
                 }
-                let (ticket, order) = (TicketId(order.ticket.id), OrderId(order.id));
-                self.apply(event, ticket, Ticket::reserve, order).await
+                let basket = order.basket();
+                self.apply(event, basket, Ticket::reserve, OrderId(order.id))
+                    .await
             }
             Event::OrderCancelled(order) => {
                 // Remembered first, idempotently: a redelivery after a crash repeats it.
                 self.store.close_order(order.id).await?;
-                let (ticket, order) = (TicketId(order.ticket.id), OrderId(order.id));
-                self.apply(event, ticket, Ticket::release, order).await
+                let basket = order.basket();
+                self.apply(event, basket, Ticket::release, OrderId(order.id))
+                    .await
             }
             Event::OrderCompleted(order) => {
-                let (ticket, order) = (TicketId(order.ticket.id), OrderId(order.id));
-                self.apply(event, ticket, Ticket::sell, order).await
+                let basket = order.basket();
+                self.apply(event, basket, Ticket::sell, OrderId(order.id))
+                    .await
             }
             Event::TicketCreated(_)
             | Event::TicketUpdated(_)
@@ -110,6 +125,8 @@ impl EventHandler for OrderEvents {
             | Event::PaymentAuthorized(_)
             | Event::OrderRefused(_)
             | Event::QueueLine(_)
+            | Event::EventCreated(_)
+            | Event::EventUpdated(_)
             | Event::Unknown => Ok(Handled::Ignored),
         }
     }

@@ -1,36 +1,40 @@
 //! The `/api/tickets` routes. Thin: authenticate, parse, call the service, shape JSON.
+//! The catalogue's `/api/events` routes are in [`events`]; the listing's query
+//! parameters in `ticket_query`.
+
+pub mod events;
+mod ticket_query;
 
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use boxoffice_common::id::parse_id;
+use boxoffice_common::TicketId;
 use boxoffice_common::money::MajorUnits;
-use boxoffice_common::{Money, TicketId};
 use boxoffice_platform::http::{ApiError, ApiJson, AuthUser, ErrorBody, ErrorItem, PathId};
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize};
 use time::OffsetDateTime;
+use utoipa::ToSchema;
 use utoipa::openapi::schema::{
     KnownFormat, ObjectBuilder, OneOfBuilder, Schema, SchemaFormat, Type,
 };
-use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::domain::{Ticket, TicketDraft, TicketError, TicketStatus};
+use self::ticket_query::ListParams;
+use crate::domain::{Patch, Ticket, TicketError, TicketInput};
+use crate::service::events::CatalogueService;
 use crate::service::{TicketsError, TicketsService};
-use crate::store::{ListQuery, Sort, StatusFilter};
 
 pub const TAG: &str = "tickets";
-const DEFAULT_LIMIT: u32 = 50;
-const MAX_LIMIT: u32 = 200;
 
-/// The `/api/tickets` routes, documented.
-pub fn router(service: TicketsService) -> OpenApiRouter {
+/// The `/api/tickets` and `/api/events` routes, documented.
+pub fn router(tickets: TicketsService, catalogue: CatalogueService) -> OpenApiRouter {
     OpenApiRouter::new()
         .routes(routes!(create_ticket, list_tickets))
         .routes(routes!(show_ticket, update_ticket, delete_ticket))
-        .with_state(service)
+        .with_state(tickets)
+        .merge(events::router(catalogue))
 }
 
 /// A ticket as clients see it.
@@ -52,6 +56,12 @@ pub struct TicketBody {
     #[serde(with = "time::serde::rfc3339")]
     #[schema(value_type = String, format = DateTime)]
     created_at: OffsetDateTime,
+    /// The catalogue event the ticket is for, or `null`.
+    #[schema(required = true)]
+    event_id: Option<String>,
+    /// Its serial number within that event, or `null`.
+    #[schema(required = true)]
+    serial_number: Option<String>,
 }
 
 impl From<Ticket> for TicketBody {
@@ -66,6 +76,8 @@ impl From<Ticket> for TicketBody {
             status: ticket.status.as_str(),
             version: ticket.version,
             created_at: ticket.created_at,
+            event_id: ticket.event_id.map(|e| e.to_string()),
+            serial_number: ticket.serial_number,
         }
     }
 }
@@ -84,6 +96,36 @@ pub struct TicketRequest {
     /// Up to 5000 characters.
     #[serde(default)]
     description: Option<String>,
+    /// The catalogue event the ticket is for: it must exist and not have started. Omitted
+    /// on an edit: the ticket keeps its event; `null`: the ticket is for no event.
+    #[serde(default, rename = "eventId", deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
+    event_id: Option<Option<serde_json::Value>>,
+    /// 1–64 characters after trimming, unique among the event's tickets that are not
+    /// withdrawn; only with an event. Omitted on an edit: kept while the event stays the
+    /// same, dropped when it changes; `null`: none.
+    #[serde(default, rename = "serialNumber", deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
+    serial_number: Option<Option<serde_json::Value>>,
+}
+
+/// Reads a field that is in the body, `null` or not (`Some(None)` for `null`); a field
+/// that is not there is serde's default, `None`. Tells "omitted" from `null`.
+fn present<'de, D: Deserializer<'de>>(
+    field: D,
+) -> Result<Option<Option<serde_json::Value>>, D::Error> {
+    Option::<serde_json::Value>::deserialize(field).map(Some)
+}
+
+/// What a request said about an optional text field. Any other JSON type is taken as
+/// text that cannot be valid, so it is the field's own validation error.
+fn patch(field: &Option<Option<serde_json::Value>>) -> Patch<&str> {
+    match field {
+        None => Patch::Keep,
+        Some(None | Some(serde_json::Value::Null)) => Patch::Clear,
+        Some(Some(serde_json::Value::String(text))) => Patch::Set(text),
+        Some(Some(_)) => Patch::Set(""),
+    }
 }
 
 /// The documented `price` of [`TicketRequest`]: a JSON number, or the same amount as a
@@ -107,124 +149,19 @@ fn price_schema() -> Schema {
 }
 
 impl TicketRequest {
-    fn draft(&self) -> Result<TicketDraft, ApiError> {
+    fn input(&self) -> Result<TicketInput, ApiError> {
         let price = match &self.price {
             Some(serde_json::Value::Number(number)) => number.as_f64().map(MajorUnits::Number),
             Some(serde_json::Value::String(text)) => Some(MajorUnits::Decimal(text)),
             _ => None,
         };
-        Ok(TicketDraft::parse(
+        Ok(TicketInput::parse(
             self.title.as_deref(),
             price,
             self.description.as_deref(),
+            patch(&self.event_id),
+            patch(&self.serial_number),
         )?)
-    }
-}
-
-/// Listing filters. All optional.
-#[derive(Debug, Default, Deserialize, IntoParams)]
-#[serde(rename_all = "camelCase")]
-#[into_params(parameter_in = Query)]
-pub struct ListParams {
-    /// Title contains this text (case-insensitive).
-    q: Option<String>,
-    /// Lowest price, major units.
-    min_price: Option<String>,
-    /// Highest price, major units.
-    max_price: Option<String>,
-    /// One seller's tickets.
-    user_id: Option<String>,
-    /// `available`, `reserved`, `sold` or `all`; default: not sold.
-    status: Option<String>,
-    /// `price`, `-price` or `newest`; default: oldest first.
-    sort: Option<String>,
-    /// Page size, 1–200, default 50.
-    limit: Option<String>,
-    /// 1-based page number.
-    page: Option<String>,
-}
-
-impl ListParams {
-    fn parse(&self) -> Result<ListQuery, ApiError> {
-        let mut problems = Vec::new();
-        let mut bad = |field: &str, message: &str| problems.push(ErrorItem::field(field, message));
-        let price = |text: &Option<String>, field: &str, bad: &mut dyn FnMut(&str, &str)| {
-            let text = text.as_deref()?;
-            match text.parse::<f64>() {
-                Ok(v) if v.is_finite() && v >= 0.0 => {
-                    Some(Money::from_minor((v * 100.0).round() as i64))
-                }
-                _ => {
-                    bad(field, &format!("{field} must be a number of at least 0"));
-                    None
-                }
-            }
-        };
-        let min_price = price(&self.min_price, "minPrice", &mut bad);
-        let max_price = price(&self.max_price, "maxPrice", &mut bad);
-        let seller = match self.user_id.as_deref().map(parse_id) {
-            Some(None) => {
-                bad("userId", "userId must be a user id");
-                None
-            }
-            Some(id) => id,
-            None => None,
-        };
-        let status = match self.status.as_deref() {
-            None => StatusFilter::NotSold,
-            Some("all") => StatusFilter::All,
-            Some(text) => match TicketStatus::parse(text) {
-                Some(status) => StatusFilter::Only(status),
-                None => {
-                    bad("status", "status must be available, reserved, sold or all");
-                    StatusFilter::NotSold
-                }
-            },
-        };
-        let sort = match self.sort.as_deref() {
-            None => Sort::Oldest,
-            Some("price") => Sort::PriceAscending,
-            Some("-price") => Sort::PriceDescending,
-            Some("newest") => Sort::Newest,
-            Some(_) => {
-                bad("sort", "sort must be price, -price or newest");
-                Sort::Oldest
-            }
-        };
-        let limit = match self.limit.as_deref().map(str::parse::<u32>) {
-            None => DEFAULT_LIMIT,
-            Some(Ok(limit)) if (1..=MAX_LIMIT).contains(&limit) => limit,
-            Some(_) => {
-                bad("limit", "limit must be between 1 and 200");
-                DEFAULT_LIMIT
-            }
-        };
-        let page = match self.page.as_deref().map(str::parse::<u64>) {
-            None => 1,
-            Some(Ok(page)) if page >= 1 => page,
-            Some(_) => {
-                bad("page", "page must be 1 or more");
-                1
-            }
-        };
-        if !problems.is_empty() {
-            return Err(ApiError::Validation(problems));
-        }
-        Ok(ListQuery {
-            text: self
-                .q
-                .as_deref()
-                .map(str::trim)
-                .filter(|q| !q.is_empty())
-                .map(str::to_owned),
-            min_price,
-            max_price,
-            seller,
-            status,
-            sort,
-            limit,
-            offset: (page - 1).saturating_mul(u64::from(limit)),
-        })
     }
 }
 
@@ -234,7 +171,9 @@ impl ListParams {
     request_body = TicketRequest,
     responses(
         (status = 201, description = "Listed; `ticket:created` published", body = TicketBody),
-        (status = 400, description = "`Title is required`, `Price must be greater than 0`, …", body = ErrorBody),
+        (status = 400, description = "`Title is required`, `Price must be greater than 0`, \
+            `Event not found`, `Event has already started` (field `eventId`), `Ticket already \
+            exists` (field `serialNumber`), …", body = ErrorBody),
         (status = 401, description = "Not signed in", body = ErrorBody),
     ),
     security(("session_cookie" = []), ("bearer" = []))
@@ -244,11 +183,13 @@ async fn create_ticket(
     user: AuthUser,
     ApiJson(body): ApiJson<TicketRequest>,
 ) -> Result<Response, ApiError> {
-    let ticket = service.create(user.id(), body.draft()?).await?;
+    let draft = body.input()?.into_draft(None)?;
+    let ticket = service.create(user.id(), draft).await?;
     Ok((StatusCode::CREATED, axum::Json(TicketBody::from(ticket))).into_response())
 }
 
-/// Tickets for sale, oldest first. The total number matching is in `X-Total-Count`.
+/// Tickets for sale, oldest first; `eventId` narrows them to one event's. The total
+/// number matching is in `X-Total-Count`.
 #[utoipa::path(
     get, path = "/api/tickets", tag = TAG,
     params(ListParams),
@@ -287,14 +228,17 @@ async fn show_ticket(
     Ok(axum::Json(ticket.into()))
 }
 
-/// Edit a ticket: only its seller, only while nobody holds it.
+/// Edit a ticket: only its seller, only while nobody holds it. An omitted `eventId` keeps
+/// the ticket's event (and an omitted `serialNumber` its serial), which must still not
+/// have started.
 #[utoipa::path(
     put, path = "/api/tickets/{id}", tag = TAG,
     params(("id" = String, Path, description = "Ticket id")),
     request_body = TicketRequest,
     responses(
         (status = 200, description = "Edited; version + 1; `ticket:updated` published", body = TicketBody),
-        (status = 400, description = "`Cannot edit a reserved ticket` or a validation error", body = ErrorBody),
+        (status = 400, description = "`Cannot edit a reserved ticket`, `Event not found`, \
+            `Event has already started`, `Ticket already exists` or another validation error", body = ErrorBody),
         (status = 401, description = "Not signed in, or not the seller", body = ErrorBody),
         (status = 404, description = "No such ticket", body = ErrorBody),
     ),
@@ -308,11 +252,9 @@ async fn update_ticket(
 ) -> Result<axum::Json<TicketBody>, ApiError> {
     let (user, id) = (user.id(), TicketId(id));
     // Existence and ownership come before validation, as for the reservation.
-    let ticket = service.get(id).await?;
-    if ticket.user_id != user.get() {
-        return Err(ApiError::Unauthorized);
-    }
-    let ticket = service.update(user, id, body.draft()?).await?;
+    let current = service.owned(user, id).await?;
+    let draft = body.input()?.into_draft(Some(&current))?;
+    let ticket = service.update(user, id, draft).await?;
     Ok(axum::Json(ticket.into()))
 }
 

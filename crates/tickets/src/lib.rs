@@ -1,15 +1,21 @@
-//! The tickets service: listings, and their reservation state (CONTRACT.md §4).
+//! The tickets service: listings and their reservation state (CONTRACT.md §4), and the
+//! events catalogue they are listed for (§11).
 //!
 //! * [`parts`] — the one entry point: routes, the `tickets-db` probe, the order-event
 //!   consumer and the outbox, for the composition root to launch.
-//! * [`domain`] — `Ticket`, `TicketDraft` validation, the reservation transitions; each
-//!   returns the event payload it causes. Pure.
-//! * [`service`] — the use-cases: list, show, create, edit, withdraw. Wraps payloads in
+//! * [`domain`] — `Ticket`, `TicketDraft` / `TicketInput` validation, the reservation
+//!   transitions; `domain::event` — `CatalogueEvent` (named so beside the bus's `Event`)
+//!   and its draft. Each change returns the event payload it causes. Pure.
+//! * [`service`] — the use-cases: list, show, create, edit, withdraw tickets;
+//!   `service::events` — create, show, list, edit catalogue events. Wraps payloads in
 //!   envelopes.
-//! * [`events`] — order events → reservation state, announced as `ticket:updated`.
-//! * [`http`] — the `/api/tickets` routes with their OpenAPI descriptions.
-//! * [`store`] — the `TicketStore` trait; SQL written once in `store/sql.rs`, with
-//!   SQLite and PostgreSQL transactions beside it.
+//! * [`events`] — order events → reservation state of every ticket of the order's
+//!   basket, announced as `ticket:updated`.
+//! * [`http`] — the `/api/tickets` and `/api/events` routes with their OpenAPI
+//!   descriptions.
+//! * [`store`] — the `TicketStore` and `CatalogueStore` traits; SQL written once in
+//!   `store/sql.rs` and `store/event_sql.rs`, with SQLite and PostgreSQL transactions
+//!   beside it.
 
 pub mod domain;
 pub mod events;
@@ -23,6 +29,7 @@ use boxoffice_common::Clock;
 use boxoffice_platform::runtime::ServiceParts;
 use boxoffice_platform::store::StoreProbe;
 pub use service::TicketsService;
+use service::events::CatalogueService;
 use tokio::sync::Notify;
 
 /// Everything the tickets service contributes to a process. `wake` is the notice the
@@ -34,9 +41,10 @@ pub fn parts(
     clock: Arc<dyn Clock>,
 ) -> ServiceParts {
     let service = TicketsService::new(Arc::clone(&store), Arc::clone(&clock));
+    let catalogue = CatalogueService::new(Arc::clone(&store), Arc::clone(&clock));
     let probe = StoreProbe::new("tickets-db", store.plumbing());
     let handler = Arc::new(events::OrderEvents::new(Arc::clone(&store), clock));
-    ServiceParts::new("tickets", http::router(service), vec![probe])
+    ServiceParts::new("tickets", http::router(service, catalogue), vec![probe])
         .consumer(events::CONSUMER, events::SUBSCRIBES_TO, handler)
         .events(store.plumbing(), wake)
 }

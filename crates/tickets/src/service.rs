@@ -1,14 +1,21 @@
 //! The tickets use-cases. The domain decides and returns the event payload; a use-case
 //! wraps it in an [`Envelope`] and hands both to the store in one call.
+//!
+//! A ticket for a catalogue event is checked against the event first (it exists, it has
+//! not started — events are never deleted, so the read cannot go stale in a way that
+//! matters); its serial number is left to the store's unique index. The catalogue's own
+//! use-cases are in [`events`].
+
+pub mod events;
 
 use std::sync::Arc;
 
-use boxoffice_common::{Clock, TicketId, UserId, new_id};
+use boxoffice_common::{Clock, Id, TicketId, UserId, new_id};
 use boxoffice_platform::bus::Envelope;
 use boxoffice_platform::store::{Decision, Modified};
 
-use crate::domain::{Ticket, TicketDraft, TicketError};
-use crate::store::{ListQuery, TicketStore};
+use crate::domain::{EVENT_NOT_FOUND, EVENT_STARTED, Ticket, TicketDraft, TicketError};
+use crate::store::{ListQuery, Listed, TicketStore};
 
 /// Name of this service in event envelopes.
 pub const SOURCE: &str = "tickets";
@@ -36,12 +43,26 @@ impl TicketsService {
         Self { store, clock }
     }
 
-    /// Lists a ticket for sale and announces it.
+    /// Lists a ticket for sale and announces it. A ticket for an event needs the event
+    /// to exist and not to have started, and its serial number to be free there.
     pub async fn create(&self, seller: UserId, draft: TicketDraft) -> Result<Ticket, TicketsError> {
         let now = self.clock.now();
+        self.check_event(draft.event_id).await?;
         let (ticket, created) = Ticket::list(TicketId(new_id()), seller, draft, now);
         let event = Envelope::new(SOURCE, now, &created);
-        self.store.insert(&ticket, &event).await?;
+        match self.store.insert(&ticket, &event).await? {
+            Listed::Saved => Ok(ticket),
+            Listed::SerialTaken => Err(TicketError::serial_taken().into()),
+        }
+    }
+
+    /// The ticket `id`, if `user` is its seller: what an edit starts from. Existence and
+    /// ownership come before validation, as the contract orders the errors.
+    pub async fn owned(&self, user: UserId, id: TicketId) -> Result<Ticket, TicketsError> {
+        let ticket = self.get(id).await?;
+        if ticket.user_id != user.get() {
+            return Err(TicketError::NotOwner.into());
+        }
         Ok(ticket)
     }
 
@@ -56,7 +77,8 @@ impl TicketsService {
         Ok(self.store.list(query).await?)
     }
 
-    /// Changes title, price and description; only the seller, only while available.
+    /// Changes title, price, description, event and serial; only the seller, only while
+    /// available. The event the ticket ends up with (kept or new) must not have started.
     pub async fn update(
         &self,
         user: UserId,
@@ -64,6 +86,7 @@ impl TicketsService {
         draft: TicketDraft,
     ) -> Result<Ticket, TicketsError> {
         let now = self.clock.now();
+        self.check_event(draft.event_id).await?;
         let outcome = self
             .store
             .modify(
@@ -101,6 +124,20 @@ impl TicketsService {
             Modified::Saved(_) | Modified::Unchanged(_) => Ok(()),
             Modified::Refused(rule) => Err(rule.into()),
             Modified::Missing | Modified::Duplicate => Err(TicketsError::NotFound),
+        }
+    }
+
+    /// A ticket may be for `event` only if it exists and has not started.
+    async fn check_event(&self, event: Option<Id>) -> Result<(), TicketsError> {
+        let Some(event) = event else {
+            return Ok(());
+        };
+        match self.store.event(event).await? {
+            None => Err(TicketError::field("eventId", EVENT_NOT_FOUND).into()),
+            Some(listing) if listing.event.has_started(self.clock.now()) => {
+                Err(TicketError::field("eventId", EVENT_STARTED).into())
+            }
+            Some(_) => Ok(()),
         }
     }
 }

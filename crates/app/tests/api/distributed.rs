@@ -14,11 +14,11 @@ use serde_json::{Value, json};
 
 use crate::helpers::{TEST_KEY, TestApp, User, WEBHOOK_SECRET, eventually, start};
 
-struct Cluster {
-    auth: TestApp,
-    tickets: TestApp,
-    orders: [TestApp; 2],
-    payments: [TestApp; 2],
+pub(crate) struct Cluster {
+    pub(crate) auth: TestApp,
+    pub(crate) tickets: TestApp,
+    pub(crate) orders: [TestApp; 2],
+    pub(crate) payments: [TestApp; 2],
     _expiration: [TestApp; 2],
     queue: [TestApp; 2],
     /// The fresh-id waiters of every orders, payments and queue replica.
@@ -56,7 +56,7 @@ async fn replicas(
     apps
 }
 
-async fn cluster(adjust: fn(&mut Settings)) -> Cluster {
+pub(crate) async fn cluster(adjust: fn(&mut Settings)) -> Cluster {
     boxoffice_platform::telemetry::init_tracing(Default::default());
     let nats = TestNats::start().await.expect("nats-server");
     let redis = TestRedis::new();

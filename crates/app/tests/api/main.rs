@@ -8,10 +8,13 @@ mod helpers;
 
 mod auth;
 mod bad_input;
+mod baskets;
 mod capture;
 mod classic_client;
 mod crash;
 mod distributed;
+mod distributed_baskets;
+mod events;
 mod flash_sale;
 mod fresh_ids;
 mod openapi;

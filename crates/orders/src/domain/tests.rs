@@ -14,6 +14,7 @@ fn order(status: OrderStatus) -> Order {
             price: Money::from_minor(2000),
             version: 0,
         },
+        more_tickets: vec![],
         status,
         expires_at: OffsetDateTime::UNIX_EPOCH,
         hold_until: OffsetDateTime::UNIX_EPOCH,
@@ -46,7 +47,7 @@ fn a_placed_order_holds_its_ticket_for_the_window_and_says_so() {
     let (id, buyer) = (OrderId(new_id()), UserId(new_id()));
     let window = std::time::Duration::from_secs(900);
     let (order, created) =
-        Order::place(id, buyer, ticket.clone(), later(0), window).expect("placed");
+        Order::place(id, buyer, vec![ticket.clone()], later(0), window).expect("placed");
     assert_eq!(
         (
             order.status,
@@ -69,11 +70,15 @@ fn a_placed_order_holds_its_ticket_for_the_window_and_says_so() {
                 id: ticket.id,
                 price: Some(2000)
             },
+            tickets: vec![OrderTicket {
+                id: ticket.id,
+                price: Some(2000)
+            }],
         }
     );
     let seller = UserId(ticket.user_id);
     assert_eq!(
-        Order::place(id, seller, ticket, later(0), window).map(|_| ()),
+        Order::place(id, seller, vec![ticket], later(0), window).map(|_| ()),
         Err(OrderError::Refused(OWN_TICKET))
     );
 }
@@ -98,6 +103,10 @@ fn the_buyer_cancels_a_live_order_once() {
                 id: live.ticket.id,
                 price: None
             },
+            tickets: vec![OrderTicket {
+                id: live.ticket.id,
+                price: None
+            }],
         }
     );
     assert_eq!(
@@ -155,6 +164,10 @@ fn a_payment_in_flight_extends_the_hold_up_to_the_ceiling() {
                 id: o.ticket.id,
                 price: Some(2000)
             },
+            tickets: vec![OrderTicket {
+                id: o.ticket.id,
+                price: Some(2000)
+            }],
         }
     );
     assert_eq!(
@@ -212,6 +225,10 @@ fn only_live_orders_complete() {
                 id: live.ticket.id,
                 price: None
             },
+            tickets: vec![OrderTicket {
+                id: live.ticket.id,
+                price: None
+            }],
         })
     );
     assert!(order(OrderStatus::Created).complete().is_some());
@@ -261,4 +278,89 @@ fn an_authorized_payment_completes_a_held_order_and_is_refused_otherwise() {
         "{events:?}"
     );
     assert_eq!(cancelled.version, 0, "a refusal changes nothing");
+}
+
+#[test]
+fn a_basket_holds_every_ticket_and_its_events_name_them_all() {
+    let seller = new_id();
+    let ticket = |price| TicketReplica {
+        id: new_id(),
+        title: "Seat".into(),
+        price: Money::from_minor(price),
+        user_id: seller,
+        version: 0,
+        deleted: false,
+    };
+    let (a, b, c) = (ticket(1000), ticket(2550), ticket(450));
+    let buyer = UserId(new_id());
+    let window = std::time::Duration::from_secs(60);
+    let asked = vec![a.clone(), b.clone(), c.clone()];
+    let (mut order, created) =
+        Order::place(OrderId(new_id()), buyer, asked, later(0), window).expect("placed");
+    assert_eq!(order.ticket.id, a.id, "the first asked is `ticket`");
+    let ids: Vec<Id> = order.tickets().map(|t| t.id).collect();
+    assert_eq!(ids, vec![a.id, b.id, c.id], "in the order asked");
+    assert_eq!(order.total(), Money::from_minor(4000));
+    assert_eq!(created.ticket.id, a.id);
+    let priced: Vec<_> = created.tickets.iter().map(|t| (t.id, t.price)).collect();
+    assert_eq!(
+        priced,
+        vec![(a.id, Some(1000)), (b.id, Some(2550)), (c.id, Some(450))]
+    );
+
+    let cancelled = order.cancel_by(buyer).expect("cancel");
+    let freed: Vec<Id> = cancelled.tickets.iter().map(|t| t.id).collect();
+    assert_eq!(freed, ids, "cancelling frees the whole basket");
+
+    let mine = TicketReplica {
+        user_id: buyer.get(),
+        ..ticket(100)
+    };
+    assert_eq!(
+        Order::place(OrderId(new_id()), buyer, vec![a, mine], later(0), window).map(|_| ()),
+        Err(OrderError::Refused(OWN_TICKET)),
+        "one of the buyer's own tickets refuses the basket"
+    );
+    assert_eq!(
+        Order::place(OrderId(new_id()), buyer, vec![], later(0), window).map(|_| ()),
+        Err(OrderError::Refused(TICKET_ID_REQUIRED))
+    );
+}
+
+#[test]
+fn a_tickets_refusal_follows_the_contracts_order() {
+    let buyer = UserId(new_id());
+    let ticket = TicketReplica {
+        id: new_id(),
+        title: "Seat".into(),
+        price: Money::from_minor(100),
+        user_id: new_id(),
+        version: 0,
+        deleted: false,
+    };
+    let own = TicketReplica {
+        user_id: buyer.get(),
+        ..ticket.clone()
+    };
+    let busy = LineGate {
+        ticket_id: ticket.id,
+        version: 1,
+        waiting: 1,
+        turn: None,
+    };
+    let now = later(0);
+    assert_eq!(refusal(buyer, &ticket, false, None, now), None);
+    assert_eq!(
+        refusal(buyer, &own, true, Some(&busy), now),
+        Some(OWN_TICKET)
+    );
+    assert_eq!(
+        refusal(buyer, &ticket, true, Some(&busy), now),
+        Some(ALREADY_RESERVED),
+        "a held ticket is reserved, whatever its line"
+    );
+    assert_eq!(
+        refusal(buyer, &ticket, false, Some(&busy), now),
+        Some(NEXT_IN_LINE)
+    );
 }

@@ -6,15 +6,20 @@
 //!   the binding of a domain value to a statement's placeholders.
 //! * `reads` — the reads, generic over the database, run on a pool or inside a
 //!   transaction.
+//! * `holds` — holding a basket's tickets and asking which are held, statements as long
+//!   as the basket.
 //! * `sqlite` / `postgres` — the transactions: `BEGIN IMMEDIATE` on SQLite, row and
 //!   advisory locks on PostgreSQL, in plain sight per database.
 //!
 //! Changes to an order go through [`OrderStore::modify`] (inbox claim, locked load, pure
 //! decision, save with outbox rows — one transaction, platform's store kit); replica
-//! updates through [`OrderStore::apply_to_replica`] in the same way. Placing an order is a
-//! plain insert that the unique index `orders_one_holder_per_ticket` accepts for exactly
-//! one live order per ticket.
+//! updates through [`OrderStore::apply_to_replica`] in the same way. Placing an order
+//! inserts it with one `ticket_holds` row per ticket in one transaction; the table's
+//! primary key admits exactly one live or paid order per ticket, so a basket is held
+//! whole or not at all. Cancelling an order deletes its rows in the transaction that
+//! cancels it.
 
+mod holds;
 mod postgres;
 mod reads;
 mod rows;
@@ -64,8 +69,9 @@ pub enum ReplicaOutcome {
 #[async_trait::async_trait]
 pub trait OrderStore: Send + Sync + 'static {
     async fn ticket(&self, id: Id) -> anyhow::Result<Option<TicketReplica>>;
-    /// Inserts a new order with its `order:created` event. `false` when another live or
-    /// completed order already holds the ticket (nothing was written).
+    /// Inserts a new order with its `order:created` event, holding all of its tickets.
+    /// `false` when another live or completed order already holds any of them (then
+    /// nothing was written).
     async fn insert(&self, order: &Order, event: &Envelope) -> anyhow::Result<bool>;
     async fn get(&self, id: Id) -> anyhow::Result<Option<Order>>;
     /// A buyer's orders, oldest first.
@@ -84,8 +90,8 @@ pub trait OrderStore: Send + Sync + 'static {
         claim: Claim<'_>,
         change: ReplicaChange,
     ) -> anyhow::Result<ReplicaOutcome>;
-    /// Whether a live or completed order holds the ticket.
-    async fn is_held(&self, ticket_id: Id) -> anyhow::Result<bool>;
+    /// Which of `tickets` a live or completed order holds, in no particular order.
+    async fn held_among(&self, tickets: &[Id]) -> anyhow::Result<Vec<Id>>;
     /// The ticket and its line as the queue service last reported it, in one read: what
     /// placing an order needs to know.
     async fn ticket_with_line(

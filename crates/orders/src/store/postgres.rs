@@ -20,10 +20,10 @@ use sqlx::postgres::PgPool;
 use tokio::sync::Notify;
 
 use super::{
-    Change, OrderModified, OrderStore, ReplicaChange, ReplicaDecision, ReplicaOutcome, reads, rows,
-    sql,
+    Change, OrderModified, OrderStore, ReplicaChange, ReplicaDecision, ReplicaOutcome, holds,
+    reads, rows, sql,
 };
-use crate::domain::{LineGate, Order, TicketReplica};
+use crate::domain::{LineGate, Order, OrderStatus, TicketReplica};
 
 #[derive(Debug, Clone)]
 pub struct PostgresOrderStore {
@@ -56,11 +56,6 @@ impl OrderStore for PostgresOrderStore {
     }
 
     async fn insert(&self, order: &Order, event: &Envelope) -> anyhow::Result<bool> {
-        // In a rush most attempts are for a ticket already held: answer those with a read,
-        // without a transaction. The unique index below still decides every race.
-        if self.is_held(order.ticket.id).await? {
-            return Ok(false);
-        }
         let mut tx = self.pool.begin().await?;
         match rows::bind_new_order(sqlx::query(sql::INSERT_ORDER), order)
             .execute(&mut *tx)
@@ -69,6 +64,11 @@ impl OrderStore for PostgresOrderStore {
             Ok(_) => {}
             Err(err) if is_unique_violation(&err) => return Ok(false),
             Err(err) => return Err(anyhow::Error::new(err).context("inserting order")),
+        }
+        match holds::hold(&mut *tx, order).await {
+            Ok(()) => {}
+            Err(err) if is_unique_violation(&err) => return Ok(false),
+            Err(err) => return Err(anyhow::Error::new(err).context("holding tickets")),
         }
         outbox::enqueue(&mut tx, event).await?;
         tx.commit().await?;
@@ -113,6 +113,13 @@ impl OrderStore for PostgresOrderStore {
             .execute(&mut *tx)
             .await
             .context("saving order")?;
+        if order.status == OrderStatus::Cancelled {
+            sqlx::query(sql::RELEASE_HOLDS)
+                .bind(DbId(order.id))
+                .execute(&mut *tx)
+                .await
+                .context("freeing the order's tickets")?;
+        }
         for event in &events {
             outbox::enqueue(&mut tx, event).await?;
         }
@@ -161,8 +168,8 @@ impl OrderStore for PostgresOrderStore {
         Ok(ReplicaOutcome::Applied)
     }
 
-    async fn is_held(&self, ticket_id: Id) -> anyhow::Result<bool> {
-        reads::is_held(&self.pool, ticket_id).await
+    async fn held_among(&self, tickets: &[Id]) -> anyhow::Result<Vec<Id>> {
+        holds::held_among(&self.pool, tickets).await
     }
 
     async fn ticket_with_line(

@@ -86,18 +86,3 @@ where
         .await?;
     Ok(row.map(Into::into))
 }
-
-/// Whether a live or completed order holds the ticket.
-pub(super) async fn is_held<'c, E, DB>(conn: E, ticket_id: Id) -> anyhow::Result<bool>
-where
-    E: Executor<'c, Database = DB>,
-    DB: Database,
-    DB::Arguments: IntoArguments<DB>,
-    DbId: Encode<'static, DB> + Type<DB>,
-{
-    let held = sqlx::query::<DB>(sql::TICKET_HELD)
-        .bind(DbId(ticket_id))
-        .fetch_optional(conn)
-        .await?;
-    Ok(held.is_some())
-}

@@ -7,8 +7,9 @@
 //! store repeats a column list.
 
 use anyhow::Context;
-use boxoffice_common::Money;
+use boxoffice_common::{Id, Money};
 use boxoffice_platform::db::{DbId, DbTime};
+use serde::{Deserialize, Serialize};
 use sqlx::query::Query;
 use sqlx::{Database, Encode, Type};
 
@@ -26,6 +27,8 @@ pub(super) struct OrderRow {
     ticket_title: String,
     ticket_price: i64,
     ticket_version: i64,
+    /// The basket's other tickets as JSON ([`StoredTicket`]s); `NULL` for one ticket.
+    more_tickets: Option<String>,
     status: String,
     cancel_reason: Option<String>,
     expires_at: DbTime,
@@ -48,6 +51,14 @@ impl TryFrom<OrderRow> for Order {
                 price: Money::from_minor(row.ticket_price),
                 version: row.ticket_version,
             },
+            more_tickets: match row.more_tickets.as_deref() {
+                None => vec![],
+                Some(json) => serde_json::from_str::<Vec<StoredTicket>>(json)
+                    .context("stored basket")?
+                    .into_iter()
+                    .map(OrderedTicket::from)
+                    .collect(),
+            },
             status: OrderStatus::parse(&row.status).context("stored status")?,
             expires_at: row.expires_at.into(),
             hold_until: row.hold_until.unwrap_or(row.expires_at).into(),
@@ -56,6 +67,46 @@ impl TryFrom<OrderRow> for Order {
             cancel_reason: row.cancel_reason.as_deref().and_then(CancelReason::parse),
         })
     }
+}
+
+/// A basket ticket after the first, as `orders.more_tickets` keeps it (money in minor
+/// units, like every other column).
+#[derive(Debug, Serialize, Deserialize)]
+struct StoredTicket {
+    id: Id,
+    title: String,
+    price: i64,
+    version: i64,
+}
+
+impl From<StoredTicket> for OrderedTicket {
+    fn from(stored: StoredTicket) -> Self {
+        Self {
+            id: stored.id,
+            title: stored.title,
+            price: Money::from_minor(stored.price),
+            version: stored.version,
+        }
+    }
+}
+
+/// `orders.more_tickets` for `order`: `NULL` for a one-ticket order.
+fn more_tickets_json(order: &Order) -> Option<String> {
+    if order.more_tickets.is_empty() {
+        return None;
+    }
+    let stored: Vec<StoredTicket> = order
+        .more_tickets
+        .iter()
+        .map(|ticket| StoredTicket {
+            id: ticket.id,
+            title: ticket.title.clone(),
+            price: ticket.price.minor(),
+            version: ticket.version,
+        })
+        .collect();
+    // A list of plain structs always serialises.
+    serde_json::to_string(&stored).ok()
 }
 
 /// `tickets` (the replica) as `sql::TICKET_BY_ID` selects it.
@@ -120,6 +171,7 @@ where
     DbId: Encode<'static, DB> + Type<DB>,
     DbTime: Encode<'static, DB> + Type<DB>,
     String: Encode<'static, DB> + Type<DB>,
+    Option<String>: Encode<'static, DB>,
     &'static str: Encode<'static, DB> + Type<DB>,
     Option<&'static str>: Encode<'static, DB>,
     i64: Encode<'static, DB> + Type<DB>,
@@ -131,6 +183,7 @@ where
         .bind(order.ticket.title.clone())
         .bind(order.ticket.price.minor())
         .bind(order.ticket.version)
+        .bind(more_tickets_json(order))
         .bind(order.status.as_str())
         .bind(order.cancel_reason.map(CancelReason::as_str))
         .bind(DbTime(order.expires_at))

@@ -5,32 +5,40 @@
 
 /// One order by id, for reading.
 pub const ORDER_BY_ID: &str = "SELECT id, user_id, ticket_id, ticket_title, ticket_price, \
-     ticket_version, status, cancel_reason, expires_at, hold_until, version, created_at \
-     FROM orders WHERE id = $1";
+     ticket_version, more_tickets, status, cancel_reason, expires_at, hold_until, version, \
+     created_at FROM orders WHERE id = $1";
 
 /// [`ORDER_BY_ID`] with a row lock, for a change (PostgreSQL only: on SQLite the whole
 /// database is locked by `BEGIN IMMEDIATE` instead).
 pub const ORDER_BY_ID_FOR_UPDATE_PG: &str = "SELECT id, user_id, ticket_id, ticket_title, \
-     ticket_price, ticket_version, status, cancel_reason, expires_at, hold_until, version, \
-     created_at FROM orders WHERE id = $1 FOR UPDATE";
+     ticket_price, ticket_version, more_tickets, status, cancel_reason, expires_at, \
+     hold_until, version, created_at FROM orders WHERE id = $1 FOR UPDATE";
 
 /// A buyer's orders, oldest first.
 pub const ORDERS_OF_USER: &str = "SELECT id, user_id, ticket_id, ticket_title, ticket_price, \
-     ticket_version, status, cancel_reason, expires_at, hold_until, version, created_at \
-     FROM orders WHERE user_id = $1 ORDER BY created_at, id";
+     ticket_version, more_tickets, status, cancel_reason, expires_at, hold_until, version, \
+     created_at FROM orders WHERE user_id = $1 ORDER BY created_at, id";
 
-/// A new order; the unique index `orders_one_holder_per_ticket` refuses a second live one.
+/// A new order. Its tickets are held by [`HOLD_TICKETS`] rows in the same transaction.
 pub const INSERT_ORDER: &str = "INSERT INTO orders (id, user_id, ticket_id, ticket_title, \
-     ticket_price, ticket_version, status, cancel_reason, expires_at, hold_until, version, \
-     created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)";
+     ticket_price, ticket_version, more_tickets, status, cancel_reason, expires_at, \
+     hold_until, version, created_at) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)";
+
+/// The start of the statement that holds an order's tickets, one row per ticket; the rows
+/// follow as `VALUES` (see `holds.rs`). The primary key refuses a ticket another order
+/// holds, which fails the whole statement and so the whole basket.
+pub const HOLD_TICKETS: &str = "INSERT INTO ticket_holds (ticket_id, order_id) ";
+
+/// The start of the query for which of some tickets are held; the list follows.
+pub const HELD_AMONG: &str = "SELECT ticket_id FROM ticket_holds WHERE ticket_id IN (";
+
+/// Frees every ticket of a cancelled order.
+pub const RELEASE_HOLDS: &str = "DELETE FROM ticket_holds WHERE order_id = $1";
 
 /// What a change to an order may change.
 pub const UPDATE_ORDER: &str = "UPDATE orders SET status = $1, cancel_reason = $2, \
      expires_at = $3, version = $4 WHERE id = $5";
-
-/// Whether a live or completed order holds the ticket.
-pub const TICKET_HELD: &str = "SELECT 1 FROM orders WHERE ticket_id = $1 \
-     AND status IN ('created', 'awaiting:payment', 'complete') LIMIT 1";
 
 /// One ticket of the replica.
 pub const TICKET_BY_ID: &str =

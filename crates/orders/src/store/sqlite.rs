@@ -8,8 +8,8 @@ use std::sync::Arc;
 use anyhow::Context;
 use boxoffice_common::Id;
 use boxoffice_platform::bus::Envelope;
-use boxoffice_platform::db::is_unique_violation;
 use boxoffice_platform::db::sqlite::SqliteDb;
+use boxoffice_platform::db::{DbId, is_unique_violation};
 use boxoffice_platform::idempotency::IdempotencyKeys;
 use boxoffice_platform::idempotency::sqlite::SqliteKeys;
 use boxoffice_platform::outbox::sqlite as outbox;
@@ -17,10 +17,10 @@ use boxoffice_platform::store::{Claim, Decision, Modified, Plumbing};
 use tokio::sync::Notify;
 
 use super::{
-    Change, OrderModified, OrderStore, ReplicaChange, ReplicaDecision, ReplicaOutcome, reads, rows,
-    sql,
+    Change, OrderModified, OrderStore, ReplicaChange, ReplicaDecision, ReplicaOutcome, holds,
+    reads, rows, sql,
 };
-use crate::domain::{LineGate, Order, TicketReplica};
+use crate::domain::{LineGate, Order, OrderStatus, TicketReplica};
 
 #[derive(Debug, Clone)]
 pub struct SqliteOrderStore {
@@ -45,12 +45,6 @@ impl OrderStore for SqliteOrderStore {
     }
 
     async fn insert(&self, order: &Order, event: &Envelope) -> anyhow::Result<bool> {
-        // In a rush most attempts are for a ticket already held: answer those from a
-        // reader, leaving the single writer to the attempts that can succeed. The unique
-        // index below still decides every race.
-        if self.is_held(order.ticket.id).await? {
-            return Ok(false);
-        }
         let mut tx = self.db.begin_write().await?;
         match rows::bind_new_order(sqlx::query(sql::INSERT_ORDER), order)
             .execute(&mut *tx)
@@ -59,6 +53,11 @@ impl OrderStore for SqliteOrderStore {
             Ok(_) => {}
             Err(err) if is_unique_violation(&err) => return Ok(false),
             Err(err) => return Err(anyhow::Error::new(err).context("inserting order")),
+        }
+        match holds::hold(&mut *tx, order).await {
+            Ok(()) => {}
+            Err(err) if is_unique_violation(&err) => return Ok(false),
+            Err(err) => return Err(anyhow::Error::new(err).context("holding tickets")),
         }
         outbox::enqueue(&mut tx, event).await?;
         tx.commit().await?;
@@ -102,6 +101,13 @@ impl OrderStore for SqliteOrderStore {
             .execute(&mut *tx)
             .await
             .context("saving order")?;
+        if order.status == OrderStatus::Cancelled {
+            sqlx::query(sql::RELEASE_HOLDS)
+                .bind(DbId(order.id))
+                .execute(&mut *tx)
+                .await
+                .context("freeing the order's tickets")?;
+        }
         for event in &events {
             outbox::enqueue(&mut tx, event).await?;
         }
@@ -141,8 +147,8 @@ impl OrderStore for SqliteOrderStore {
         Ok(ReplicaOutcome::Applied)
     }
 
-    async fn is_held(&self, ticket_id: Id) -> anyhow::Result<bool> {
-        reads::is_held(&self.db.reader, ticket_id).await
+    async fn held_among(&self, tickets: &[Id]) -> anyhow::Result<Vec<Id>> {
+        holds::held_among(&self.db.reader, tickets).await
     }
 
     async fn ticket_with_line(

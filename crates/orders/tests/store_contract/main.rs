@@ -5,9 +5,11 @@
 //!   saved with their events and claimed once, dead letters kept.
 //! * `replica` — the ticket replica's version rule and the line gate, at the store.
 //! * `consumer` — the same rules driven by events through `OrdersEvents`.
+//! * `baskets` — multi-ticket orders: all or nothing, overlapping baskets racing.
 //! * `fresh` — a request waiting for a fresh ticket is woken by the consumer's commit.
 //! * `support` — the subjects (a fresh database each) and shared builders.
 
+mod baskets;
 mod consumer;
 mod fresh;
 mod holding;

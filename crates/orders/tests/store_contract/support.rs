@@ -68,6 +68,7 @@ pub fn order(buyer: Uuid, ticket: Uuid, created: i64) -> Order {
             price: Money::from_minor(2000),
             version: 0,
         },
+        more_tickets: vec![],
         status: OrderStatus::Created,
         expires_at: at(created + 900),
         hold_until: at(created + 900),
@@ -135,6 +136,7 @@ pub fn ticket_event(id: Uuid, version: i64, title: &str) -> Envelope {
                 title: title.into(),
                 price: 1000,
                 user_id: Uuid::nil(),
+                event_id: None,
             },
         )
     } else {
@@ -148,6 +150,7 @@ pub fn ticket_event(id: Uuid, version: i64, title: &str) -> Envelope {
                 price: 1000,
                 user_id: Uuid::nil(),
                 order_id: None,
+                event_id: None,
             },
         )
     }

@@ -78,7 +78,7 @@ mod tests {
         );
 
         let mut unknown = known.clone();
-        unknown.kind = "event:created".to_owned();
+        unknown.kind = "room:opened".to_owned();
         assert_eq!(unknown.event().expect("unknown"), Event::Unknown);
 
         let mut malformed = known;

@@ -88,6 +88,7 @@ pub fn listed(ticket: Id, seller: Id) -> Envelope {
         title: "Show".into(),
         price: 1000,
         user_id: seller,
+        event_id: None,
     };
     Envelope::new("tickets", OffsetDateTime::now_utc(), &data)
 }
@@ -103,6 +104,7 @@ pub fn ordered(ticket: Id, order: Id, buyer: Id) -> Envelope {
             id: ticket,
             price: Some(1000),
         },
+        tickets: vec![],
     };
     Envelope::new("orders", OffsetDateTime::now_utc(), &data)
 }
@@ -116,6 +118,7 @@ pub fn cancelled(ticket: Id, order: Id) -> Envelope {
             id: ticket,
             price: None,
         },
+        tickets: vec![],
     };
     Envelope::new("orders", OffsetDateTime::now_utc(), &data)
 }

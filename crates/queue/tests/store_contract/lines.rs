@@ -109,6 +109,7 @@ async fn a_sale_clears_the_line(s: Subject) {
             id: ticket,
             price: None,
         },
+        tickets: vec![],
     };
     let event = Envelope::new("orders", OffsetDateTime::now_utc(), &sold);
     assert_eq!(

@@ -1,9 +1,12 @@
 //! Where tickets are kept: one trait, one implementation per database.
 //!
-//! * `sql` — every statement, written once with `$n` placeholders, the row both
-//!   databases read into, and the listing query builder.
+//! * `sql` — every ticket statement, written once with `$n` placeholders, and the row
+//!   both databases read into; `listing` — the ticket listing's query builder.
+//! * `event_sql` — the same for the events catalogue ([`CatalogueStore`]), whose reads
+//!   count each event's available tickets and cheapest price in the same query.
 //! * `sqlite` / `postgres` — the transactions: `BEGIN IMMEDIATE` on SQLite, row locks
-//!   (`FOR UPDATE`) on PostgreSQL, each in plain sight.
+//!   (`FOR UPDATE`) on PostgreSQL, each in plain sight; `sqlite_events` /
+//!   `postgres_events` — the catalogue's.
 //!
 //! Changes go through [`TicketStore::modify`]: the store opens a transaction, records the
 //! triggering event in the inbox (for event consumers), loads the ticket under a write
@@ -12,18 +15,28 @@
 //! a ticket is such a save too: the ticket comes back marked [`Ticket::deleted`], and from
 //! then on it is [`Modified::Missing`] to every later change.
 //!
+//! Serial numbers are unique per event among live tickets: the partial unique index
+//! `tickets_serial` decides, on insert ([`Listed::SerialTaken`]) and on every save (a
+//! [`Modified::Refused`] with `Ticket already exists`), never a read before the write.
+//!
 //! The store kit ([`Claim`], [`Decision`], [`Modified`], [`Plumbing`]) is the platform's
 //! (`boxoffice_platform::store`); nothing here redeclares it.
 
+mod catalogue;
+mod event_sql;
+mod listing;
 mod postgres;
+mod postgres_events;
 mod sql;
 mod sqlite;
+mod sqlite_events;
 
 use std::sync::Arc;
 
 use boxoffice_common::{Id, Money};
 use boxoffice_platform::bus::Envelope;
 use boxoffice_platform::store::{Claim, Decision, Modified, Plumbing};
+pub use catalogue::{CatalogueStore, Catalogued, EventChange, EventQuery};
 pub use postgres::PostgresTicketStore;
 pub use sqlite::SqliteTicketStore;
 
@@ -61,6 +74,8 @@ pub struct ListQuery {
     pub min_price: Option<Money>,
     pub max_price: Option<Money>,
     pub seller: Option<Id>,
+    /// One catalogue event's tickets.
+    pub event: Option<Id>,
     pub status: StatusFilter,
     pub sort: Sort,
     pub limit: u32,
@@ -68,17 +83,29 @@ pub struct ListQuery {
     pub offset: u64,
 }
 
-/// Persistence for tickets.
+/// What came of adding a ticket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[must_use]
+pub enum Listed {
+    /// Saved, with its event in the outbox.
+    Saved,
+    /// Another live ticket of the event has the serial number; nothing was written.
+    SerialTaken,
+}
+
+/// Persistence for tickets, and (as [`CatalogueStore`]) for the events they are for: one
+/// database, so an event's ticket counts are read from the tickets themselves.
 #[async_trait::async_trait]
-pub trait TicketStore: Send + Sync + 'static {
+pub trait TicketStore: CatalogueStore + Send + Sync + 'static {
     /// Adds a new ticket together with its `ticket:created` event.
-    async fn insert(&self, ticket: &Ticket, event: &Envelope) -> anyhow::Result<()>;
+    async fn insert(&self, ticket: &Ticket, event: &Envelope) -> anyhow::Result<Listed>;
     async fn get(&self, id: Id) -> anyhow::Result<Option<Ticket>>;
     /// One page of tickets and the total number matching.
     async fn list(&self, query: &ListQuery) -> anyhow::Result<(Vec<Ticket>, u64)>;
     /// See the module documentation. An error is a storage failure; the closure's
     /// refusal is [`Modified::Refused`] (and then nothing was written). A deleted ticket
-    /// is [`Modified::Missing`].
+    /// is [`Modified::Missing`]. A save the serial index refuses is
+    /// [`Modified::Refused`] with [`TicketError::serial_taken`].
     async fn modify(
         &self,
         id: Id,

@@ -7,19 +7,20 @@ use std::sync::Arc;
 use anyhow::Context;
 use boxoffice_common::Id;
 use boxoffice_platform::bus::Envelope;
+use boxoffice_platform::db::is_unique_violation;
 use boxoffice_platform::outbox::postgres as outbox;
 use boxoffice_platform::store::{Claim, Decision, Modified, Plumbing};
 use sqlx::postgres::{PgPool, Postgres};
 use tokio::sync::Notify;
 
-use super::{Change, ListQuery, TicketStore, sql};
+use super::{Change, ListQuery, Listed, TicketStore, listing, sql};
 use crate::domain::{Ticket, TicketError};
 
 #[derive(Debug, Clone)]
 pub struct PostgresTicketStore {
-    pool: PgPool,
+    pub(super) pool: PgPool,
     /// Told after every commit that wrote outbox rows, to wake the relay.
-    outbox_written: Arc<Notify>,
+    pub(super) outbox_written: Arc<Notify>,
 }
 
 impl PostgresTicketStore {
@@ -42,16 +43,17 @@ impl PostgresTicketStore {
 
 #[async_trait::async_trait]
 impl TicketStore for PostgresTicketStore {
-    async fn insert(&self, ticket: &Ticket, event: &Envelope) -> anyhow::Result<()> {
+    async fn insert(&self, ticket: &Ticket, event: &Envelope) -> anyhow::Result<Listed> {
         let mut tx = self.pool.begin().await?;
-        sql::insert::<Postgres>(ticket)
-            .execute(&mut *tx)
-            .await
-            .context("inserting ticket")?;
+        match sql::insert::<Postgres>(ticket).execute(&mut *tx).await {
+            Ok(_) => {}
+            Err(err) if is_unique_violation(&err) => return Ok(Listed::SerialTaken),
+            Err(err) => return Err(anyhow::Error::new(err).context("inserting ticket")),
+        }
         outbox::enqueue(&mut tx, event).await?;
         tx.commit().await?;
         self.outbox_written.notify_one();
-        Ok(())
+        Ok(Listed::Saved)
     }
 
     async fn get(&self, id: Id) -> anyhow::Result<Option<Ticket>> {
@@ -59,7 +61,7 @@ impl TicketStore for PostgresTicketStore {
     }
 
     async fn list(&self, query: &ListQuery) -> anyhow::Result<(Vec<Ticket>, u64)> {
-        sql::list(&self.pool, query).await
+        listing::list(&self.pool, query).await
     }
 
     async fn modify(
@@ -88,10 +90,14 @@ impl TicketStore for PostgresTicketStore {
             }
             Ok(Decision::Save(events)) => events,
         };
-        sql::update::<Postgres>(&ticket)
-            .execute(&mut *tx)
-            .await
-            .context("saving ticket")?;
+        match sql::update::<Postgres>(&ticket).execute(&mut *tx).await {
+            Ok(_) => {}
+            // Another live ticket of the event has the serial; dropping `tx` undoes all.
+            Err(err) if is_unique_violation(&err) => {
+                return Ok(Modified::Refused(TicketError::serial_taken()));
+            }
+            Err(err) => return Err(anyhow::Error::new(err).context("saving ticket")),
+        }
         for event in &events {
             outbox::enqueue(&mut tx, event).await?;
         }

@@ -6,11 +6,9 @@
 //! "not deleted" test of the listing ([`Dialect::LIVE`]) and PostgreSQL's row lock
 //! ([`select_for_update`]). Transactions stay in `sqlite.rs` and `postgres.rs`.
 //!
-//! The listing ([`list`]) is the one statement assembled from parts. Only fixed fragments
-//! from this file go into its text; every value a client chose (search text, prices,
-//! seller, status) is a bound parameter. Plain reads and single-statement writes ([`get`],
-//! [`list`], [`close_order`], [`is_order_closed`]) are generic over the pool, since they
-//! have no transaction to spell per database.
+//! The listing is assembled from parts, in `listing.rs`. Plain reads and single-statement
+//! writes ([`get`], [`close_order`], [`is_order_closed`]) are generic over the pool, since
+//! they have no transaction to spell per database.
 
 use anyhow::Context;
 use boxoffice_common::{Id, Money};
@@ -18,27 +16,35 @@ use boxoffice_platform::db::columns::{DbId, DbTime};
 use sqlx::postgres::Postgres;
 use sqlx::query::{Query, QueryAs};
 use sqlx::sqlite::Sqlite;
-use sqlx::{Database, Encode, Executor, FromRow, IntoArguments, Pool, QueryBuilder, Type};
+use sqlx::{Database, Encode, Executor, FromRow, IntoArguments, Pool, Type};
 
-use super::{ListQuery, Sort, StatusFilter};
 use crate::domain::{Ticket, TicketStatus};
 
 const INSERT: &str = "INSERT INTO tickets \
-     (id, title, price, description, user_id, order_id, status, version, created_at, deleted) \
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)";
+     (id, title, price, description, user_id, order_id, status, version, created_at, \
+      event_id, serial_number, deleted) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)";
+
+/// The columns of [`TicketRow`], in every statement that reads tickets.
+pub const COLUMNS: &str = "id, title, price, description, user_id, order_id, status, \
+     version, created_at, event_id, serial_number, deleted";
 
 /// A live ticket by id. `NOT deleted` reads the same on both databases (an INTEGER 0/1
 /// on SQLite, a BOOLEAN on PostgreSQL); the primary key finds the row either way.
 const SELECT: &str = "SELECT id, title, price, description, user_id, order_id, status, \
-     version, created_at, deleted FROM tickets WHERE id = $1 AND NOT deleted";
+     version, created_at, event_id, serial_number, deleted \
+     FROM tickets WHERE id = $1 AND NOT deleted";
 
 /// PostgreSQL only: [`SELECT`], with the row locked until the transaction ends. SQLite
 /// has no row locks; its writer holds the whole file from `BEGIN IMMEDIATE`.
 const SELECT_FOR_UPDATE: &str = "SELECT id, title, price, description, user_id, order_id, \
-     status, version, created_at, deleted FROM tickets WHERE id = $1 AND NOT deleted FOR UPDATE";
+     status, version, created_at, event_id, serial_number, deleted \
+     FROM tickets WHERE id = $1 AND NOT deleted FOR UPDATE";
 
+/// Event and serial are saved too: the serial index may refuse the save.
 const UPDATE: &str = "UPDATE tickets SET title = $1, price = $2, description = $3, \
-     order_id = $4, status = $5, version = $6, deleted = $7 WHERE id = $8";
+     order_id = $4, status = $5, version = $6, event_id = $7, serial_number = $8, \
+     deleted = $9 WHERE id = $10";
 
 /// `ON CONFLICT DO NOTHING` without a target reads the same on SQLite and PostgreSQL.
 const CLOSE_ORDER: &str = "INSERT INTO closed_orders (order_id) VALUES ($1) ON CONFLICT DO NOTHING";
@@ -80,6 +86,8 @@ pub struct TicketRow {
     status: String,
     version: i64,
     created_at: DbTime,
+    event_id: Option<DbId>,
+    serial_number: Option<String>,
     deleted: bool,
 }
 
@@ -97,13 +105,15 @@ impl TryFrom<TicketRow> for Ticket {
             status: TicketStatus::parse(&row.status).context("stored status")?,
             version: row.version,
             created_at: row.created_at.into(),
+            event_id: row.event_id.map(Id::from),
+            serial_number: row.serial_number,
             deleted: row.deleted,
         })
     }
 }
 
 /// Reads rows into tickets; a row this build cannot read is an error, not a gap.
-fn tickets(rows: Vec<TicketRow>) -> anyhow::Result<Vec<Ticket>> {
+pub fn tickets(rows: Vec<TicketRow>) -> anyhow::Result<Vec<Ticket>> {
     rows.into_iter().map(Ticket::try_from).collect()
 }
 
@@ -116,6 +126,7 @@ where
     bool: Column<DB>,
     DbId: Column<DB>,
     Option<DbId>: Column<DB>,
+    Option<String>: Column<DB>,
     DbTime: Column<DB>,
 {
     sqlx::query(INSERT)
@@ -128,6 +139,8 @@ where
         .bind(ticket.status.as_str().to_owned())
         .bind(ticket.version)
         .bind(DbTime(ticket.created_at))
+        .bind(ticket.event_id.map(DbId))
+        .bind(ticket.serial_number.clone())
         .bind(ticket.deleted)
 }
 
@@ -140,6 +153,7 @@ where
     bool: Column<DB>,
     DbId: Column<DB>,
     Option<DbId>: Column<DB>,
+    Option<String>: Column<DB>,
 {
     sqlx::query(UPDATE)
         .bind(ticket.title.clone())
@@ -148,6 +162,8 @@ where
         .bind(ticket.order_id.map(DbId))
         .bind(ticket.status.as_str().to_owned())
         .bind(ticket.version)
+        .bind(ticket.event_id.map(DbId))
+        .bind(ticket.serial_number.clone())
         .bind(ticket.deleted)
         .bind(DbId(ticket.id))
 }
@@ -210,149 +226,4 @@ where
         .fetch_optional(pool)
         .await?;
     Ok(row.is_some())
-}
-
-/// One page of tickets matching `query`, and how many match in all. A read on `pool`,
-/// the same on both databases: no transaction, no lock.
-pub async fn list<DB>(pool: &Pool<DB>, query: &ListQuery) -> anyhow::Result<(Vec<Ticket>, u64)>
-where
-    DB: Dialect,
-    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
-    DB::Arguments: IntoArguments<DB>,
-    TicketRow: for<'r> FromRow<'r, DB::Row> + Send + Unpin,
-    (i64,): for<'r> FromRow<'r, DB::Row>,
-    String: Column<DB>,
-    i64: Column<DB>,
-    DbId: Column<DB>,
-{
-    let mut page = list_page::<DB>(query);
-    let rows = page.build_query_as::<TicketRow>().fetch_all(pool);
-    let tickets = tickets(rows.await.context("listing tickets")?)?;
-    let mut count = list_count::<DB>(query);
-    let total: i64 = count.build_query_scalar().fetch_one(pool).await?;
-    Ok((tickets, u64::try_from(total).unwrap_or_default()))
-}
-
-/// One page of the listing, in the order `query` asks for.
-fn list_page<DB>(query: &ListQuery) -> QueryBuilder<DB>
-where
-    DB: Dialect,
-    String: Column<DB>,
-    i64: Column<DB>,
-    DbId: Column<DB>,
-{
-    let mut page = QueryBuilder::new(
-        "SELECT id, title, price, description, user_id, order_id, status, version, \
-         created_at, deleted FROM tickets",
-    );
-    push_filters(&mut page, query);
-    // Every order ends in a unique key, so pages never overlap or skip a row.
-    page.push(match query.sort {
-        Sort::Oldest => " ORDER BY created_at, id",
-        Sort::Newest => " ORDER BY created_at DESC, id DESC",
-        Sort::PriceAscending => " ORDER BY price, created_at, id",
-        Sort::PriceDescending => " ORDER BY price DESC, created_at, id",
-    });
-    page.push(" LIMIT ").push_bind(i64::from(query.limit));
-    page.push(" OFFSET ")
-        .push_bind(i64::try_from(query.offset).unwrap_or(i64::MAX));
-    page
-}
-
-/// How many tickets match `query`'s filters, whatever the page.
-fn list_count<DB>(query: &ListQuery) -> QueryBuilder<DB>
-where
-    DB: Dialect,
-    String: Column<DB>,
-    i64: Column<DB>,
-    DbId: Column<DB>,
-{
-    let mut count = QueryBuilder::new("SELECT COUNT(*) FROM tickets");
-    push_filters(&mut count, query);
-    count
-}
-
-/// Appends the `WHERE` clause shared by the page and the count.
-fn push_filters<DB>(builder: &mut QueryBuilder<DB>, query: &ListQuery)
-where
-    DB: Dialect,
-    String: Column<DB>,
-    i64: Column<DB>,
-    DbId: Column<DB>,
-{
-    builder.push(" WHERE ").push(DB::LIVE);
-    match query.status {
-        // Literal, not bound: it is fixed text, and the planner can match it to the index.
-        StatusFilter::NotSold => {
-            builder.push(" AND status IN ('available', 'reserved')");
-        }
-        StatusFilter::Only(status) => {
-            builder
-                .push(" AND status = ")
-                .push_bind(status.as_str().to_owned());
-        }
-        StatusFilter::All => {}
-    }
-    if let Some(text) = &query.text {
-        // `lower(..) LIKE` rather than PostgreSQL's `ILIKE`: SQLite has no `ILIKE`, and
-        // both fold the bound pattern the same way because it is lower-cased here.
-        builder
-            .push(" AND lower(title) LIKE ")
-            .push_bind(like_pattern(text))
-            .push(" ESCAPE '\\'");
-    }
-    if let Some(min) = query.min_price {
-        builder.push(" AND price >= ").push_bind(min.minor());
-    }
-    if let Some(max) = query.max_price {
-        builder.push(" AND price <= ").push_bind(max.minor());
-    }
-    if let Some(seller) = query.seller {
-        builder.push(" AND user_id = ").push_bind(DbId(seller));
-    }
-}
-
-/// Escapes `%`, `_` and `\` so user text matches literally inside `LIKE '%…%'`.
-fn like_pattern(text: &str) -> String {
-    let mut pattern = String::with_capacity(text.len() + 2);
-    pattern.push('%');
-    for c in text.to_lowercase().chars() {
-        if matches!(c, '%' | '_' | '\\') {
-            pattern.push('\\');
-        }
-        pattern.push(c);
-    }
-    pattern.push('%');
-    pattern
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn search_text_is_bound_escaped_and_never_part_of_the_sql() {
-        let query = ListQuery {
-            text: Some("50%_off\\' OR 1=1 --".into()),
-            seller: Some(boxoffice_common::new_id()),
-            min_price: Some(Money::from_minor(100)),
-            status: StatusFilter::Only(TicketStatus::Sold),
-            limit: 10,
-            ..ListQuery::default()
-        };
-        let sqlite = list_page::<Sqlite>(&query).into_string();
-        let postgres = list_count::<Postgres>(&query).into_string();
-        for sql in [&sqlite, &postgres] {
-            assert!(!sql.contains("OR 1=1") && !sql.contains("sold"), "{sql}");
-        }
-        assert!(
-            sqlite.contains("WHERE deleted = 0 AND status = ?"),
-            "{sqlite}"
-        );
-        assert!(
-            postgres.contains("WHERE NOT deleted AND status = $1"),
-            "{postgres}"
-        );
-        assert_eq!(like_pattern("50%_Off\\"), "%50\\%\\_off\\\\%");
-    }
 }

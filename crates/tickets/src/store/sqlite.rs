@@ -6,20 +6,21 @@ use std::sync::Arc;
 use anyhow::Context;
 use boxoffice_common::Id;
 use boxoffice_platform::bus::Envelope;
+use boxoffice_platform::db::is_unique_violation;
 use boxoffice_platform::db::sqlite::SqliteDb;
 use boxoffice_platform::outbox::sqlite as outbox;
 use boxoffice_platform::store::{Claim, Decision, Modified, Plumbing};
 use sqlx::Sqlite;
 use tokio::sync::Notify;
 
-use super::{Change, ListQuery, TicketStore, sql};
+use super::{Change, ListQuery, Listed, TicketStore, listing, sql};
 use crate::domain::{Ticket, TicketError};
 
 #[derive(Debug, Clone)]
 pub struct SqliteTicketStore {
-    db: SqliteDb,
+    pub(super) db: SqliteDb,
     /// Told after every commit that wrote outbox rows, to wake the relay.
-    outbox_written: Arc<Notify>,
+    pub(super) outbox_written: Arc<Notify>,
 }
 
 impl SqliteTicketStore {
@@ -34,16 +35,17 @@ impl SqliteTicketStore {
 
 #[async_trait::async_trait]
 impl TicketStore for SqliteTicketStore {
-    async fn insert(&self, ticket: &Ticket, event: &Envelope) -> anyhow::Result<()> {
+    async fn insert(&self, ticket: &Ticket, event: &Envelope) -> anyhow::Result<Listed> {
         let mut tx = self.db.begin_write().await?;
-        sql::insert::<Sqlite>(ticket)
-            .execute(&mut *tx)
-            .await
-            .context("inserting ticket")?;
+        match sql::insert::<Sqlite>(ticket).execute(&mut *tx).await {
+            Ok(_) => {}
+            Err(err) if is_unique_violation(&err) => return Ok(Listed::SerialTaken),
+            Err(err) => return Err(anyhow::Error::new(err).context("inserting ticket")),
+        }
         outbox::enqueue(&mut tx, event).await?;
         tx.commit().await?;
         self.outbox_written.notify_one();
-        Ok(())
+        Ok(Listed::Saved)
     }
 
     async fn get(&self, id: Id) -> anyhow::Result<Option<Ticket>> {
@@ -51,7 +53,7 @@ impl TicketStore for SqliteTicketStore {
     }
 
     async fn list(&self, query: &ListQuery) -> anyhow::Result<(Vec<Ticket>, u64)> {
-        sql::list(&self.db.reader, query).await
+        listing::list(&self.db.reader, query).await
     }
 
     async fn modify(
@@ -81,10 +83,14 @@ impl TicketStore for SqliteTicketStore {
             }
             Ok(Decision::Save(events)) => events,
         };
-        sql::update::<Sqlite>(&ticket)
-            .execute(&mut *tx)
-            .await
-            .context("saving ticket")?;
+        match sql::update::<Sqlite>(&ticket).execute(&mut *tx).await {
+            Ok(_) => {}
+            // Another live ticket of the event has the serial; dropping `tx` undoes all.
+            Err(err) if is_unique_violation(&err) => {
+                return Ok(Modified::Refused(TicketError::serial_taken()));
+            }
+            Err(err) => return Err(anyhow::Error::new(err).context("saving ticket")),
+        }
         for event in &events {
             outbox::enqueue(&mut tx, event).await?;
         }

@@ -4,7 +4,7 @@ use boxoffice_common::new_id;
 use boxoffice_platform::bus::Envelope;
 use boxoffice_platform::store::{Claim, Decision, Modified};
 use boxoffice_tickets::domain::{Ticket, TicketDraft, TicketError};
-use boxoffice_tickets::store::{Change, ListQuery, StatusFilter};
+use boxoffice_tickets::store::{Change, ListQuery, Listed, StatusFilter};
 use time::OffsetDateTime;
 
 use super::helpers::{
@@ -22,7 +22,8 @@ boxoffice_platform::on_both_databases!(
 async fn an_inserted_ticket_is_read_back_with_its_event_in_the_outbox(s: Subject) {
     let t = ticket(seller(), "Concert", 12.5, 0);
     let event = created_event(&t);
-    s.store.insert(&t, &event).await.expect("insert");
+    let listed = s.store.insert(&t, &event).await.expect("insert");
+    assert_eq!(listed, Listed::Saved);
     assert_eq!(s.store.get(t.id).await.expect("get"), Some(t));
     let outbox = s.store.plumbing().outbox();
     let pending = outbox.unsent_after(0, 10).await.expect("outbox");

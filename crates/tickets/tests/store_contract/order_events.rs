@@ -98,6 +98,7 @@ async fn a_sold_ticket_stays_sold(s: Subject) {
                 id: t.id,
                 price: None,
             },
+            tickets: vec![],
         },
     );
     assert_eq!(

@@ -3,18 +3,21 @@
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use boxoffice_common::id::parse_id;
-use boxoffice_common::{OrderId, TicketId};
+use boxoffice_common::OrderId;
 use boxoffice_platform::http::{ApiError, ApiJson, AuthUser, ErrorBody, PathId};
-use boxoffice_platform::idempotency::{request_hash, respond_once};
+use boxoffice_platform::idempotency::respond_once;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::domain::{Order, OrderError, TICKET_ID_REQUIRED};
+use crate::domain::{Order, OrderError, OrderedTicket};
 use crate::service::{OrdersError, OrdersService};
+
+mod asked;
+
+use asked::Asked;
 
 pub const TAG: &str = "orders";
 
@@ -43,11 +46,16 @@ pub struct OrderBody {
     created_at: OffsetDateTime,
     /// `user`, `expired` or `payment_failed` for cancelled orders; otherwise `null`.
     cancel_reason: Option<&'static str>,
+    /// The first of `tickets`, for clients that know one ticket per order.
     ticket: OrderTicketBody,
+    /// Every ticket the order holds, in the order they were asked for.
+    tickets: Vec<OrderTicketBody>,
+    /// The sum of the tickets' prices, major units: what paying charges.
+    total: f64,
 }
 
-/// The ticket as it was when the order was placed.
-#[derive(Debug, Serialize, ToSchema)]
+/// A ticket as it was when the order was placed.
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct OrderTicketBody {
     id: String,
     title: String,
@@ -56,9 +64,23 @@ pub struct OrderTicketBody {
     version: i64,
 }
 
+impl From<&OrderedTicket> for OrderTicketBody {
+    fn from(ticket: &OrderedTicket) -> Self {
+        Self {
+            id: ticket.id.to_string(),
+            title: ticket.title.clone(),
+            price: ticket.price.to_major(),
+            version: ticket.version,
+        }
+    }
+}
+
 impl From<Order> for OrderBody {
     fn from(order: Order) -> Self {
         Self {
+            ticket: OrderTicketBody::from(&order.ticket),
+            tickets: order.tickets().map(OrderTicketBody::from).collect(),
+            total: order.total().to_major(),
             id: order.id.to_string(),
             user_id: order.user_id.to_string(),
             status: order.status.as_str(),
@@ -66,24 +88,30 @@ impl From<Order> for OrderBody {
             version: order.version,
             created_at: order.created_at,
             cancel_reason: order.cancel_reason.map(|r| r.as_str()),
-            ticket: OrderTicketBody {
-                id: order.ticket.id.to_string(),
-                title: order.ticket.title,
-                price: order.ticket.price.to_major(),
-                version: order.ticket.version,
-            },
         }
     }
 }
 
+/// One ticket (`ticketId`) or a basket (`ticketIds`), not both.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct PlaceOrderRequest {
     #[serde(default)]
     ticket_id: Option<String>,
+    /// 1 to `MAX_TICKETS_PER_ORDER` (default 10) distinct ticket ids, held all or none.
+    /// Read as a JSON value so that any other shape is a field error, not a malformed body.
+    #[serde(default)]
+    #[schema(value_type = Option<Vec<String>>)]
+    ticket_ids: Option<serde_json::Value>,
 }
 
-/// Order a ticket: it is held for you until `expiresAt`.
+/// Order a ticket, or several at once: they are held for you until `expiresAt`.
+///
+/// `{"ticketId": id}` orders one ticket. `{"ticketIds": [id, …]}` (1 to
+/// `MAX_TICKETS_PER_ORDER`, default 10, distinct) orders a basket, all or nothing: either
+/// the new order holds every ticket, or none and the answer is the error of the first
+/// ticket (in the order sent) that could not be held, with `field` `ticketIds` — a 404 for
+/// an unknown or malformed id included. `total` is the sum of the prices; paying charges it.
 ///
 /// With an `Idempotency-Key` header (1–255 characters) a retried request within 24 h gets
 /// the first answer again (the same order) instead of `Ticket is already reserved`.
@@ -93,7 +121,7 @@ pub struct PlaceOrderRequest {
     params(("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe")),
     responses(
         (status = 201, description = "Placed; `order:created` published", body = OrderBody),
-        (status = 400, description = "`TicketId must be provided`, `Ticket is already reserved`, `Cannot buy your own ticket`, `Ticket is reserved for the next buyer in line` (someone in the ticket's line has the turn, see `/api/queue`)", body = ErrorBody),
+        (status = 400, description = "`TicketId must be provided`, `Ticket is already reserved`, `Cannot buy your own ticket`, `Ticket is reserved for the next buyer in line` (someone in the ticket's line has the turn, see `/api/queue`); for `ticketIds` the same messages with `field` `ticketIds`, and `TicketIds must be a list of 1 to N ticket ids`, `TicketIds must not repeat a ticket`, `Send either ticketId or ticketIds, not both`", body = ErrorBody),
         (status = 401, description = "Not signed in", body = ErrorBody),
         (status = 404, description = "No such ticket. A ticket listed moments ago is waited for (up to `FRESH_ID_WAIT_SECONDS` after its creation) rather than answered 404", body = ErrorBody),
     ),
@@ -106,27 +134,20 @@ async fn place_order(
     ApiJson(body): ApiJson<PlaceOrderRequest>,
 ) -> Result<Response, ApiError> {
     let buyer = user.id();
-    let ticket_id = body
-        .ticket_id
-        .as_deref()
-        .map(str::trim)
-        .filter(|t| !t.is_empty())
-        .ok_or_else(|| ApiError::invalid("ticketId", TICKET_ID_REQUIRED))?;
-    let ticket = TicketId(parse_id(ticket_id).ok_or(ApiError::NotFound)?);
+    let asked = Asked::parse(&body, service.max_tickets())?;
     let keys = service.store().idempotency();
-    let hash = request_hash(&[&ticket.to_string()]);
     respond_once(
         keys.as_ref(),
         buyer.get(),
         &headers,
-        &hash,
+        &asked.request_hash(),
         service.clock().now(),
         || async {
-            match service.place(buyer, ticket).await {
+            match service.place(buyer, asked.tickets()).await {
                 Ok(order) => {
                     (StatusCode::CREATED, axum::Json(OrderBody::from(order))).into_response()
                 }
-                Err(err) => ApiError::from(err).into_response(),
+                Err(err) => asked.refusal(err),
             }
         },
     )
