@@ -2,7 +2,9 @@
 //!
 //! * [`scenario`] — the workloads: `flash_sale` (buyers racing for tickets, then paying),
 //!   `browse` (a read mix), `line_rush` (buyers joining the lines of held tickets, places
-//!   checked) and `ceiling` (the same client against a hello-world server).
+//!   checked), `basket` (buyers racing for 2–4 adjacent seats of an event as one
+//!   multi-ticket order, then paying, cancelling or holding) and `ceiling` (the same client
+//!   against a hello-world server).
 //! * [`client`] — the HTTP client, session tokens, and timing of every request.
 //! * [`recorder`] — latencies, status counts and a per-second timeline.
 //! * [`invariants`] — the checks run on the services' stores after every scenario.

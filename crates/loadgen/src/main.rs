@@ -1,23 +1,21 @@
 //! `boxoffice-loadgen`: workloads, invariant checks and the benchmark report.
 //!
-//! `bench` is the one command behind `docs/benchmarks.md`: it starts the hello-world
-//! server and the release `boxoffice` itself, runs the ceiling, the flash sale, the
-//! browse mix and the line rush, checks the invariants, and writes the report and chart.
+//! `bench` is the one command behind `docs/benchmarks.md` ([`bench`]): it starts the
+//! hello-world server and the release `boxoffice` itself, runs the ceiling, the flash sale,
+//! the browse mix, the line rush and the basket rush, checks the invariants, and writes the
+//! report and chart. `flash-sale` and `basket` run one scenario against a BoxOffice that is
+//! already running.
 
-use std::path::PathBuf;
-use std::sync::Arc;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use boxoffice_loadgen::client::{Client, Minter};
-use boxoffice_loadgen::report::{
-    BrowseSection, FlashSaleSection, LineRushSection, Report, ServerStats,
-};
-use boxoffice_loadgen::scenario::line_rush::{self, LineRush};
-use boxoffice_loadgen::scenario::{Limits, browse, ceiling, flash_sale};
-use boxoffice_loadgen::server::{PeakRss, Spawned, cpu_seconds, rss_bytes, sibling_binary};
-use boxoffice_loadgen::{chart, hello, invariants};
+use boxoffice_loadgen::scenario::basket::{self, BasketRush};
+use boxoffice_loadgen::scenario::{Limits, flash_sale};
+use boxoffice_loadgen::{hello, invariants};
 use clap::{Args, Parser, Subcommand};
 
+mod bench;
 mod propagation;
 
 #[derive(Debug, Parser)]
@@ -71,9 +69,68 @@ impl SaleArgs {
     }
 }
 
+#[derive(Debug, Args, Clone)]
+struct BasketArgs {
+    /// Events on sale (one seller each).
+    #[arg(long, default_value_t = 20)]
+    events: usize,
+    /// Seats over all events.
+    #[arg(long, default_value_t = 2000)]
+    tickets: usize,
+    /// Buyers released at once.
+    #[arg(long, default_value_t = 20_000)]
+    buyers: usize,
+    /// Share of winners who pay at once.
+    #[arg(long, default_value_t = basket::PAY_SHARE)]
+    pay_share: f64,
+    /// Share of winners who cancel at once (the rest keep the hold).
+    #[arg(long, default_value_t = basket::CANCEL_SHARE)]
+    cancel_share: f64,
+    /// Requests in flight at once.
+    #[arg(long, default_value_t = 256)]
+    concurrency: usize,
+    /// Longest the timed part may run, in seconds.
+    #[arg(long, default_value_t = 120)]
+    duration_secs: u64,
+    /// Most requests the timed part may send.
+    #[arg(long, default_value_t = 2_000_000)]
+    max_requests: u64,
+}
+
+impl BasketArgs {
+    fn config(&self) -> BasketRush {
+        BasketRush {
+            events: self.events,
+            tickets: self.tickets,
+            buyers: self.buyers,
+            pay_share: self.pay_share,
+            cancel_share: self.cancel_share,
+            limits: Limits {
+                concurrency: self.concurrency,
+                duration: Duration::from_secs(self.duration_secs),
+                max_requests: self.max_requests,
+            },
+        }
+    }
+}
+
+/// Where a running embedded BoxOffice is, for the one-scenario commands.
+#[derive(Debug, Args, Clone)]
+struct Target {
+    #[arg(long, default_value = "http://127.0.0.1:3000")]
+    url: String,
+    /// The server's JWT_KEY (embedded mode: the content of DATA_DIR/jwt.key).
+    #[arg(long, env = "JWT_KEY", hide_env_values = true)]
+    jwt_key: String,
+    /// The server's DATA_DIR, for the invariant checks.
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+}
+
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// The full benchmark: ceiling, flash sale, browse; writes the report and chart.
+    /// The full benchmark: ceiling, flash sale, browse, line rush, baskets; writes the
+    /// report and chart.
     Bench {
         #[command(flatten)]
         sale: SaleArgs,
@@ -89,14 +146,16 @@ enum Command {
     FlashSale {
         #[command(flatten)]
         sale: SaleArgs,
-        #[arg(long, default_value = "http://127.0.0.1:3000")]
-        url: String,
-        /// The server's JWT_KEY (embedded mode: the content of DATA_DIR/jwt.key).
-        #[arg(long, env = "JWT_KEY", hide_env_values = true)]
-        jwt_key: String,
-        /// The server's DATA_DIR, for the invariant checks.
-        #[arg(long)]
-        data_dir: Option<PathBuf>,
+        #[command(flatten)]
+        target: Target,
+    },
+    /// A basket rush (2–4 adjacent seats per order) against a running embedded BoxOffice;
+    /// checks the invariants on its stores when `--data-dir` is given.
+    Basket {
+        #[command(flatten)]
+        rush: BasketArgs,
+        #[command(flatten)]
+        target: Target,
     },
     /// Time from a ticket's 201 until an order for it succeeds.
     Propagation {
@@ -117,187 +176,45 @@ async fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
         Command::Hello { port } => hello::serve(port).await,
         Command::Propagation { url, tickets } => propagation::run(&url, tickets).await,
-        Command::FlashSale {
-            sale,
-            url,
-            jwt_key,
-            data_dir,
-        } => {
+        Command::FlashSale { sale, target } => {
             let config = sale.config();
-            let setup = Client::new(&url, sale.concurrency)?;
-            let (tickets, buyers) =
-                flash_sale::set_up(&setup, &Minter::new(&jwt_key), &config).await?;
-            let timed = Client::new(&url, sale.concurrency)?;
+            let setup = Client::new(&target.url, sale.concurrency)?;
+            let minter = Minter::new(&target.jwt_key);
+            let (tickets, buyers) = flash_sale::set_up(&setup, &minter, &config).await?;
+            let timed = Client::new(&target.url, sale.concurrency)?;
             let outcome = flash_sale::run(&timed, tickets, buyers, &config).await?;
             println!("{}", serde_json::to_string_pretty(&outcome)?);
-            if let Some(dir) = data_dir {
-                let verdict = invariants::check_converged(&dir, Duration::from_secs(30)).await?;
-                println!("{}", serde_json::to_string_pretty(&verdict)?);
-                anyhow::ensure!(
-                    verdict.holds(),
-                    "INVARIANTS VIOLATED: {:#?}",
-                    verdict.violations
-                );
-            }
-            Ok(())
+            check_stores(target.data_dir.as_deref()).await
+        }
+        Command::Basket { rush, target } => {
+            let config = rush.config();
+            let setup = Client::new(&target.url, rush.concurrency)?;
+            let minter = Minter::new(&target.jwt_key);
+            let (stock, buyers) = basket::set_up(&setup, &minter, &config).await?;
+            let timed = Client::new(&target.url, rush.concurrency)?;
+            let outcome = basket::run(&timed, stock, buyers, &config).await?;
+            println!("{}", serde_json::to_string_pretty(&outcome)?);
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&timed.recorder.endpoints())?
+            );
+            check_stores(target.data_dir.as_deref()).await
         }
         Command::Bench {
             sale,
             read_secs,
             out,
-        } => bench(sale, read_secs, out).await,
+        } => bench::run(sale, read_secs, out).await,
     }
 }
 
-fn megabytes(bytes: u64) -> f64 {
-    bytes as f64 / 1_048_576.0
-}
-
-/// Held tickets whose lines the line rush fills (20 000 buyers: 2 000 per line).
-const LINE_RUSH_TICKETS: usize = 10;
-
-async fn bench(sale: SaleArgs, read_secs: u64, out: PathBuf) -> anyhow::Result<()> {
-    let read_limits = Limits {
-        concurrency: sale.concurrency.min(64),
-        duration: Duration::from_secs(read_secs),
-        max_requests: u64::MAX,
+/// Checks the invariants on the stores under `data_dir`, if given; fails when they break.
+async fn check_stores(data_dir: Option<&Path>) -> anyhow::Result<()> {
+    let Some(dir) = data_dir else {
+        return Ok(());
     };
-
-    eprintln!("ceiling: hello-world server, {read_secs} s");
-    let hello = Spawned::hello().await?;
-    let ceiling_client = Client::new(&hello.base, read_limits.concurrency)?;
-    let ceiling = ceiling::run(&ceiling_client, read_limits).await?;
-    drop(hello);
-
-    let binary = sibling_binary("boxoffice")?;
-    let server = Spawned::boxoffice(&binary).await?;
-    let pid = server.pid();
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    let idle_rss = rss_bytes(pid).unwrap_or_default();
-    let cpu_before = cpu_seconds(pid).unwrap_or_default();
-    let peak = PeakRss::watch(pid);
-
-    eprintln!(
-        "flash sale: {} tickets, {} buyers, {} concurrent",
-        sale.tickets, sale.buyers, sale.concurrency
-    );
-    let config = sale.config();
-    let setup_client = Client::new(&server.base, sale.concurrency)?;
-    let (tickets, buyers) =
-        flash_sale::set_up(&setup_client, &Minter::new(&server.jwt_key), &config).await?;
-    let sale_client = Client::new(&server.base, sale.concurrency)?;
-    let outcome = flash_sale::run(&sale_client, tickets.clone(), buyers, &config).await?;
-    let data_dir = server
-        .data_dir
-        .as_ref()
-        .map(|d| d.path().to_owned())
-        .unwrap_or_default();
-    let verdict = invariants::check_converged(&data_dir, Duration::from_secs(60)).await?;
-    eprintln!(
-        "flash sale: {:.0} attempts/s; invariants {}",
-        outcome.attempts_per_second,
-        if verdict.holds() { "hold" } else { "VIOLATED" }
-    );
-
-    let ids = Arc::new(tickets);
-    let mut browse_sections = Vec::new();
-    for (name, list_share) in [
-        ("Ticket pages (`GET /api/tickets/:id`)", 0.0),
-        (
-            "Browse mix (80 % ticket pages, 20 % filtered listings)",
-            0.2,
-        ),
-    ] {
-        eprintln!("browse: {name}, {read_secs} s");
-        let client = Client::new(&server.base, read_limits.concurrency)?;
-        let outcome = browse::run(&client, Arc::clone(&ids), list_share, read_limits).await?;
-        browse_sections.push(BrowseSection {
-            name: name.to_owned(),
-            ceiling_ratio: outcome.show_per_second / ceiling.requests_per_second.max(f64::EPSILON),
-            endpoints: client.recorder.endpoints(),
-            outcome,
-        });
-    }
-    let rush_config = LineRush {
-        tickets: LINE_RUSH_TICKETS,
-        buyers: sale.buyers,
-        limits: sale.config().limits,
-    };
-    eprintln!(
-        "line rush: {} buyers into the lines of {} held tickets",
-        rush_config.buyers, rush_config.tickets
-    );
-    let rush_setup = Client::new(&server.base, sale.concurrency)?;
-    let (held, joiners) =
-        line_rush::set_up(&rush_setup, &Minter::new(&server.jwt_key), &rush_config).await?;
-    let rush_client = Client::new(&server.base, sale.concurrency)?;
-    let rush = line_rush::run(&rush_client, held, joiners, &rush_config).await?;
-    eprintln!(
-        "line rush: {:.0} joins/s; {} places missing or given twice",
-        rush.joins_per_second, rush.place_errors
-    );
-    let line_rush = LineRushSection {
-        tickets: rush_config.tickets,
-        buyers: rush_config.buyers,
-        concurrency: sale.concurrency,
-        outcome: rush,
-        endpoints: rush_client.recorder.endpoints(),
-    };
-    let server_stats = ServerStats {
-        idle_rss_mb: megabytes(idle_rss),
-        peak_rss_mb: megabytes(peak.peak()),
-        cpu_seconds: cpu_seconds(pid).unwrap_or_default() - cpu_before,
-    };
-
-    let command = format!(
-        "cargo build --release && $CARGO_TARGET_DIR/release/boxoffice-loadgen bench --tickets {} --buyers {} --concurrency {} --sellers {}{} --read-secs {read_secs} --out {}",
-        sale.tickets,
-        sale.buyers,
-        sale.concurrency,
-        sale.sellers,
-        sale.hot.map(|h| format!(" --hot {h}")).unwrap_or_default(),
-        out.display()
-    );
-    let report = Report {
-        generated_at: time::OffsetDateTime::now_utc()
-            .format(&time::format_description::well_known::Rfc3339)
-            .unwrap_or_default(),
-        machine: machine(),
-        command: command.replace("$CARGO_TARGET_DIR", "target"),
-        ceiling,
-        flash_sale: FlashSaleSection {
-            sellers: sale.sellers,
-            tickets: sale.tickets,
-            buyers: sale.buyers,
-            concurrency: sale.concurrency,
-            hot: sale.hot,
-            outcome,
-            endpoints: sale_client.recorder.endpoints(),
-            statuses: sale_client.recorder.statuses(),
-            invariants: verdict.clone(),
-            timeline: sale_client.recorder.timeline(),
-        },
-        browse: browse_sections,
-        line_rush,
-        server: server_stats,
-    };
-    std::fs::create_dir_all(&out)?;
-    std::fs::write(
-        out.join("benchmarks.json"),
-        serde_json::to_string_pretty(&report)?,
-    )?;
-    chart::draw(
-        &out.join("flash-sale.png"),
-        "Flash sale",
-        &report.flash_sale.timeline,
-    )?;
-    std::fs::write(out.join("benchmarks.md"), report.markdown("flash-sale.png"))?;
-    println!("{}", report.markdown("flash-sale.png"));
-    anyhow::ensure!(
-        report.line_rush.outcome.place_errors == 0,
-        "LINE ORDER VIOLATED: {} places missing or given twice",
-        report.line_rush.outcome.place_errors
-    );
+    let verdict = invariants::check_converged(dir, Duration::from_secs(30)).await?;
+    println!("{}", serde_json::to_string_pretty(&verdict)?);
     anyhow::ensure!(
         verdict.holds(),
         "INVARIANTS VIOLATED: {:#?}",
@@ -306,17 +223,14 @@ async fn bench(sale: SaleArgs, read_secs: u64, out: PathBuf) -> anyhow::Result<(
     Ok(())
 }
 
-/// "2 cores, <model>" from /proc/cpuinfo.
-fn machine() -> String {
-    let cores = std::thread::available_parallelism().map_or(0, std::num::NonZero::get);
-    let model = std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|info| {
-            info.lines()
-                .find(|l| l.starts_with("model name"))
-                .and_then(|l| l.split_once(':'))
-                .map(|(_, m)| m.trim().to_owned())
-        })
-        .unwrap_or_else(|| "unknown CPU".to_owned());
-    format!("{cores} cores, {model}")
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::Cli;
+
+    #[test]
+    fn the_command_line_is_well_formed() {
+        Cli::command().debug_assert();
+    }
 }

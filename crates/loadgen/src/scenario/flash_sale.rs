@@ -7,25 +7,23 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use reqwest::Method;
 use serde::Serialize;
 use serde_json::json;
 
+use super::steps::{join_all, pay, until_orders_know};
 use super::{Limits, run_workers};
 use crate::client::{Client, Minter};
 
-pub const ORDER: &str = "POST /api/orders";
-pub const PAY: &str = "POST /api/payments";
+pub use super::steps::{ORDER, PAY};
 pub const LIST: &str = "POST /api/tickets";
 /// The buyer's wait from the order's `201` to the payment's `201 succeeded`.
 pub const ORDER_TO_PAID: &str = "order placed → payment succeeded";
 
 /// Orders one buyer tries before giving up.
 const ATTEMPTS_PER_BUYER: u32 = 50;
-/// How long a payment is retried while the payments service has not heard of the order.
-const PAY_PATIENCE: Duration = Duration::from_secs(10);
 
 #[derive(Debug, Clone)]
 pub struct FlashSale {
@@ -89,7 +87,7 @@ pub async fn set_up(
         .map(<[usize]>::to_vec)
         .collect();
     for chunk in chunks {
-        let created = futures_join(chunk.into_iter().map(|i| {
+        let created = join_all(chunk.into_iter().map(|i| {
             let (_, token) = &sellers[i % sellers.len()];
             let body = json!({ "title": format!("Flash sale seat {i}"), "price": 25 + (i % 50) });
             let client = client.clone();
@@ -118,31 +116,9 @@ pub async fn set_up(
             tickets.push(answer.body["id"].as_str().unwrap_or_default().to_owned());
         }
     }
-    // Ticket events reach the orders service in order: once the last ticket is known
-    // (its own seller is refused with 400 rather than 404), all are.
     let last_seller = sellers.get(tickets.len().saturating_sub(1) % sellers.len());
     if let (Some(last), Some((_, seller))) = (tickets.last(), last_seller) {
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            let probe = client
-                .send(
-                    "probe",
-                    Method::POST,
-                    "/api/orders",
-                    Some(seller),
-                    Some(&json!({ "ticketId": last })),
-                    None,
-                )
-                .await?;
-            if probe.status != 404 {
-                break;
-            }
-            anyhow::ensure!(
-                Instant::now() < deadline,
-                "the orders service never heard of the tickets"
-            );
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
+        until_orders_know(client, seller, last).await?;
     }
     let buyers = (0..config.buyers)
         .map(|_| minter.session().map(|(_, token)| token))
@@ -242,65 +218,12 @@ async fn buy(shared: &Shared, token: &str, rng: &mut fastrand::Rng) -> anyhow::R
         shared.placed.fetch_add(1, Ordering::Relaxed);
         let order_id = answer.body["id"].as_str().unwrap_or_default().to_owned();
         let placed = Instant::now();
-        if pay(shared, token, &order_id).await? {
+        if pay(&shared.client, token, &order_id, &shared.requests).await? {
+            shared.paid.fetch_add(1, Ordering::Relaxed);
             let recorder = &shared.client.recorder;
             recorder.record_span(ORDER_TO_PAID, placed.elapsed());
         }
         return Ok(());
     }
     Ok(())
-}
-
-/// Pays for the order the moment it is placed; `true` once the payment succeeded. A 404
-/// (the payments service not yet knowing the order) is retried politely, though the
-/// server waits for fresh orders itself and should never answer it.
-async fn pay(shared: &Shared, token: &str, order_id: &str) -> anyhow::Result<bool> {
-    let body = json!({ "orderId": order_id, "token": "tok_visa" });
-    let deadline = Instant::now() + PAY_PATIENCE;
-    // Back off like a polite client: a retry storm would slow the very events it waits for.
-    let mut pause = Duration::from_millis(5);
-    loop {
-        shared.requests.fetch_add(1, Ordering::Relaxed);
-        // The order id doubles as the idempotency key: a retried payment is never a second one.
-        let answer = shared
-            .client
-            .send(
-                PAY,
-                Method::POST,
-                "/api/payments",
-                Some(token),
-                Some(&body),
-                Some(order_id),
-            )
-            .await?;
-        match answer.status {
-            201 if answer.body["status"] == "succeeded" => {
-                shared.paid.fetch_add(1, Ordering::Relaxed);
-                return Ok(true);
-            }
-            // The payments service has not heard of the order yet.
-            404 if Instant::now() < deadline => {
-                tokio::time::sleep(pause).await;
-                pause = (pause * 2).min(Duration::from_millis(100));
-            }
-            _ => return Ok(false),
-        }
-    }
-}
-
-/// Awaits futures concurrently, keeping their order.
-async fn futures_join<F>(futures: impl Iterator<Item = F>) -> Vec<F::Output>
-where
-    F: Future + Send + 'static,
-    F::Output: Send + 'static,
-{
-    let handles: Vec<_> = futures.map(tokio::spawn).collect();
-    let mut outputs = Vec::with_capacity(handles.len());
-    for handle in handles {
-        match handle.await {
-            Ok(output) => outputs.push(output),
-            Err(err) => std::panic::resume_unwind(err.into_panic()),
-        }
-    }
-    outputs
 }

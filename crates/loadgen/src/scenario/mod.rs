@@ -1,9 +1,16 @@
 //! The workloads.
+//!
+//! One file per scenario; [`steps`] holds what the selling scenarios share (listing at
+//! once, waiting for the orders service, paying) and [`seat_map`] what the basket rush's
+//! buyers see.
 
+pub mod basket;
 pub mod browse;
 pub mod ceiling;
 pub mod flash_sale;
 pub mod line_rush;
+pub mod seat_map;
+pub mod steps;
 
 use std::time::Duration;
 
