@@ -19,9 +19,16 @@ use crate::cli::{Service, Settings};
 
 /// `boxoffice migrate <service>`: applies the service's PostgreSQL migrations.
 pub async fn migrate(service: Service, settings: &Settings) -> anyhow::Result<()> {
-    if service == Service::Queue {
-        println!("the queue keeps its lines in Redis: there is no schema to migrate");
-        return Ok(());
+    match service {
+        Service::Queue => {
+            println!("the queue keeps its lines in Redis: there is no schema to migrate");
+            return Ok(());
+        }
+        Service::Web => {
+            println!("the web UI keeps nothing: there is no schema to migrate");
+            return Ok(());
+        }
+        _ => {}
     }
     let pool = postgres::connect(database_url(settings)?.expose()).await?;
     match service {
@@ -30,7 +37,7 @@ pub async fn migrate(service: Service, settings: &Settings) -> anyhow::Result<()
         Service::Orders => PostgresOrderStore::migrate(&pool).await?,
         Service::Expiration => PostgresJobStore::migrate(&pool).await?,
         Service::Payments => PostgresPaymentStore::migrate(&pool).await?,
-        Service::Queue => {}
+        Service::Queue | Service::Web => {}
     }
     tracing::info!(service = service.name(), "schema is up to date");
     Ok(())
@@ -41,6 +48,10 @@ pub async fn migrate(service: Service, settings: &Settings) -> anyhow::Result<()
 pub async fn republish(service: Service, since: &str, settings: &Settings) -> anyhow::Result<()> {
     let since = time::OffsetDateTime::parse(since, &time::format_description::well_known::Rfc3339)
         .context("--since must be an RFC 3339 time, e.g. 2026-11-22T10:00:00Z")?;
+    anyhow::ensure!(
+        service != Service::Web,
+        "the web UI publishes no events: there is nothing to republish"
+    );
     let outbox: Arc<dyn OutboxStore> = if service == Service::Queue {
         let url = settings
             .redis_url

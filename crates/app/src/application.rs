@@ -21,7 +21,7 @@ use utoipa_axum::router::OpenApiRouter;
 use crate::backend::Backend;
 use crate::cli::{Service, Settings};
 use crate::services::{self, Shared};
-use crate::{keys, openapi};
+use crate::{keys, openapi, web};
 
 /// The services of the embedded mode, in the order they are built.
 const EVERY_SERVICE: [Service; 6] = [
@@ -58,18 +58,21 @@ impl Application {
             (None, Backend::Embedded { dir }) => keys::load_or_create(dir, keys::SESSION_KEY_FILE)?,
             (None, Backend::Distributed { .. }) => unreachable!("an embedded backend"),
         };
-        Self::build(&EVERY_SERVICE, backend, key, settings, "embedded").await
+        Self::build(&EVERY_SERVICE, backend, key, settings, "embedded", true).await
     }
 
     /// One service alone, as in the distributed mode.
     pub async fn service(service: Service, settings: &Settings) -> anyhow::Result<Self> {
+        if service == Service::Web {
+            return Self::pages_only(settings).await;
+        }
         let key = settings
             .jwt_key
             .clone()
             .context("JWT_KEY is required for `boxoffice serve` (every service must share it)")?;
         keys::check_key(&key)?;
         let backend = Backend::distributed(service, settings)?;
-        Self::build(&[service], backend, key, settings, service.name()).await
+        Self::build(&[service], backend, key, settings, service.name(), false).await
     }
 
     async fn build(
@@ -78,6 +81,7 @@ impl Application {
         key: Secret,
         settings: &Settings,
         mode: &str,
+        with_pages: bool,
     ) -> anyhow::Result<Self> {
         let sessions = SessionKeys::new(&key, settings.session_ttl(), settings.cookie_secure);
         let shared = Shared {
@@ -96,7 +100,12 @@ impl Application {
         launched.probes.extend(bus_probe.flatten());
         let stores = std::mem::take(&mut launched.stores);
         let fresh_ids = std::mem::take(&mut launched.fresh_ids);
-        let router = http_side(launched, sessions);
+        let api = http_side(launched, sessions);
+        let router = if with_pages {
+            web::with_pages(api, settings)
+        } else {
+            api
+        };
 
         let listener = TcpListener::bind((settings.host.as_str(), settings.port))
             .await
@@ -110,6 +119,29 @@ impl Application {
             supervisor,
             stores,
             fresh_ids,
+        })
+    }
+
+    /// `serve web`: the pages alone, calling the API through the ingress at `API_URL`.
+    /// Nothing runs in the background; `/readyz` says whether the API answers.
+    async fn pages_only(settings: &Settings) -> anyhow::Result<Self> {
+        let url = settings
+            .api_url
+            .as_deref()
+            .context("API_URL is required for `boxoffice serve web` (the ingress, e.g. http://127.0.0.1:8080)")?;
+        let router = web::pages_over_http(url, settings)?;
+        let listener = TcpListener::bind((settings.host.as_str(), settings.port))
+            .await
+            .with_context(|| format!("binding {}:{}", settings.host, settings.port))?;
+        let address = listener.local_addr()?;
+        tracing::info!(%address, mode = "web", "BoxOffice listening on http://{address}");
+        Ok(Self {
+            listener,
+            router,
+            address,
+            supervisor: Supervisor::new(),
+            stores: Vec::new(),
+            fresh_ids: Vec::new(),
         })
     }
 

@@ -66,6 +66,8 @@ pub enum Service {
     Payments,
     /// Fair lines for held tickets: /api/queue (state in Redis, REDIS_URL).
     Queue,
+    /// The web UI: pages at /, calling the API at API_URL (the ingress). No store.
+    Web,
 }
 
 impl Service {
@@ -77,6 +79,7 @@ impl Service {
             Self::Expiration => "expiration",
             Self::Payments => "payments",
             Self::Queue => "queue",
+            Self::Web => "web",
         }
     }
 }
@@ -191,6 +194,10 @@ pub struct Settings {
         global = true
     )]
     pub stripe_webhook_secret: Option<Secret>,
+
+    /// Where `serve web` finds the API: the ingress's base URL, e.g. http://ingress.
+    #[arg(long, env = "API_URL", global = true)]
+    pub api_url: Option<String>,
 
     /// Stripe API base URL, e.g. a local stand-in.
     #[arg(long, env = "STRIPE_API_BASE", global = true)]

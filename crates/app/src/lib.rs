@@ -10,6 +10,7 @@
 //! * [`admin`] — `migrate` and `republish`.
 //! * [`openapi`] — the API description assembled from the services' documented routes.
 //! * [`keys`] — the embedded mode's generated session key, kept in `DATA_DIR`.
+//! * [`web`] — the web UI in front of the API (embedded mode).
 //!
 //! Tests build an [`application::Application`] on port 0 exactly as `main` does.
 
@@ -20,3 +21,4 @@ pub mod cli;
 pub mod keys;
 pub mod openapi;
 pub mod services;
+pub mod web;

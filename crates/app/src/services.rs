@@ -145,6 +145,8 @@ pub async fn build(
             let fresh = FreshIds::new(service.name(), settings.fresh_id_wait());
             boxoffice_queue::parts(store, wake, clock, Rules { turn }, fresh)
         }
+        // The pages are served in front of the API (`crate::web`), not as a service part.
+        Service::Web => anyhow::bail!("the web UI has no store, consumers or timers"),
     })
 }
 

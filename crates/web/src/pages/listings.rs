@@ -1,0 +1,9 @@
+//! (to be written)
+
+use axum::Router;
+
+use crate::Web;
+
+pub fn routes() -> Router<Web> {
+    Router::new()
+}
