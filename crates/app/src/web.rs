@@ -2,6 +2,7 @@
 //! document) where it always was. In the embedded mode the pages call the API in process,
 //! through the same router and middleware an HTTP client would meet.
 
+use axum::body::Body;
 use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Json, Router};
@@ -52,12 +53,15 @@ pub fn pages_over_http(api_url: &str, settings: &Settings) -> anyhow::Result<Rou
 /// the API's own paths go to it, every other path is a page (or the HTML 404).
 pub fn with_pages(api: Router, settings: &Settings) -> Router {
     let pages = boxoffice_web::router(Api::in_process(api.clone()), config(settings));
+    // A router cannot be mounted at a path as a service (axum refuses), but its
+    // `into_service` can.
+    let to_api = || api.clone().into_service::<Body>();
     Router::new()
-        .route_service("/api", api.clone())
-        .route_service("/api/{*rest}", api.clone())
-        .route_service(openapi::OPENAPI_PATH, api.clone())
-        .route_service("/healthz", api.clone())
-        .route_service("/readyz", api.clone())
-        .route_service("/metrics", api)
+        .route_service("/api", to_api())
+        .route_service("/api/{*rest}", to_api())
+        .route_service(openapi::OPENAPI_PATH, to_api())
+        .route_service("/healthz", to_api())
+        .route_service("/readyz", to_api())
+        .route_service("/metrics", to_api())
         .merge(pages)
 }

@@ -1,0 +1,214 @@
+//! The layout, sign-up / sign-in / sign-out pages, error pages and the CSRF defence of
+//! forms, driven over HTTP against the embedded application as a browser would.
+
+use boxoffice_app::application::Application;
+use boxoffice_app::cli::Settings;
+use boxoffice_platform::Secret;
+use reqwest::StatusCode;
+use reqwest::redirect::Policy;
+
+struct Site {
+    base: String,
+    client: reqwest::Client,
+    _dir: tempfile::TempDir,
+}
+
+async fn site() -> Site {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut settings = Settings::for_data_dir(dir.path());
+    settings.jwt_key = Some(Secret::new("a-test-key-that-is-at-least-32-characters"));
+    let app = Application::embedded(&settings).await.expect("starts");
+    let base = format!("http://{}", app.address());
+    tokio::spawn(app.run_until(std::future::pending()));
+    let client = reqwest::Client::builder()
+        .redirect(Policy::none())
+        .build()
+        .expect("client");
+    Site {
+        base,
+        client,
+        _dir: dir,
+    }
+}
+
+impl Site {
+    /// A form post from this site's own pages.
+    async fn post(
+        &self,
+        path: &str,
+        form: &[(&str, &str)],
+        cookie: Option<&str>,
+    ) -> reqwest::Response {
+        let mut request = self
+            .client
+            .post(format!("{}{path}", self.base))
+            .header("origin", &self.base)
+            .form(form);
+        if let Some(cookie) = cookie {
+            request = request.header("cookie", cookie);
+        }
+        request.send().await.expect("post")
+    }
+
+    async fn page(&self, path: &str, cookie: Option<&str>) -> (StatusCode, String) {
+        let mut request = self.client.get(format!("{}{path}", self.base));
+        if let Some(cookie) = cookie {
+            request = request.header("cookie", cookie);
+        }
+        let response = request.send().await.expect("get");
+        (response.status(), response.text().await.expect("body"))
+    }
+}
+
+/// `session=…` from a response's `Set-Cookie`.
+fn session_of(response: &reqwest::Response) -> String {
+    let cookie = response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with("session="))
+        .expect("session cookie");
+    assert!(cookie.contains("HttpOnly"), "{cookie}");
+    cookie.split(';').next().expect("pair").to_owned()
+}
+
+#[tokio::test]
+async fn signing_up_in_and_out_through_the_pages() {
+    let site = site().await;
+    let (status, page) = site.page("/signup", None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        page.contains("<title>Sign up – BoxOffice</title>"),
+        "{page}"
+    );
+    assert!(page.contains(r#"autocomplete="new-password""#));
+    assert_eq!(page.matches("<h1").count(), 1);
+
+    let form = [
+        ("email", "ann@example.com"),
+        ("password", "correct horse"),
+        ("next", "/my/listings"),
+    ];
+    let signed_up = site.post("/signup", &form, None).await;
+    assert_eq!(signed_up.status(), StatusCode::SEE_OTHER);
+    assert_eq!(signed_up.headers()["location"], "/my/listings");
+    let cookie = session_of(&signed_up);
+    let (_, page) = site.page("/signin", Some(&cookie)).await;
+    assert!(
+        page.contains("Sign out"),
+        "the header knows who is signed in"
+    );
+
+    let again = site.post("/signup", &form, None).await;
+    assert_eq!(again.status(), StatusCode::BAD_REQUEST);
+    let page = again.text().await.expect("body");
+    assert!(page.contains("Error: Sign up – BoxOffice"));
+    assert!(
+        page.contains(r##"<a href="#email">Email in use</a>"##),
+        "{page}"
+    );
+    assert!(
+        page.contains(r#"value="ann@example.com""#),
+        "the email is kept"
+    );
+
+    let out = site.post("/signout", &[], Some(&cookie)).await;
+    assert_eq!(out.status(), StatusCode::SEE_OTHER);
+    let cleared = out
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .any(|v| v.starts_with("session=") && v.contains("Max-Age=0"));
+    assert!(cleared, "signing out clears the cookie");
+}
+
+#[tokio::test]
+async fn a_wrong_password_and_an_unknown_email_read_the_same() {
+    let site = site().await;
+    let form = [("email", "bo@example.com"), ("password", "correct horse")];
+    site.post("/signup", &form, None).await;
+    let wrong = site
+        .post(
+            "/signin",
+            &[("email", "bo@example.com"), ("password", "wrong horse")],
+            None,
+        )
+        .await;
+    let unknown = site
+        .post(
+            "/signin",
+            &[("email", "nobody@example.com"), ("password", "wrong horse")],
+            None,
+        )
+        .await;
+    assert_eq!(wrong.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(unknown.status(), StatusCode::BAD_REQUEST);
+    let (wrong, unknown) = (
+        wrong.text().await.expect("body"),
+        unknown.text().await.expect("body"),
+    );
+    assert!(wrong.contains("Invalid credentials"));
+    assert_eq!(
+        wrong.replace("bo@example.com", "X"),
+        unknown.replace("nobody@example.com", "X"),
+        "nothing tells the two apart"
+    );
+    let signed_in = site.post("/signin", &form, None).await;
+    assert_eq!(
+        signed_in.headers()["location"],
+        "/",
+        "no next: back to browsing"
+    );
+}
+
+#[tokio::test]
+async fn cross_site_forms_are_refused_and_unknown_pages_are_404_pages() {
+    let site = site().await;
+    let forged = site
+        .client
+        .post(format!("{}/signup", site.base))
+        .header("origin", "https://evil.example")
+        .form(&[("email", "eve@example.com"), ("password", "correct horse")])
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(forged.status(), StatusCode::FORBIDDEN);
+    assert!(
+        forged
+            .text()
+            .await
+            .expect("body")
+            .contains("nothing was changed")
+    );
+    let fetch_site = site
+        .client
+        .post(format!("{}/signup", site.base))
+        .header("sec-fetch-site", "cross-site")
+        .form(&[("email", "eve@example.com"), ("password", "correct horse")])
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(fetch_site.status(), StatusCode::FORBIDDEN);
+    let (status, _) = site.page("/signin?next=//evil.example", None).await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, page) = site.page("/signin?next=//evil.example", None).await;
+    assert!(
+        page.contains(r#"name="next" value="/""#),
+        "only local paths"
+    );
+
+    let (status, page) = site.page("/no/such/page", None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert!(page.contains("<h1>Not found</h1>") && page.contains("<main"));
+    let (status, body) = site.page("/api/no/such/route", None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        body, r#"{"errors":[{"message":"Not found"}]}"#,
+        "the API keeps JSON"
+    );
+    let (status, css) = site.page("/static/site.css", None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(css.contains(":focus-visible"));
+}
