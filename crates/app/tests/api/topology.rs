@@ -24,17 +24,17 @@ fn free_port() -> u16 {
         .port()
 }
 
-/// A base port whose next six ports (the services') are free right now.
+/// A base port whose next seven ports (the services' and the web UI's) are free right now.
 fn free_block() -> u16 {
     let mut rng = fastrand::Rng::new();
     for _ in 0..100 {
         let base = rng.u16(20_000..60_000);
-        let free = (1..=6).all(|i| std::net::TcpListener::bind(("127.0.0.1", base + i)).is_ok());
+        let free = (1..=7).all(|i| std::net::TcpListener::bind(("127.0.0.1", base + i)).is_ok());
         if free {
             return base;
         }
     }
-    panic!("no block of six free ports")
+    panic!("no block of seven free ports")
 }
 
 impl Topology {
@@ -163,4 +163,38 @@ async fn the_buyer_journey_runs_through_the_ingress() {
         (unknown.status, unknown.body),
         (404, json!({"errors": [{"message": "Not found"}]}))
     );
+
+    // Every other path is the web UI (`serve web`), calling the API through the ingress.
+    let page = reqwest::get(format!("{address}/signin"))
+        .await
+        .expect("page");
+    assert_eq!(page.status(), 200);
+    assert!(
+        page.text()
+            .await
+            .expect("html")
+            .contains("<h1>Sign in</h1>")
+    );
+    let browser = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client");
+    let signed_up = browser
+        .post(format!("{address}/signup"))
+        .header("origin", &address)
+        .form(&[("email", "web@example.com"), ("password", "correct horse")])
+        .send()
+        .await
+        .expect("sign up");
+    assert_eq!(
+        signed_up.status(),
+        303,
+        "the page called the API through the ingress"
+    );
+    assert!(signed_up.headers().get("set-cookie").is_some());
+    let missing = reqwest::get(format!("{address}/no/such/page"))
+        .await
+        .expect("page");
+    assert_eq!(missing.status(), 404);
+    assert!(missing.text().await.expect("html").contains("<main"));
 }
