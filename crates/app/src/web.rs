@@ -2,12 +2,13 @@
 //! document) where it always was. In the embedded mode the pages call the API in process,
 //! through the same router and middleware an HTTP client would meet.
 
-use axum::body::Body;
+use axum::extract::Request;
 use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Json, Router};
 use boxoffice_web::{Api, WebConfig};
 use serde_json::json;
+use tower::ServiceExt;
 
 use crate::cli::Settings;
 use crate::openapi;
@@ -53,15 +54,23 @@ pub fn pages_over_http(api_url: &str, settings: &Settings) -> anyhow::Result<Rou
 /// the API's own paths go to it, every other path is a page (or the HTML 404).
 pub fn with_pages(api: Router, settings: &Settings) -> Router {
     let pages = boxoffice_web::router(Api::in_process(api.clone()), config(settings));
-    // A router cannot be mounted at a path as a service (axum refuses), but its
-    // `into_service` can.
-    let to_api = || api.clone().into_service::<Body>();
-    Router::new()
-        .route_service("/api", to_api())
-        .route_service("/api/{*rest}", to_api())
-        .route_service(openapi::OPENAPI_PATH, to_api())
-        .route_service("/healthz", to_api())
-        .route_service("/readyz", to_api())
-        .route_service("/metrics", to_api())
-        .merge(pages)
+    // Dispatched by path before any routing, so each router matches the request as if it
+    // were alone: mounting the API under a wildcard route would hand its handlers the
+    // wildcard's path parameter besides their own.
+    Router::new().fallback_service(tower::service_fn(move |request: Request| {
+        let target = if is_api_path(request.uri().path()) {
+            api.clone()
+        } else {
+            pages.clone()
+        };
+        target.oneshot(request)
+    }))
+}
+
+/// The paths the API answers: its routes, the OpenAPI document, health and metrics.
+fn is_api_path(path: &str) -> bool {
+    path == "/api"
+        || path.starts_with("/api/")
+        || path == openapi::OPENAPI_PATH
+        || matches!(path, "/healthz" | "/readyz" | "/metrics")
 }

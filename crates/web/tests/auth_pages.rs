@@ -208,6 +208,32 @@ async fn cross_site_forms_are_refused_and_unknown_pages_are_404_pages() {
         body, r#"{"errors":[{"message":"Not found"}]}"#,
         "the API keeps JSON"
     );
+    // The API's own routes, path parameters included, answer beside the pages.
+    let user = site
+        .client
+        .post(format!("{}/api/users/signup", site.base))
+        .json(&serde_json::json!({"email": "sam@example.com", "password": "correct horse"}))
+        .send()
+        .await
+        .expect("sign up");
+    let cookie = session_of(&user);
+    let ticket: serde_json::Value = site
+        .client
+        .post(format!("{}/api/tickets", site.base))
+        .header("cookie", &cookie)
+        .json(&serde_json::json!({"title": "Concert", "price": 20}))
+        .send()
+        .await
+        .expect("sell")
+        .json()
+        .await
+        .expect("json");
+    let id = ticket["id"].as_str().expect("id");
+    let (status, body) = site.page(&format!("/api/tickets/{id}"), None).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, _) = site.page("/healthz", None).await;
+    assert_eq!(status, StatusCode::OK);
+
     let (status, css) = site.page("/static/site.css", None).await;
     assert_eq!(status, StatusCode::OK);
     assert!(css.contains(":focus-visible"));
