@@ -156,9 +156,7 @@ impl Api {
     async fn call(&self, method: Method, path: &str, call: Call<'_>) -> Result<Reply, Unreachable> {
         match &self.transport {
             Transport::InProcess(router) => in_process(router, method, path, call).await,
-            Transport::Http { base, client } => {
-                over_http(client, base, method, path, call).await
-            }
+            Transport::Http { base, client } => over_http(client, base, method, path, call).await,
         }
     }
 }

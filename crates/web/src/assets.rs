@@ -10,11 +10,17 @@ use crate::Web;
 
 const CSS: &str = include_str!("../static/site.css");
 const JS: &str = include_str!("../static/site.js");
+/// The checkout's hold countdown.
+const CHECKOUT_JS: &str = include_str!("../static/checkout.js");
+/// The queue page's live place (Server-Sent Events).
+const QUEUE_JS: &str = include_str!("../static/queue.js");
 
 pub fn routes() -> Router<Web> {
     Router::new()
         .route("/static/site.css", get(css))
         .route("/static/site.js", get(js))
+        .route("/static/checkout.js", get(|| script(CHECKOUT_JS)))
+        .route("/static/queue.js", get(|| script(QUEUE_JS)))
 }
 
 async fn css() -> impl IntoResponse {
@@ -28,11 +34,15 @@ async fn css() -> impl IntoResponse {
 }
 
 async fn js() -> impl IntoResponse {
+    script(JS).await
+}
+
+async fn script(source: &'static str) -> impl IntoResponse {
     (
         [
             (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
             (header::CACHE_CONTROL, "public, max-age=300"),
         ],
-        JS,
+        source,
     )
 }

@@ -15,13 +15,17 @@ use crate::chrome::Chrome;
 pub enum Failure {
     NotFound,
     /// Too many attempts; try again in this many seconds.
-    TooMany { retry_after: u64 },
+    TooMany {
+        retry_after: u64,
+    },
     /// The API did not answer.
     ApiDown,
     /// A form came from another site and was not applied.
     CrossSite,
     /// The page needs a signed-in user; come back to `next` after signing in.
-    SignIn { next: String },
+    SignIn {
+        next: String,
+    },
     /// Anything else; the cause is logged, never shown.
     Internal(String),
 }

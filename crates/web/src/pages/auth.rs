@@ -149,7 +149,10 @@ async fn sign_out(State(web): State<Web>, visitor: Visitor) -> Result<Response, 
         body: Some(json!({})),
         ..Call::default()
     };
-    let reply = web.api.send(Method::POST, "/api/users/signout", call).await?;
+    let reply = web
+        .api
+        .send(Method::POST, "/api/users/signout", call)
+        .await?;
     Ok(with_cookies(&reply, Redirect::to("/").into_response()))
 }
 

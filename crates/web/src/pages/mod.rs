@@ -2,16 +2,24 @@
 //!
 //! * `auth` — sign up, sign in, sign out.
 //! * `browse` — the ticket list with search, filters, sort and paging (`/`).
-//! * `tickets` — a ticket's page with the action its state allows; sell, edit, delete.
-//! * `listings` — my listings.
-//! * `orders` — buy, checkout with the hold countdown, pay, test 3-D Secure,
-//!   confirmation, order history.
+//! * `tickets` — a ticket's page with the action its state allows; delete a listing.
+//! * `listings` — sell, edit, my listings.
+//! * `events` — the events catalogue, an event's tickets (several bought at once), add an event.
+//! * `orders` — order history, and the routes of the buying pages beside it: `buy`
+//!   (Buy, Buy now, the basket), `checkout` (an order's page in every state: the hold
+//!   countdown, confirmation, cancelling), `pay` (paying, test 3-D Secure), `order_view`
+//!   (an order in the pages' words).
 //! * `queue` — the line for a held ticket, live over SSE.
 
 mod auth;
 mod browse;
+mod buy;
+mod checkout;
+mod events;
 mod listings;
+mod order_view;
 mod orders;
+mod pay;
 mod queue;
 mod tickets;
 
@@ -25,6 +33,7 @@ pub fn routes() -> Router<Web> {
         .merge(browse::routes())
         .merge(tickets::routes())
         .merge(listings::routes())
+        .merge(events::routes())
         .merge(orders::routes())
         .merge(queue::routes())
 }

@@ -1,9 +1,261 @@
-//! (to be written)
+//! The line for a held ticket, `/tickets/{id}/queue` (UI.md page 11 and §3).
+//!
+//! Without JavaScript the page shows the place as of its loading and a "Check my
+//! position" link (never a meta refresh), a **Join the line** or **Leave the line** form,
+//! and when it is the buyer's turn a panel "It's your turn" with **Buy now** (which posts
+//! to the ticket's buy form). `static/queue.js` follows the API's event stream to keep
+//! the place, the tab title and the turn panel up to date.
 
+use askama::Template;
 use axum::Router;
+use axum::extract::{Path, Query, State};
+use axum::http::{Method, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use serde::Deserialize;
+use serde_json::Value;
+use time::OffsetDateTime;
 
+use super::order_view::{checked_id, clock_time_seconds, html, instant, ok_body, rfc3339};
 use crate::Web;
+use crate::api::{Call, Problem};
+use crate::chrome::Chrome;
+use crate::failure::Failure;
+use crate::forms::FormErrors;
+use crate::visitor::Visitor;
 
 pub fn routes() -> Router<Web> {
     Router::new()
+        .route("/tickets/{id}/queue", get(show).post(join))
+        .route("/tickets/{id}/queue/leave", post(leave))
+}
+
+/// The buyer's place, as `GET /api/queue/{ticketId}` tells it.
+#[derive(Debug, Clone)]
+struct PlaceView {
+    position: u64,
+    total: u64,
+    /// "Estimated wait: up to about 4 minutes", when there is a wait.
+    wait: Option<String>,
+    /// While it is the buyer's turn: when it ends.
+    turn_expires_at: Option<OffsetDateTime>,
+}
+
+impl PlaceView {
+    fn from_json(place: &Value) -> Self {
+        Self {
+            position: place["position"].as_u64().unwrap_or_default(),
+            total: place["totalInQueue"].as_u64().unwrap_or_default(),
+            wait: wait_words(place),
+            turn_expires_at: instant(&place["turnExpiresAt"]),
+        }
+    }
+
+    fn turn(&self) -> bool {
+        self.turn_expires_at.is_some()
+    }
+
+    fn turn_until(&self) -> String {
+        self.turn_expires_at
+            .map(clock_time_seconds)
+            .unwrap_or_default()
+    }
+
+    fn turn_expires_at_rfc3339(&self) -> String {
+        self.turn_expires_at.map(rfc3339).unwrap_or_default()
+    }
+}
+
+/// The wait in words: a range when the API gives one (`estimatedWait {lowSeconds,
+/// highSeconds}`), else the API's single estimate, which assumes everyone ahead lets
+/// their turn pass — an upper bound.
+fn wait_words(place: &Value) -> Option<String> {
+    let minutes = |seconds: u64| seconds.div_ceil(60).max(1);
+    let range = &place["estimatedWait"];
+    if let (Some(low), Some(high)) = (range["lowSeconds"].as_u64(), range["highSeconds"].as_u64())
+        && high > 0
+    {
+        let (low, high) = (minutes(low), minutes(high));
+        return Some(if low == high {
+            format!("Estimated wait: about {high} minutes")
+        } else {
+            format!("Estimated wait: about {low}–{high} minutes")
+        });
+    }
+    match place["estimatedWaitSeconds"].as_u64()? {
+        0 => None,
+        seconds if seconds < 60 => Some("Estimated wait: under a minute".to_owned()),
+        seconds => Some(format!(
+            "Estimated wait: up to about {} minutes",
+            minutes(seconds)
+        )),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "queue.html")]
+struct QueuePage {
+    chrome: Chrome,
+    ticket_id: String,
+    title: String,
+    /// The ticket's status: `available`, `reserved` or `sold`.
+    ticket_status: String,
+    place: Option<PlaceView>,
+    /// The server's clock, for the turn's countdown.
+    now: String,
+    /// "14:31:05 UTC": when the place shown was read.
+    as_of: String,
+    errors: FormErrors,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct Shown {
+    done: Option<String>,
+}
+
+async fn show(
+    State(web): State<Web>,
+    visitor: Visitor,
+    Path(id): Path<String>,
+    Query(shown): Query<Shown>,
+) -> Result<Response, Failure> {
+    let id = checked_id(&id)?;
+    let notice = match shown.done.as_deref() {
+        Some("left") => Some("You left the line".to_owned()),
+        Some("turn_starting") => {
+            Some("Your turn is just starting. Press Buy now again in a moment.".to_owned())
+        }
+        _ => None,
+    };
+    page(&web, &visitor, id, notice, FormErrors::default()).await
+}
+
+/// The queue page for ticket `id`, with `errors` (and status 400) when joining was
+/// refused.
+async fn page(
+    web: &Web,
+    visitor: &Visitor,
+    id: &str,
+    notice: Option<String>,
+    errors: FormErrors,
+) -> Result<Response, Failure> {
+    let next = format!("/tickets/{id}/queue");
+    if !visitor.signed_in() {
+        return Err(Failure::SignIn { next });
+    }
+    let ticket = web
+        .api
+        .get(&format!("/api/tickets/{id}"), visitor.session())
+        .await?;
+    let ticket = ok_body(ticket, &next)?;
+    let place = web
+        .api
+        .get(&format!("/api/queue/{id}"), visitor.session())
+        .await?;
+    let place = match place.status {
+        StatusCode::NOT_FOUND => None,
+        _ => Some(PlaceView::from_json(&ok_body(place, &next)?)),
+    };
+    let title = ticket["title"].as_str().unwrap_or_default().to_owned();
+    let now = OffsetDateTime::now_utc();
+    let status = if errors.any() {
+        StatusCode::BAD_REQUEST
+    } else {
+        StatusCode::OK
+    };
+    let page = QueuePage {
+        chrome: Chrome::new(format!("Line for {title}"), visitor)
+            .with_notice(notice)
+            .with_error(errors.any()),
+        ticket_id: id.to_owned(),
+        title,
+        ticket_status: ticket["status"].as_str().unwrap_or_default().to_owned(),
+        place,
+        now: rfc3339(now),
+        as_of: clock_time_seconds(now),
+        errors,
+    };
+    html(status, &page)
+}
+
+/// `POST /tickets/{id}/queue` → `POST /api/queue/{id}`; joining twice keeps the place.
+async fn join(
+    State(web): State<Web>,
+    visitor: Visitor,
+    Path(id): Path<String>,
+) -> Result<Response, Failure> {
+    let id = checked_id(&id)?;
+    let next = format!("/tickets/{id}/queue");
+    if !visitor.signed_in() {
+        return Err(Failure::SignIn { next });
+    }
+    let call = Call {
+        session: visitor.session(),
+        ..Call::default()
+    };
+    let reply = web
+        .api
+        .send(Method::POST, &format!("/api/queue/{id}"), call)
+        .await?;
+    if reply.is_success() {
+        return Ok(Redirect::to(&next).into_response());
+    }
+    if reply.status != StatusCode::BAD_REQUEST {
+        return Err(Failure::from_reply(&reply, &next));
+    }
+    let problems = reply
+        .problems()
+        .into_iter()
+        .map(|problem| Problem {
+            message: problem.message,
+            field: Some("queue-actions".to_owned()),
+        })
+        .collect();
+    page(&web, &visitor, id, None, FormErrors::new(problems)).await
+}
+
+/// `POST /tickets/{id}/queue/leave` → `DELETE /api/queue/{id}`.
+async fn leave(
+    State(web): State<Web>,
+    visitor: Visitor,
+    Path(id): Path<String>,
+) -> Result<Response, Failure> {
+    let id = checked_id(&id)?;
+    let next = format!("/tickets/{id}/queue");
+    if !visitor.signed_in() {
+        return Err(Failure::SignIn { next });
+    }
+    let call = Call {
+        session: visitor.session(),
+        ..Call::default()
+    };
+    let reply = web
+        .api
+        .send(Method::DELETE, &format!("/api/queue/{id}"), call)
+        .await?;
+    if !reply.is_success() {
+        return Err(Failure::from_reply(&reply, &next));
+    }
+    Ok(Redirect::to(&format!("{next}?done=left")).into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn the_wait_reads_in_minutes() {
+        assert_eq!(
+            wait_words(&json!({"estimatedWaitSeconds": 610})).as_deref(),
+            Some("Estimated wait: up to about 11 minutes")
+        );
+        assert_eq!(wait_words(&json!({"estimatedWaitSeconds": 0})), None);
+        assert_eq!(
+            wait_words(&json!({"estimatedWait": {"lowSeconds": 60, "highSeconds": 300}}))
+                .as_deref(),
+            Some("Estimated wait: about 1–5 minutes")
+        );
+    }
 }

@@ -1,0 +1,227 @@
+//! Paying (UI.md pages 7 and 8): the checkout's pay form → `POST /api/payments` with the
+//! form's idempotency key, and the test processor's stand-in for the bank's 3-D Secure
+//! challenge → `POST /api/payments/{id}/authenticate`.
+//!
+//! Every answer ends on the order's page, which shows what the order now is: paid →
+//! the confirmation; still being decided → "Payment in progress"; declined → the
+//! checkout again with the provider's message (status 400), the hold still counting;
+//! refused because the order is no longer payable → "you were not charged".
+
+use askama::Template;
+use axum::extract::{Path, Query, State};
+use axum::http::{Method, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::{Form, Router};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::checkout::{Done, PayAgain, order_path, render};
+use super::order_view::{OrderView, checked_id, fetch_order, html, instant};
+use crate::Web;
+use crate::api::{Call, Problem};
+use crate::chrome::Chrome;
+use crate::failure::{Failure, encode};
+use crate::forms::FormErrors;
+use crate::visitor::Visitor;
+
+pub fn routes() -> Router<Web> {
+    Router::new().route("/orders/{id}/pay", post(pay)).route(
+        "/orders/{id}/authenticate",
+        get(challenge).post(authenticate),
+    )
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct PayForm {
+    #[serde(default)]
+    token: String,
+    #[serde(default)]
+    idempotency_key: String,
+    /// The hold the form showed (RFC 3339), see [`PayAgain::hold_until`].
+    #[serde(default)]
+    hold_until: String,
+}
+
+/// `POST /orders/{id}/pay`.
+async fn pay(
+    State(web): State<Web>,
+    visitor: Visitor,
+    Path(id): Path<String>,
+    Form(form): Form<PayForm>,
+) -> Result<Response, Failure> {
+    let id = checked_id(&id)?;
+    let next = order_path(id, None);
+    if !visitor.signed_in() {
+        return Err(Failure::SignIn { next });
+    }
+    let token = form.token.trim().to_owned();
+    let key = form.idempotency_key.trim();
+    let call = Call {
+        session: visitor.session(),
+        body: Some(json!({ "orderId": id, "token": token })),
+        idempotency_key: (1..=255).contains(&key.len()).then_some(key),
+    };
+    let reply = web.api.send(Method::POST, "/api/payments", call).await?;
+    if reply.is_success() {
+        let payment = &reply.body;
+        return Ok(match payment["status"].as_str() {
+            Some("succeeded") => Redirect::to(&order_path(id, Some(Done::Paid))),
+            Some("requires_action") => Redirect::to(&challenge_path(id, payment)?),
+            _ => Redirect::to(&order_path(id, Some(Done::Processing))),
+        }
+        .into_response());
+    }
+    match reply.status {
+        // The same key's first request is still running: this was a second press.
+        StatusCode::CONFLICT => {
+            Ok(Redirect::to(&order_path(id, Some(Done::Processing))).into_response())
+        }
+        StatusCode::BAD_REQUEST => {
+            let order = fetch_order(&web, &visitor, id, &next).await?;
+            let status = OrderView::from_json(&order, &web.config.currency).status;
+            match status.as_str() {
+                "complete" => Ok(Redirect::to(&order_path(id, Some(Done::Paid))).into_response()),
+                "cancelled" => {
+                    Ok(Redirect::to(&order_path(id, Some(Done::NotCharged))).into_response())
+                }
+                _ => {
+                    // Declined (or no card chosen): the provider's words beside the cards.
+                    let problems = reply
+                        .problems()
+                        .into_iter()
+                        .map(|problem| Problem {
+                            message: problem.message,
+                            field: Some("card".to_owned()),
+                        })
+                        .collect();
+                    let again = PayAgain {
+                        errors: FormErrors::new(problems),
+                        chosen: (!token.is_empty()).then_some(token),
+                        hold_until: instant(&Value::String(form.hold_until.clone())),
+                    };
+                    render(&web, &visitor, &order, None, again, StatusCode::BAD_REQUEST)
+                }
+            }
+        }
+        _ => Err(Failure::from_reply(&reply, &next)),
+    }
+}
+
+/// `/orders/{id}/authenticate?payment=…&secret=…` for a payment that requires action.
+fn challenge_path(id: &str, payment: &Value) -> Result<String, Failure> {
+    let payment_id = checked_id(payment["id"].as_str().unwrap_or_default())?;
+    let secret = payment["clientSecret"].as_str().unwrap_or_default();
+    Ok(format!(
+        "/orders/{id}/authenticate?payment={payment_id}&secret={}",
+        encode(secret)
+    ))
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct Challenge {
+    #[serde(default)]
+    payment: String,
+    #[serde(default)]
+    secret: String,
+}
+
+#[derive(Template)]
+#[template(path = "authenticate.html")]
+struct ChallengePage {
+    chrome: Chrome,
+    order: OrderView,
+    payment: String,
+    secret: String,
+}
+
+/// `GET /orders/{id}/authenticate`: the test processor's stand-in for the bank's page.
+async fn challenge(
+    State(web): State<Web>,
+    visitor: Visitor,
+    Path(id): Path<String>,
+    Query(challenge): Query<Challenge>,
+) -> Result<Response, Failure> {
+    let id = checked_id(&id)?;
+    if !web.config.test_payments {
+        return Err(Failure::NotFound);
+    }
+    let payment = checked_id(&challenge.payment)?.to_owned();
+    let next = format!(
+        "/orders/{id}/authenticate?payment={payment}&secret={}",
+        encode(&challenge.secret)
+    );
+    let order = fetch_order(&web, &visitor, id, &next).await?;
+    let order = OrderView::from_json(&order, &web.config.currency);
+    if !order.is_open() {
+        return Ok(Redirect::to(&order_path(id, None)).into_response());
+    }
+    let page = ChallengePage {
+        chrome: Chrome::new("Confirm your payment", &visitor),
+        order,
+        payment,
+        secret: challenge.secret,
+    };
+    html(StatusCode::OK, &page)
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct Outcome {
+    #[serde(default)]
+    payment: String,
+    #[serde(default)]
+    secret: String,
+    #[serde(default)]
+    success: String,
+}
+
+/// `POST /orders/{id}/authenticate`: completes or fails the check, then shows the order.
+/// No polling: the order's page says "Payment received" once the order is complete and
+/// "Payment in progress" until then.
+async fn authenticate(
+    State(web): State<Web>,
+    visitor: Visitor,
+    Path(id): Path<String>,
+    Form(outcome): Form<Outcome>,
+) -> Result<Response, Failure> {
+    let id = checked_id(&id)?;
+    let next = order_path(id, None);
+    if !visitor.signed_in() {
+        return Err(Failure::SignIn { next });
+    }
+    let payment = checked_id(&outcome.payment)?;
+    let success = outcome.success == "true";
+    let call = Call {
+        session: visitor.session(),
+        body: Some(json!({ "clientSecret": outcome.secret, "success": success })),
+        ..Call::default()
+    };
+    let reply = web
+        .api
+        .send(
+            Method::POST,
+            &format!("/api/payments/{payment}/authenticate"),
+            call,
+        )
+        .await?;
+    if !reply.is_success() && reply.status != StatusCode::BAD_REQUEST {
+        return Err(Failure::from_reply(&reply, &next));
+    }
+    let done = if reply.is_success() {
+        match reply.body["status"].as_str() {
+            Some("succeeded") => Done::Authenticated,
+            Some("failed") => Done::AuthFailed,
+            Some("voided") => Done::NotCharged,
+            _ => Done::Processing,
+        }
+    } else {
+        // A wrong secret, or nothing left to authenticate (a second press): the order
+        // says which.
+        let order = fetch_order(&web, &visitor, id, &next).await?;
+        match order["status"].as_str() {
+            Some("complete" | "cancelled") => Done::Authenticated,
+            _ => Done::AuthFailed,
+        }
+    };
+    Ok(Redirect::to(&order_path(id, Some(done))).into_response())
+}
