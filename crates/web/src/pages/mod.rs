@@ -1,6 +1,7 @@
 //! The pages, one file per group (UI.md §1). Each file's `routes()` is merged here.
 //!
 //! * `auth` — sign up, sign in, sign out.
+//! * `help` — the help page the footer links to.
 //! * `browse` — the ticket list with search, filters, sort and paging (`/`).
 //! * `tickets` — a ticket's page with the action its state allows; delete a listing.
 //! * `listings` — sell, edit, my listings.
@@ -12,6 +13,7 @@
 //! * `queue` — the line for a held ticket, live over SSE.
 
 mod auth;
+mod help;
 mod browse;
 mod buy;
 mod checkout;
@@ -30,6 +32,7 @@ use crate::Web;
 pub fn routes() -> Router<Web> {
     Router::new()
         .merge(auth::routes())
+        .merge(help::routes())
         .merge(browse::routes())
         .merge(tickets::routes())
         .merge(listings::routes())
