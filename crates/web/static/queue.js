@@ -98,7 +98,7 @@
       if (isNaN(end)) { return; }
       if (turn.getAttribute("data-turn-expires-at") === expiresAt && !turn.hidden && turnTimer !== null) { return; }
       turn.setAttribute("data-turn-expires-at", expiresAt);
-      if (turnUntil) { turnUntil.textContent = ""; }
+      if (turnUntil) { turnUntil.textContent = ", until " + new Date(end).toISOString().slice(11, 19) + " UTC"; }
       var wasHidden = turn.hidden;
       if (waiting) { waiting.hidden = true; }
       turn.hidden = false;

@@ -253,8 +253,10 @@ pub fn render(
             if declined && let (Some(shown), Some(at)) = (again.hold_until, order.expires_at) {
                 order.expires_at = Some(at.min(shown));
             }
+            // `processing`: the payment is still being decided, whatever the order
+            // shows yet.
             let notice = done
-                .filter(|done| awaiting && done.paying())
+                .filter(|&done| done == Done::Processing || (awaiting && done.paying()))
                 .map(|_| "Payment in progress".to_owned());
             let page = CheckoutPage {
                 chrome: Chrome::new("Checkout", visitor)

@@ -13,11 +13,11 @@
 //! * `queue` — the line for a held ticket, live over SSE.
 
 mod auth;
-mod help;
 mod browse;
 mod buy;
 mod checkout;
 mod events;
+mod help;
 mod listings;
 mod order_view;
 mod orders;
