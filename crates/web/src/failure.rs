@@ -4,8 +4,13 @@
 //! need a user.
 
 use askama::Template;
+use axum::extract::{Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::Next;
 use axum::response::{Html, IntoResponse, Redirect, Response};
+
+use crate::Web;
+use crate::visitor::{current_user, session_cookie};
 
 use crate::api::{Reply, Unreachable};
 use crate::chrome::Chrome;
@@ -26,6 +31,8 @@ pub enum Failure {
     SignIn {
         next: String,
     },
+    /// A page asked for with a method it does not take (a GET of a form's address).
+    WrongMethod,
     /// Anything else; the cause is logged, never shown.
     Internal(String),
 }
@@ -109,6 +116,14 @@ impl IntoResponse for Failure {
                     .to_owned(),
                 false,
             ),
+            Self::WrongMethod => (
+                StatusCode::METHOD_NOT_ALLOWED,
+                "Page not available",
+                "This address only accepts a form sent from its page. Go back to the page \
+                 and use its button."
+                    .to_owned(),
+                false,
+            ),
             Self::Internal(cause) => {
                 tracing::error!(%cause, "page failed");
                 (
@@ -123,22 +138,71 @@ impl IntoResponse for Failure {
     }
 }
 
+/// An error page as rendered, kept on the response so that [`with_visitor`] can render it
+/// again for the signed-in user.
+#[derive(Debug, Clone)]
+struct Rendered {
+    heading: &'static str,
+    message: String,
+    retry: bool,
+}
+
 fn render(status: StatusCode, heading: &'static str, message: String, retry: bool) -> Response {
-    let page = ErrorPage {
-        chrome: Chrome::anonymous(heading),
+    let rendered = Rendered {
         heading,
         message,
         retry,
     };
+    let mut response = page(status, &rendered, Chrome::anonymous(heading));
+    response.extensions_mut().insert(rendered);
+    response
+}
+
+fn page(status: StatusCode, rendered: &Rendered, chrome: Chrome) -> Response {
+    let page = ErrorPage {
+        chrome,
+        heading: rendered.heading,
+        message: rendered.message.clone(),
+        retry: rendered.retry,
+    };
     match page.render() {
         Ok(html) => (status, Html(html)).into_response(),
-        Err(_) => (status, heading).into_response(),
+        Err(_) => (status, rendered.heading).into_response(),
     }
+}
+
+/// Middleware: an error page shown to a signed-in visitor gets the signed-in layout
+/// (their "Sign out" included), like every other page. Error pages are built without
+/// knowing the visitor — a failure may come before anyone asked — so the question is
+/// asked here, only for them.
+pub async fn with_visitor(State(web): State<Web>, request: Request, next: Next) -> Response {
+    let session = session_cookie(request.headers());
+    let response = next.run(request).await;
+    let (Some(rendered), Some(session)) = (response.extensions().get::<Rendered>(), session) else {
+        return response;
+    };
+    let Ok(Some(user)) = current_user(&web, &session).await else {
+        return response;
+    };
+    let mut chrome = Chrome::anonymous(rendered.heading);
+    chrome.user_email = Some(user.email);
+    let mut again = page(response.status(), rendered, chrome);
+    for (name, value) in response.headers() {
+        if name != header::CONTENT_LENGTH && name != header::CONTENT_TYPE {
+            again.headers_mut().insert(name, value.clone());
+        }
+    }
+    again
 }
 
 /// The fallback: any path no page answers.
 pub async fn not_found_page() -> Failure {
     Failure::NotFound
+}
+
+/// The fallback for a known path asked with another method.
+pub async fn wrong_method_page() -> Failure {
+    Failure::WrongMethod
 }
 
 /// Percent-encodes a path for a query parameter (`next=`).

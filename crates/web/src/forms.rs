@@ -8,9 +8,10 @@
 //! besides, so a cross-site POST does not even carry it.
 
 use axum::extract::Request;
-use axum::http::{Method, header};
+use axum::http::Method;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use boxoffice_platform::http::csrf;
 
 use crate::api::Problem;
 use crate::failure::Failure;
@@ -33,17 +34,9 @@ fn same_site(request: &Request) -> bool {
     if let Some(site) = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok()) {
         return matches!(site, "same-origin" | "none");
     }
-    let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) else {
-        // Neither header: not a browser's cross-site request (browsers send `Origin` on
-        // every cross-origin POST).
-        return true;
-    };
-    let host = headers.get(header::HOST).and_then(|v| v.to_str().ok());
-    let origin_host = origin
-        .split_once("://")
-        .map_or(origin, |(_, rest)| rest)
-        .trim_end_matches('/');
-    host.is_some_and(|host| host.eq_ignore_ascii_case(origin_host))
+    // Browsers that do not send `Sec-Fetch-Site`: the API's own `Origin` test, which knows
+    // the ingress's `X-Forwarded-Host`. No `Origin` at all is not a browser's cross-site post.
+    !csrf::is_cross_site(headers)
 }
 
 /// The problems of a refused form: shown in the error summary at the top (each a link to
@@ -71,10 +64,16 @@ impl FormErrors {
     }
 }
 
-/// A `next=` path to return to after signing in: only a path on this site.
+/// A `next=` path to return to after signing in: only a path on this site. Anything that
+/// a browser could read as another site (`//host`, `/\host`, or a path with control
+/// characters, which browsers strip: `/\t/host` becomes `//host`) or that would not fit a
+/// `Location` header sends the visitor to `/` instead.
 pub fn local_path(next: Option<&str>) -> String {
+    let allowed = |c: char| c.is_ascii_alphanumeric() || "/_.~%?=&-+,".contains(c);
     match next {
-        Some(path) if path.starts_with('/') && !path.starts_with("//") && !path.contains('\\') => {
+        Some(path)
+            if path.starts_with('/') && !path.starts_with("//") && path.chars().all(allowed) =>
+        {
             path.to_owned()
         }
         _ => "/".to_owned(),
@@ -103,6 +102,12 @@ mod tests {
         let from = |origin| post(&[("host", "shop.example:3000"), ("origin", origin)]);
         assert!(same_site(&from("http://shop.example:3000")));
         assert!(!same_site(&from("https://evil.example")));
+        let behind_ingress = post(&[
+            ("host", "web:4007"),
+            ("x-forwarded-host", "shop.example"),
+            ("origin", "https://shop.example"),
+        ]);
+        assert!(same_site(&behind_ingress));
         assert!(same_site(&post(&[])), "no browser headers: not cross-site");
     }
 
@@ -112,5 +117,9 @@ mod tests {
         assert_eq!(local_path(Some("//evil.example")), "/");
         assert_eq!(local_path(Some("https://evil.example")), "/");
         assert_eq!(local_path(None), "/");
+        assert_eq!(local_path(Some("/\t/evil.example")), "/");
+        assert_eq!(local_path(Some("/\n")), "/");
+        assert_eq!(local_path(Some("/\\evil.example")), "/");
+        assert_eq!(local_path(Some("/?q=a&page=2")), "/?q=a&page=2");
     }
 }

@@ -54,6 +54,11 @@ pub fn router(api: Api, config: WebConfig) -> Router {
     pages::routes()
         .merge(assets::routes())
         .fallback(failure::not_found_page)
+        .method_not_allowed_fallback(failure::wrong_method_page)
         .layer(middleware::from_fn(forms::refuse_cross_site_forms))
+        .layer(middleware::from_fn_with_state(
+            web.clone(),
+            failure::with_visitor,
+        ))
         .with_state(web)
 }

@@ -3,8 +3,8 @@
 //! it forwards it and asks the API who that is.
 
 use axum::extract::{FromRef, FromRequestParts};
-use axum::http::header;
 use axum::http::request::Parts;
+use axum::http::{HeaderMap, header};
 use serde_json::Value;
 
 use crate::Web;
@@ -35,9 +35,8 @@ impl Visitor {
 }
 
 /// The `session` cookie's value, if the request carries one.
-pub fn session_cookie(parts: &Parts) -> Option<String> {
-    parts
-        .headers
+pub fn session_cookie(headers: &HeaderMap) -> Option<String> {
+    headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|value| value.to_str().ok())
@@ -56,24 +55,25 @@ where
     type Rejection = Failure;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Failure> {
-        let Some(session) = session_cookie(parts) else {
+        let Some(session) = session_cookie(&parts.headers) else {
             return Ok(Self::default());
         };
-        let web = Web::from_ref(state);
-        let reply = web
-            .api
-            .get("/api/users/currentuser", Some(&session))
-            .await?;
-        let user = match &reply.body["currentUser"] {
-            Value::Object(user) => Some(User {
-                id: user["id"].as_str().unwrap_or_default().to_owned(),
-                email: user["email"].as_str().unwrap_or_default().to_owned(),
-            }),
-            _ => None,
-        };
+        let user = current_user(&Web::from_ref(state), &session).await?;
         Ok(Self {
             session: Some(session),
             user,
         })
     }
+}
+
+/// Who `session` belongs to, as the API says; `None` when it is no longer valid.
+pub async fn current_user(web: &Web, session: &str) -> Result<Option<User>, Failure> {
+    let reply = web.api.get("/api/users/currentuser", Some(session)).await?;
+    Ok(match &reply.body["currentUser"] {
+        Value::Object(user) => Some(User {
+            id: user["id"].as_str().unwrap_or_default().to_owned(),
+            email: user["email"].as_str().unwrap_or_default().to_owned(),
+        }),
+        _ => None,
+    })
 }

@@ -4,6 +4,17 @@
 (function () {
   "use strict";
 
+  // Back to a page from the browser's cache: its sent forms' buttons work again.
+  window.addEventListener("pageshow", function (event) {
+    if (!event.persisted) { return; }
+    document.querySelectorAll("form[data-once] button[type=submit]").forEach(function (button) {
+      button.disabled = false;
+      button.removeAttribute("aria-disabled");
+      var idle = button.getAttribute("data-idle");
+      if (idle) { button.textContent = idle; }
+    });
+  });
+
   document.addEventListener("DOMContentLoaded", function () {
     var summary = document.getElementById("error-summary");
     if (summary) {
@@ -33,7 +44,10 @@
           button.setAttribute("aria-disabled", "true");
           button.disabled = true;
           var pending = button.getAttribute("data-pending");
-          if (pending) { button.textContent = pending; }
+          if (pending) {
+            button.setAttribute("data-idle", button.textContent);
+            button.textContent = pending;
+          }
         });
       });
     });

@@ -238,3 +238,36 @@ async fn cross_site_forms_are_refused_and_unknown_pages_are_404_pages() {
     assert_eq!(status, StatusCode::OK);
     assert!(css.contains(":focus-visible"));
 }
+
+#[tokio::test]
+async fn error_pages_keep_the_signed_in_layout_and_wrong_methods_get_a_page() {
+    let site = site().await;
+    let form = [("email", "cy@example.com"), ("password", "correct horse")];
+    let cookie = session_of(&site.post("/signup", &form, None).await);
+    let (status, page) = site.page("/no/such/page", Some(&cookie)).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert!(page.contains("Sign out"), "signed in on an error page too");
+    let (status, page) = site.page("/signout", Some(&cookie)).await;
+    assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
+    assert!(page.contains("<h1>Page not available</h1>"), "{page}");
+    let tab = site
+        .post(
+            "/signin",
+            &[("email", "x@example.com"), ("next", "/\t/evil.example")],
+            None,
+        )
+        .await;
+    assert_eq!(tab.status(), StatusCode::BAD_REQUEST);
+    let signed_in = site
+        .post(
+            "/signin",
+            &[
+                ("email", "cy@example.com"),
+                ("password", "correct horse"),
+                ("next", "/\t/evil.example"),
+            ],
+            None,
+        )
+        .await;
+    assert_eq!(signed_in.headers()["location"], "/", "never another site");
+}

@@ -34,7 +34,7 @@ fn is_state_changing(method: &Method) -> bool {
 ///
 /// Behind an ingress the original host arrives as `X-Forwarded-Host`; nginx's default
 /// `proxy_set_header Host $host` keeps `Host` itself intact, so either may be the truth.
-fn is_cross_site(headers: &HeaderMap) -> bool {
+pub fn is_cross_site(headers: &HeaderMap) -> bool {
     let Some(origin) = headers.get(header::ORIGIN) else {
         return false;
     };
