@@ -1,8 +1,9 @@
 // The checkout's hold countdown (UI.md §2). The server is the clock: the page carries
 // the server's "now" and the order's "expiresAt", and says in words when the hold ends,
 // which stays true without this script. The script only shows the time left as a silent
-// MM:SS timer, announces 5 minutes, 1 minute and the end in a polite status region, and
-// at zero disables Pay and moves focus to the "hold has ended" alert. Paying is checked
+// MM:SS timer, announces 5 minutes and 1 minute left in a polite status region, and at
+// zero disables Pay and moves focus to the "hold has ended" alert (role=alert, so the end
+// is announced once, by it). Paying is checked
 // on the server again whatever this shows.
 (function () {
   "use strict";
@@ -55,7 +56,7 @@
           control.disabled = true;
         });
       }
-      say("Your hold has ended.");
+      // No polite announcement here: the alert panel below says it, and takes focus.
       if (ended) {
         ended.hidden = false;
         ended.focus();

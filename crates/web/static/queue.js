@@ -54,7 +54,8 @@
     function minutesWords(seconds) {
       if (!seconds) { return ""; }
       if (seconds < 60) { return "Estimated wait: under a minute"; }
-      return "Estimated wait: up to about " + Math.ceil(seconds / 60) + " minutes";
+      var minutes = Math.ceil(seconds / 60);
+      return "Estimated wait: up to about " + minutes + (minutes === 1 ? " minute" : " minutes");
     }
 
     function showOnly(panel) {

@@ -7,6 +7,8 @@
 mod orders;
 #[path = "buying/queue.rs"]
 mod queue;
+#[path = "buying/requests.rs"]
+mod requests;
 #[path = "buying/site.rs"]
 mod site;
 
@@ -34,14 +36,33 @@ async fn buying_a_ticket_and_paying_by_card() {
         .await;
     assert_eq!(own, format!("/tickets/{ticket}?error=own"));
 
+    let ticket_page = site.ok_page(&format!("/tickets/{ticket}"), &buyer).await;
+    let key = idempotency_key(&ticket_page);
+    assert_ne!(
+        key,
+        idempotency_key(&site.ok_page(&format!("/tickets/{ticket}"), &buyer).await),
+        "a new key per render"
+    );
+    let buy_form = [("idempotency_key", key.as_str())];
     let checkout = site
-        .post_to(&format!("/tickets/{ticket}/buy"), &[], &buyer)
+        .post_to(&format!("/tickets/{ticket}/buy"), &buy_form, &buyer)
         .await;
     let order = order_id(&checkout);
     let again = site
+        .post_to(&format!("/tickets/{ticket}/buy"), &buy_form, &buyer)
+        .await;
+    assert_eq!(
+        again, checkout,
+        "a second press of the same form: the same order"
+    );
+    let other_form = site
         .post_to(&format!("/tickets/{ticket}/buy"), &[], &buyer)
         .await;
-    assert_eq!(again, checkout, "a second press finds the same order");
+    assert_eq!(
+        other_form,
+        format!("/tickets/{ticket}?error=reserved"),
+        "another form (no key) is refused: the buyer's own hold is reached from the page"
+    );
     let other = site.user("other@example.com").await;
     let taken = site
         .post_to(&format!("/tickets/{ticket}/buy"), &[], &other)
@@ -193,6 +214,10 @@ async fn three_d_secure_can_fail_and_then_complete() {
         challenge.starts_with(&format!("/orders/{order}/authenticate?payment=")),
         "{challenge}"
     );
+    assert!(
+        !challenge.contains("secret"),
+        "the client secret stays out of the URL: {challenge}"
+    );
     site.order_becomes(&order, &buyer, "awaiting:payment").await;
     let page = site.ok_page(&checkout, &buyer).await;
     assert!(
@@ -205,10 +230,10 @@ async fn three_d_secure_can_fail_and_then_complete() {
     let page = site.ok_page(&challenge, &buyer).await;
     assert!(page.contains("Complete authentication") && page.contains("Fail authentication"));
     assert!(page.contains("$30.00"));
+    assert!(!page.contains("secret"), "nor is it in the page: {page}");
     let fields = |page: &str, success: &'static str| {
         vec![
             ("payment", hidden(page, "payment")),
-            ("secret", hidden(page, "secret")),
             ("success", success.to_owned()),
         ]
     };

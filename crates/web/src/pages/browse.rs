@@ -8,7 +8,7 @@
 
 use askama::Template;
 use axum::Router;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::get;
@@ -21,7 +21,8 @@ use crate::failure::{Failure, encode};
 use crate::forms::FormErrors;
 use crate::visitor::Visitor;
 
-use super::tickets::{TicketView, html};
+use super::common::{PageQuery, html};
+use super::tickets::TicketView;
 
 /// Tickets per page.
 const PAGE_SIZE: u64 = 20;
@@ -177,7 +178,7 @@ impl BrowsePage {
 async fn browse(
     State(web): State<Web>,
     visitor: Visitor,
-    Query(search): Query<Search>,
+    PageQuery(search): PageQuery<Search>,
 ) -> Result<Response, Failure> {
     let page = page_number(&search.page);
     let filters = search.filters();

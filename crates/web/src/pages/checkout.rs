@@ -9,7 +9,7 @@
 
 use askama::Template;
 use axum::Router;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::{Method, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
@@ -17,7 +17,9 @@ use serde::Deserialize;
 use serde_json::Value;
 use time::OffsetDateTime;
 
-use super::order_view::{OrderView, checked_id, fetch_order, html, rfc3339};
+use super::common::{PageQuery, SignedIn, cancel_refusal, cancel_refusal_code, html};
+use super::order_view::{OrderView, fetch_order, rfc3339};
+use super::tickets::PageId;
 use crate::Web;
 use crate::api::{Call, Problem};
 use crate::chrome::Chrome;
@@ -134,6 +136,8 @@ struct CheckoutPage {
     test_payments: bool,
     cards: &'static [Card],
     chosen: String,
+    /// Why a cancel was refused, in the API's words.
+    cancel_refused: Option<&'static str>,
 }
 
 #[derive(Template)]
@@ -141,6 +145,8 @@ struct CheckoutPage {
 struct CompletePage {
     chrome: Chrome,
     order: OrderView,
+    /// Why a cancel was refused (it was paid first), in the API's words.
+    cancel_refused: Option<&'static str>,
 }
 
 #[derive(Template)]
@@ -150,6 +156,8 @@ struct CancelledPage {
     order: OrderView,
     /// Why nothing was charged, when a payment was just refused.
     not_charged: Option<&'static str>,
+    /// Why a cancel was refused (already cancelled), in the API's words.
+    cancel_refused: Option<&'static str>,
 }
 
 #[derive(Template)]
@@ -162,18 +170,22 @@ struct ConfirmCancelPage {
 #[derive(Debug, Default, Deserialize)]
 struct Shown {
     done: Option<String>,
+    /// A refused cancel's code (see `common::cancel_refusal`).
+    error: Option<String>,
 }
 
 async fn show(
     State(web): State<Web>,
     visitor: Visitor,
-    Path(id): Path<String>,
-    Query(shown): Query<Shown>,
+    PageId(id): PageId,
+    PageQuery(shown): PageQuery<Shown>,
 ) -> Result<Response, Failure> {
-    let id = checked_id(&id)?;
-    let order = fetch_order(&web, &visitor, id, &order_path(id, None)).await?;
+    let order = fetch_order(&web, &visitor, &id, &order_path(&id, None)).await?;
     let done = Done::parse(shown.done.as_deref());
-    let mut again = PayAgain::default();
+    let mut again = PayAgain {
+        cancel_refused: cancel_refusal(shown.error.as_deref()),
+        ..PayAgain::default()
+    };
     if done == Some(Done::AuthFailed) {
         let view = OrderView::from_json(&order, &web.config.currency);
         let mut message = "Authentication failed. You were not charged".to_owned();
@@ -205,6 +217,8 @@ pub struct PayAgain {
     /// a moment; the page then keeps the earlier time, so a failed action never moves
     /// the countdown (UI.md §2.4). Only ever makes the shown hold shorter.
     pub hold_until: Option<OffsetDateTime>,
+    /// A refused cancel's reason, shown on the order's page.
+    pub cancel_refused: Option<&'static str>,
 }
 
 /// The order's page for its state; `again` re-shows a refused pay form (`status` 400).
@@ -225,6 +239,7 @@ pub fn render(
             let page = CompletePage {
                 chrome: Chrome::new("Order confirmed", visitor).with_notice(notice),
                 order,
+                cancel_refused: again.cancel_refused,
             };
             html(StatusCode::OK, &page)
         }
@@ -243,6 +258,7 @@ pub fn render(
                 chrome: Chrome::new("Order cancelled", visitor).with_notice(notice),
                 order,
                 not_charged,
+                cancel_refused: again.cancel_refused,
             };
             html(StatusCode::OK, &page)
         }
@@ -272,6 +288,7 @@ pub fn render(
                 test_payments: web.config.test_payments,
                 cards: &CARDS,
                 chosen: again.chosen.unwrap_or_else(|| CARDS[0].token.to_owned()),
+                cancel_refused: again.cancel_refused,
             };
             html(status, &page)
         }
@@ -282,14 +299,13 @@ pub fn render(
 async fn confirm_cancel(
     State(web): State<Web>,
     visitor: Visitor,
-    Path(id): Path<String>,
+    PageId(id): PageId,
 ) -> Result<Response, Failure> {
-    let id = checked_id(&id)?;
     let next = format!("/orders/{id}/cancel");
-    let order = fetch_order(&web, &visitor, id, &next).await?;
+    let order = fetch_order(&web, &visitor, &id, &next).await?;
     let order = OrderView::from_json(&order, &web.config.currency);
     if !order.is_open() {
-        return Ok(Redirect::to(&order_path(id, None)).into_response());
+        return Ok(Redirect::to(&order_path(&id, None)).into_response());
     }
     let page = ConfirmCancelPage {
         chrome: Chrome::new("Cancel this order?", &visitor),
@@ -299,17 +315,14 @@ async fn confirm_cancel(
 }
 
 /// `POST /orders/{id}/cancel` → `DELETE /api/orders/{id}`. An order that can no longer be
-/// cancelled (paid, already cancelled) shows its page, which says what it is.
+/// cancelled (paid, already cancelled) shows its page, which says what it is and, from
+/// the `?error=` code, why it was not cancelled.
 async fn cancel(
     State(web): State<Web>,
-    visitor: Visitor,
-    Path(id): Path<String>,
+    PageId(id): PageId,
+    visitor: SignedIn,
 ) -> Result<Response, Failure> {
-    let id = checked_id(&id)?;
-    let next = order_path(id, None);
-    if !visitor.signed_in() {
-        return Err(Failure::SignIn { next });
-    }
+    let next = order_path(&id, None);
     let call = Call {
         session: visitor.session(),
         ..Call::default()
@@ -319,10 +332,11 @@ async fn cancel(
         .send(Method::DELETE, &format!("/api/orders/{id}"), call)
         .await?;
     if reply.is_success() {
-        return Ok(Redirect::to(&order_path(id, Some(Done::Cancelled))).into_response());
+        return Ok(Redirect::to(&order_path(&id, Some(Done::Cancelled))).into_response());
     }
     if reply.status == StatusCode::BAD_REQUEST {
-        return Ok(Redirect::to(&next).into_response());
+        let code = cancel_refusal_code(&reply);
+        return Ok(Redirect::to(&format!("{next}?error={code}")).into_response());
     }
     Err(Failure::from_reply(&reply, &next))
 }

@@ -1,24 +1,22 @@
 //! The events catalogue (CONTRACT §11): upcoming events searched and paged, an event's
 //! page with its tickets — several can be chosen and bought together through the basket
-//! form (`POST /basket`, one multi-ticket order, handled by the buying pages) — and the
-//! form to add an event. Also the event as other pages show it (the ticket page, the
-//! sell form's event choice).
+//! form (`POST /basket`, one multi-ticket order, handled by the buying pages). Also the
+//! event as other pages show it (the ticket page, the sell form's event choice). Adding
+//! an event is `event_new`.
 
 use askama::Template;
-use axum::extract::rejection::FormRejection;
-use axum::extract::{Query, State};
-use axum::http::{Method, StatusCode};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::Router;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::Response;
 use axum::routing::get;
-use axum::{Form, Router};
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::Value;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 use time::macros::format_description;
 
 use crate::Web;
-use crate::api::Call;
 use crate::chrome::Chrome;
 use crate::failure::Failure;
 use crate::forms::FormErrors;
@@ -26,7 +24,9 @@ use crate::money;
 use crate::visitor::Visitor;
 
 use super::browse::{Pager, count, page_number, query_problems, query_string, total_count};
-use super::tickets::{PageId, TicketView, html, plausible_id, refusal, shown_on_form, unreadable};
+use super::buy::new_key;
+use super::common::{PageQuery, html};
+use super::tickets::{PageId, TicketView, plausible_id, refusal};
 
 /// Events per page.
 const PAGE_SIZE: u64 = 20;
@@ -34,7 +34,6 @@ const PAGE_SIZE: u64 = 20;
 pub fn routes() -> Router<Web> {
     Router::new()
         .route("/events", get(list))
-        .route("/events/new", get(new_page).post(create))
         .route("/events/{id}", get(event_page))
 }
 
@@ -139,7 +138,7 @@ struct EventsPage {
 async fn list(
     State(web): State<Web>,
     visitor: Visitor,
-    Query(search): Query<EventSearch>,
+    PageQuery(search): PageQuery<EventSearch>,
 ) -> Result<Response, Failure> {
     let filters = vec![("q", search.q.trim().to_owned())];
     let mut pairs = filters.clone();
@@ -198,6 +197,8 @@ struct EventPage {
     tickets: Vec<TicketView>,
     viewer: Option<String>,
     refusal: Option<&'static str>,
+    /// The basket form's `Idempotency-Key`, new for every render.
+    idempotency_key: String,
 }
 
 impl EventPage {
@@ -219,7 +220,7 @@ async fn event_page(
     State(web): State<Web>,
     visitor: Visitor,
     PageId(id): PageId,
-    Query(outcome): Query<EventOutcome>,
+    PageQuery(outcome): PageQuery<EventOutcome>,
 ) -> Result<Response, Failure> {
     let event = fetch_event(&web, &id).await?;
     let path = format!("/api/tickets?eventId={}&sort=price&limit=200", event.id);
@@ -238,127 +239,9 @@ async fn event_page(
         event,
         viewer: visitor.user.as_ref().map(|user| user.id.clone()),
         refusal: refusal(outcome.error.as_deref()),
+        idempotency_key: new_key(),
     };
     html(StatusCode::OK, &page)
-}
-
-/// The new-event form's fields, as typed.
-#[derive(Debug, Default, Deserialize)]
-pub struct EventForm {
-    #[serde(default)]
-    name: String,
-    #[serde(default)]
-    venue: String,
-    #[serde(default, rename = "startsAt")]
-    starts_at: String,
-    #[serde(default)]
-    description: String,
-}
-
-impl EventForm {
-    /// The start as RFC 3339: a `datetime-local` value (`2027-03-01T19:30`) is taken as
-    /// UTC, as the form says; anything else is sent as typed for the API to judge.
-    fn starts_at_utc(&self) -> String {
-        let text = self.starts_at.trim();
-        let local = |len: usize| text.len() == len && text.as_bytes().get(10) == Some(&b'T');
-        if local(16) {
-            format!("{text}:00Z")
-        } else if local(19) {
-            format!("{text}Z")
-        } else {
-            text.to_owned()
-        }
-    }
-}
-
-#[derive(Template)]
-#[template(path = "event_new.html")]
-struct NewEventPage {
-    chrome: Chrome,
-    form: EventForm,
-    errors: FormErrors,
-}
-
-async fn new_page(visitor: Visitor) -> Result<Response, Failure> {
-    if !visitor.signed_in() {
-        return Err(Failure::SignIn {
-            next: "/events/new".to_owned(),
-        });
-    }
-    let page = NewEventPage {
-        chrome: Chrome::new("Add an event", &visitor),
-        form: EventForm::default(),
-        errors: FormErrors::default(),
-    };
-    html(StatusCode::OK, &page)
-}
-
-async fn create(
-    State(web): State<Web>,
-    visitor: Visitor,
-    form: Result<Form<EventForm>, FormRejection>,
-) -> Result<Response, Failure> {
-    let next = "/events/new";
-    if !visitor.signed_in() {
-        return Err(Failure::SignIn {
-            next: next.to_owned(),
-        });
-    }
-    let form = match form {
-        Ok(Form(form)) => form,
-        Err(rejection) => {
-            let (status, errors) = unreadable(&rejection);
-            return refused(&visitor, status, EventForm::default(), errors);
-        }
-    };
-    let body = json!({
-        "name": form.name,
-        "venue": form.venue,
-        "startsAt": form.starts_at_utc(),
-        "description": form.description,
-    });
-    let call = Call {
-        session: visitor.session(),
-        body: Some(body),
-        ..Call::default()
-    };
-    let reply = web.api.send(Method::POST, "/api/events", call).await?;
-    if reply.is_success() {
-        let id = reply.body["id"].as_str().unwrap_or_default();
-        if !plausible_id(id) {
-            return Err(Failure::Internal("event without an id".to_owned()));
-        }
-        let done = if reply.status == StatusCode::CREATED {
-            "created"
-        } else {
-            "exists"
-        };
-        return Ok(Redirect::to(&format!("/events/{id}?done={done}")).into_response());
-    }
-    if !shown_on_form(reply.status) {
-        return Err(Failure::from_reply(&reply, next));
-    }
-    refused(
-        &visitor,
-        reply.status,
-        form,
-        FormErrors::new(reply.problems()),
-    )
-}
-
-/// The form again after it was refused: what was typed, why, and the refusal's status.
-fn refused(
-    visitor: &Visitor,
-    status: StatusCode,
-    form: EventForm,
-    errors: FormErrors,
-) -> Result<Response, Failure> {
-    let page = NewEventPage {
-        chrome: Chrome::new("Add an event", visitor).with_error(true),
-        errors,
-        form,
-    };
-    html(status, &page)
 }
 
 #[cfg(test)]
@@ -373,22 +256,5 @@ mod tests {
             "Sat 5 Dec 2026, 19:30 UTC"
         );
         assert_eq!(when("soon"), "soon");
-    }
-
-    #[test]
-    fn a_local_date_time_is_taken_as_utc() {
-        let form = |text: &str| EventForm {
-            starts_at: text.to_owned(),
-            ..EventForm::default()
-        };
-        assert_eq!(
-            form("2027-03-01T19:30").starts_at_utc(),
-            "2027-03-01T19:30:00Z"
-        );
-        assert_eq!(
-            form("2027-03-01T19:30:05").starts_at_utc(),
-            "2027-03-01T19:30:05Z"
-        );
-        assert_eq!(form("tomorrow").starts_at_utc(), "tomorrow");
     }
 }

@@ -7,8 +7,8 @@
 //! ticket page) turns into a fixed sentence.
 
 use askama::Template;
+use axum::extract::State;
 use axum::extract::rejection::FormRejection;
-use axum::extract::{Query, State};
 use axum::http::{Method, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
@@ -24,8 +24,9 @@ use crate::forms::FormErrors;
 use crate::visitor::Visitor;
 
 use super::browse::{Pager, page_number, total_count};
+use super::common::{PageQuery, SignedIn, done_notice, html, require_user};
 use super::events::{EventSummary, fetch_event, upcoming_events};
-use super::tickets::{PageId, TicketView, html, own_ticket, shown_on_form, unreadable};
+use super::tickets::{PageId, TicketView, own_ticket, shown_on_form, unreadable};
 
 /// Listings per page of My listings.
 const PAGE_SIZE: u64 = 50;
@@ -170,17 +171,9 @@ pub struct SellQuery {
 
 async fn sell_page(
     State(web): State<Web>,
-    visitor: Visitor,
-    Query(query): Query<SellQuery>,
+    PageQuery(query): PageQuery<SellQuery>,
+    SignedIn(visitor): SignedIn,
 ) -> Result<Response, Failure> {
-    if !visitor.signed_in() {
-        let next = if query.event_id.is_empty() {
-            "/sell".to_owned()
-        } else {
-            format!("/sell?eventId={}", encode(&query.event_id))
-        };
-        return Err(Failure::SignIn { next });
-    }
     let mut page = SellPage::new(&web, &visitor, None).await;
     // Coming from an event's page: that event chosen (only if it is one of the choices).
     if page.events.iter().any(|event| event.id == query.event_id) {
@@ -194,11 +187,7 @@ async fn sell(
     visitor: Visitor,
     form: Result<Form<TicketForm>, FormRejection>,
 ) -> Result<Response, Failure> {
-    if !visitor.signed_in() {
-        return Err(Failure::SignIn {
-            next: "/sell".to_owned(),
-        });
-    }
+    require_user(&visitor, "/sell")?;
     let form = match form {
         Ok(Form(form)) => form,
         Err(rejection) => {
@@ -295,26 +284,12 @@ struct MyListingsPage {
     pager: Pager,
 }
 
-fn done_notice(code: Option<&str>) -> Option<String> {
-    let sentence = match code? {
-        "listed" => "Ticket listed",
-        "deleted" => "Listing deleted",
-        "saved" => "Changes saved",
-        _ => return None,
-    };
-    Some(sentence.to_owned())
-}
-
 async fn my_listings(
     State(web): State<Web>,
-    visitor: Visitor,
-    Query(query): Query<ListingsQuery>,
+    signed_in: SignedIn,
+    PageQuery(query): PageQuery<ListingsQuery>,
 ) -> Result<Response, Failure> {
-    let Some(user) = visitor.user.as_ref() else {
-        return Err(Failure::SignIn {
-            next: "/my/listings".to_owned(),
-        });
-    };
+    let (visitor, user) = (&signed_in.0, signed_in.user());
     let page = page_number(&query.page);
     let path = format!(
         "/api/tickets?userId={}&status=all&sort=newest&limit={PAGE_SIZE}&page={page}",
@@ -326,8 +301,7 @@ async fn my_listings(
     }
     let total = total_count(&reply);
     let view = MyListingsPage {
-        chrome: Chrome::new("My listings", &visitor)
-            .with_notice(done_notice(query.done.as_deref())),
+        chrome: Chrome::new("My listings", visitor).with_notice(done_notice(query.done.as_deref())),
         tickets: TicketView::list(&reply.body, &web.config.currency),
         pager: Pager::new("/my/listings", &[], page, total, PAGE_SIZE),
     };

@@ -5,17 +5,21 @@
 //! * `browse` — the ticket list with search, filters, sort and paging (`/`).
 //! * `tickets` — a ticket's page with the action its state allows; delete a listing.
 //! * `listings` — sell, edit, my listings.
-//! * `events` — the events catalogue, an event's tickets (several bought at once), add an event.
+//! * `events` — the events catalogue, an event's tickets (several bought at once);
+//!   `event_new` — add an event.
 //! * `orders` — order history, and the routes of the buying pages beside it: `buy`
 //!   (Buy, Buy now, the basket), `checkout` (an order's page in every state: the hold
 //!   countdown, confirmation, cancelling), `pay` (paying, test 3-D Secure), `order_view`
 //!   (an order in the pages' words).
 //! * `queue` — the line for a held ticket, live over SSE.
+//! * `common` — what they share: rendering, extractors, `?done=` words, API refusals.
 
 mod auth;
 mod browse;
 mod buy;
 mod checkout;
+mod common;
+mod event_new;
 mod events;
 mod help;
 mod listings;
@@ -37,6 +41,7 @@ pub fn routes() -> Router<Web> {
         .merge(tickets::routes())
         .merge(listings::routes())
         .merge(events::routes())
+        .merge(event_new::routes())
         .merge(orders::routes())
         .merge(queue::routes())
 }

@@ -1,12 +1,9 @@
 //! An order as the buying pages show it: the API's order JSON read once into plain
 //! fields, with the words every page uses for its status and reason (UI.md "Words and
-//! statuses"), its times in UTC, and its amounts through `money`. Also the little pieces
-//! the buying pages share: rendering a template, checking an id from the path, and
-//! fetching an order.
+//! statuses"), its times in UTC, and its amounts through `money`. Also fetching an order,
+//! which every buying page does.
 
-use askama::Template;
 use axum::http::StatusCode;
-use axum::response::{Html, IntoResponse, Response};
 use serde_json::Value;
 use time::format_description::well_known::Rfc3339;
 use time::macros::format_description;
@@ -17,6 +14,8 @@ use crate::api::Reply;
 use crate::failure::Failure;
 use crate::money;
 use crate::visitor::Visitor;
+
+use super::common::require_user;
 
 /// One ticket of an order, as it was when the order was placed.
 #[derive(Debug, Clone)]
@@ -48,23 +47,15 @@ impl OrderView {
             title: text(&ticket["title"]),
             price: money::show(&ticket["price"], currency),
         };
-        let mut tickets: Vec<OrderLine> = order["tickets"]
+        let tickets: Vec<OrderLine> = order["tickets"]
             .as_array()
             .map(|tickets| tickets.iter().map(line).collect())
             .unwrap_or_default();
-        if tickets.is_empty() && order["ticket"].is_object() {
-            tickets.push(line(&order["ticket"]));
-        }
-        let total = if order["total"].is_number() {
-            money::show(&order["total"], currency)
-        } else {
-            money::show(&order["ticket"]["price"], currency)
-        };
         Self {
             id: text(&order["id"]),
             status: text(&order["status"]),
             tickets,
-            total,
+            total: money::show(&order["total"], currency),
             expires_at: instant(&order["expiresAt"]),
             created_at: instant(&order["createdAt"]),
             cancel_reason: order["cancelReason"].as_str().map(str::to_owned),
@@ -150,12 +141,6 @@ impl OrderView {
     pub fn first_ticket(&self) -> &str {
         self.tickets.first().map_or("", |line| line.id.as_str())
     }
-
-    /// Whether the order holds every one of `ids`.
-    pub fn holds_all(&self, ids: &[String]) -> bool {
-        ids.iter()
-            .all(|id| self.tickets.iter().any(|line| &line.id == id))
-    }
 }
 
 /// Order status badges (UI.md): the same words on every page.
@@ -215,27 +200,6 @@ fn long_date(at: OffsetDateTime) -> String {
         .unwrap_or_default()
 }
 
-/// The page `page` as an HTML response with `status`.
-pub fn html(status: StatusCode, page: &impl Template) -> Result<Response, Failure> {
-    let body = page
-        .render()
-        .map_err(|err| Failure::Internal(err.to_string()))?;
-    Ok((status, Html(body)).into_response())
-}
-
-/// An id from a path as the API issues them (UUID text); anything else is a 404 page
-/// without asking the API, and can never reshape a URL it is put into.
-pub fn checked_id(id: &str) -> Result<&str, Failure> {
-    let plain = !id.is_empty()
-        && id.len() <= 64
-        && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
-    if plain {
-        Ok(id)
-    } else {
-        Err(Failure::NotFound)
-    }
-}
-
 /// The order `id` of the signed-in visitor, or the failure its answer stands for (sign
 /// in and come back to `next`, 404 — also for someone else's order, …).
 pub async fn fetch_order(
@@ -244,11 +208,7 @@ pub async fn fetch_order(
     id: &str,
     next: &str,
 ) -> Result<Value, Failure> {
-    if !visitor.signed_in() {
-        return Err(Failure::SignIn {
-            next: next.to_owned(),
-        });
-    }
+    require_user(visitor, next)?;
     let reply = web
         .api
         .get(&format!("/api/orders/{id}"), visitor.session())
@@ -294,16 +254,7 @@ mod tests {
         assert_eq!(view.badge(), "Cancelled");
         assert_eq!(view.reason(), Some("Hold ended before payment"));
         assert_eq!(view.what(), "2 tickets");
-        assert!(view.holds_all(&["t2".to_owned()]));
         assert_eq!(badge("awaiting:payment"), "Payment in progress");
         assert_eq!(reason("user"), "You cancelled");
-    }
-
-    #[test]
-    fn only_plain_ids_reach_the_api() {
-        assert!(checked_id("0190f3a4-7b1c-7def-8000-000000000001").is_ok());
-        assert!(checked_id("../admin").is_err());
-        assert!(checked_id("").is_err());
-        assert!(checked_id("a?b").is_err());
     }
 }

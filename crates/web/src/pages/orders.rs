@@ -13,12 +13,12 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::get;
 
-use super::order_view::{OrderView, html, ok_body};
+use super::common::{SignedIn, html};
+use super::order_view::{OrderView, ok_body};
 use super::{buy, checkout, pay};
 use crate::Web;
 use crate::chrome::Chrome;
 use crate::failure::Failure;
-use crate::visitor::Visitor;
 
 pub fn routes() -> Router<Web> {
     Router::new()
@@ -35,13 +35,8 @@ struct HistoryPage {
     orders: Vec<OrderView>,
 }
 
-async fn history(State(web): State<Web>, visitor: Visitor) -> Result<Response, Failure> {
+async fn history(State(web): State<Web>, SignedIn(visitor): SignedIn) -> Result<Response, Failure> {
     const NEXT: &str = "/orders";
-    if !visitor.signed_in() {
-        return Err(Failure::SignIn {
-            next: NEXT.to_owned(),
-        });
-    }
     let reply = web.api.get("/api/orders", visitor.session()).await?;
     let body = ok_body(reply, NEXT)?;
     let orders = body

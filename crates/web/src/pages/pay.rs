@@ -6,22 +6,28 @@
 //! the confirmation; still being decided → "Payment in progress"; declined → the
 //! checkout again with the provider's message (status 400), the hold still counting;
 //! refused because the order is no longer payable → "you were not charged".
+//!
+//! The 3-D Secure page's address carries only the payment's id: its `clientSecret` is
+//! read server-side from `GET /api/payments/{id}` (the owner's view), so it never lands
+//! in a URL, the browser's history or a log.
 
 use askama::Template;
-use axum::extract::{Path, Query, State};
+use axum::Router;
+use axum::extract::State;
 use axum::http::{Method, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use axum::{Form, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::checkout::{Done, PayAgain, order_path, render};
-use super::order_view::{OrderView, checked_id, fetch_order, html, instant};
+use super::common::{PageForm, PageQuery, SignedIn, html, require_user};
+use super::order_view::{OrderView, fetch_order, instant};
+use super::tickets::{PageId, plausible_id};
 use crate::Web;
 use crate::api::{Call, Problem};
 use crate::chrome::Chrome;
-use crate::failure::{Failure, encode};
+use crate::failure::Failure;
 use crate::forms::FormErrors;
 use crate::visitor::Visitor;
 
@@ -46,15 +52,13 @@ struct PayForm {
 /// `POST /orders/{id}/pay`.
 async fn pay(
     State(web): State<Web>,
+    PageId(id): PageId,
     visitor: Visitor,
-    Path(id): Path<String>,
-    Form(form): Form<PayForm>,
+    PageForm(form): PageForm<PayForm>,
 ) -> Result<Response, Failure> {
-    let id = checked_id(&id)?;
+    let id = id.as_str();
     let next = order_path(id, None);
-    if !visitor.signed_in() {
-        return Err(Failure::SignIn { next });
-    }
+    require_user(&visitor, &next)?;
     let token = form.token.trim().to_owned();
     let key = form.idempotency_key.trim();
     let call = Call {
@@ -99,6 +103,7 @@ async fn pay(
                         errors: FormErrors::new(problems),
                         chosen: (!token.is_empty()).then_some(token),
                         hold_until: instant(&Value::String(form.hold_until.clone())),
+                        ..PayAgain::default()
                     };
                     render(&web, &visitor, &order, None, again, StatusCode::BAD_REQUEST)
                 }
@@ -108,22 +113,51 @@ async fn pay(
     }
 }
 
-/// `/orders/{id}/authenticate?payment=…&secret=…` for a payment that requires action.
+/// `/orders/{id}/authenticate?payment=…` for a payment that requires action.
 fn challenge_path(id: &str, payment: &Value) -> Result<String, Failure> {
-    let payment_id = checked_id(payment["id"].as_str().unwrap_or_default())?;
-    let secret = payment["clientSecret"].as_str().unwrap_or_default();
-    Ok(format!(
-        "/orders/{id}/authenticate?payment={payment_id}&secret={}",
-        encode(secret)
-    ))
+    match payment["id"].as_str() {
+        Some(payment) if plausible_id(payment) => {
+            Ok(format!("/orders/{id}/authenticate?payment={payment}"))
+        }
+        _ => Err(Failure::Internal("payment without an id".to_owned())),
+    }
+}
+
+/// The `clientSecret` of payment `payment` for order `order`, read from the API as its
+/// owner; a payment that is not this order's is "not found".
+async fn client_secret(
+    web: &Web,
+    visitor: &Visitor,
+    order: &str,
+    payment: &str,
+    next: &str,
+) -> Result<String, Failure> {
+    if !plausible_id(payment) {
+        return Err(Failure::NotFound);
+    }
+    let reply = web
+        .api
+        .get(&format!("/api/payments/{payment}"), visitor.session())
+        .await?;
+    match reply.status {
+        status if status.is_success() => {}
+        // Signed in, so: someone else's payment.
+        StatusCode::UNAUTHORIZED if visitor.signed_in() => return Err(Failure::NotFound),
+        _ => return Err(Failure::from_reply(&reply, next)),
+    }
+    if reply.body["orderId"].as_str() != Some(order) {
+        return Err(Failure::NotFound);
+    }
+    Ok(reply.body["clientSecret"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned())
 }
 
 #[derive(Debug, Default, Deserialize)]
 struct Challenge {
     #[serde(default)]
     payment: String,
-    #[serde(default)]
-    secret: String,
 }
 
 #[derive(Template)]
@@ -132,35 +166,31 @@ struct ChallengePage {
     chrome: Chrome,
     order: OrderView,
     payment: String,
-    secret: String,
 }
 
 /// `GET /orders/{id}/authenticate`: the test processor's stand-in for the bank's page.
 async fn challenge(
     State(web): State<Web>,
-    visitor: Visitor,
-    Path(id): Path<String>,
-    Query(challenge): Query<Challenge>,
+    PageId(id): PageId,
+    SignedIn(visitor): SignedIn,
+    PageQuery(challenge): PageQuery<Challenge>,
 ) -> Result<Response, Failure> {
-    let id = checked_id(&id)?;
     if !web.config.test_payments {
         return Err(Failure::NotFound);
     }
-    let payment = checked_id(&challenge.payment)?.to_owned();
-    let next = format!(
-        "/orders/{id}/authenticate?payment={payment}&secret={}",
-        encode(&challenge.secret)
-    );
-    let order = fetch_order(&web, &visitor, id, &next).await?;
+    let payment = challenge.payment;
+    let next = format!("/orders/{id}/authenticate?payment={payment}");
+    let order = fetch_order(&web, &visitor, &id, &next).await?;
     let order = OrderView::from_json(&order, &web.config.currency);
     if !order.is_open() {
-        return Ok(Redirect::to(&order_path(id, None)).into_response());
+        return Ok(Redirect::to(&order_path(&id, None)).into_response());
     }
+    // Only checks that the payment is this order's: the secret stays on the server.
+    client_secret(&web, &visitor, &id, &payment, &next).await?;
     let page = ChallengePage {
         chrome: Chrome::new("Confirm your payment", &visitor),
         order,
         payment,
-        secret: challenge.secret,
     };
     html(StatusCode::OK, &page)
 }
@@ -170,8 +200,6 @@ struct Outcome {
     #[serde(default)]
     payment: String,
     #[serde(default)]
-    secret: String,
-    #[serde(default)]
     success: String,
 }
 
@@ -180,20 +208,19 @@ struct Outcome {
 /// "Payment in progress" until then.
 async fn authenticate(
     State(web): State<Web>,
+    PageId(id): PageId,
     visitor: Visitor,
-    Path(id): Path<String>,
-    Form(outcome): Form<Outcome>,
+    PageForm(outcome): PageForm<Outcome>,
 ) -> Result<Response, Failure> {
-    let id = checked_id(&id)?;
+    let id = id.as_str();
     let next = order_path(id, None);
-    if !visitor.signed_in() {
-        return Err(Failure::SignIn { next });
-    }
-    let payment = checked_id(&outcome.payment)?;
+    require_user(&visitor, &next)?;
+    let payment = outcome.payment.as_str();
+    let secret = client_secret(&web, &visitor, id, payment, &next).await?;
     let success = outcome.success == "true";
     let call = Call {
         session: visitor.session(),
-        body: Some(json!({ "clientSecret": outcome.secret, "success": success })),
+        body: Some(json!({ "clientSecret": secret, "success": success })),
         ..Call::default()
     };
     let reply = web

@@ -8,7 +8,7 @@
 
 use askama::Template;
 use axum::Router;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::{Method, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
@@ -16,7 +16,10 @@ use serde::Deserialize;
 use serde_json::Value;
 use time::OffsetDateTime;
 
-use super::order_view::{checked_id, clock_time_seconds, html, instant, ok_body, rfc3339};
+use super::buy::new_key;
+use super::common::{PageQuery, SignedIn, html, require_user};
+use super::order_view::{clock_time_seconds, instant, ok_body, rfc3339};
+use super::tickets::PageId;
 use crate::Web;
 use crate::api::{Call, Problem};
 use crate::chrome::Chrome;
@@ -77,7 +80,7 @@ fn wait_words(place: &Value) -> Option<String> {
     {
         let (low, high) = (minutes(low), minutes(high));
         return Some(if low == high {
-            format!("Estimated wait: about {high} minutes")
+            format!("Estimated wait: about {}", minutes_words(high))
         } else {
             format!("Estimated wait: about {low}–{high} minutes")
         });
@@ -86,10 +89,16 @@ fn wait_words(place: &Value) -> Option<String> {
         0 => None,
         seconds if seconds < 60 => Some("Estimated wait: under a minute".to_owned()),
         seconds => Some(format!(
-            "Estimated wait: up to about {} minutes",
-            minutes(seconds)
+            "Estimated wait: up to about {}",
+            minutes_words(minutes(seconds))
         )),
     }
+}
+
+/// "1 minute", "4 minutes".
+fn minutes_words(minutes: u64) -> String {
+    let unit = if minutes == 1 { "minute" } else { "minutes" };
+    format!("{minutes} {unit}")
 }
 
 #[derive(Template)]
@@ -106,6 +115,8 @@ struct QueuePage {
     /// "14:31:05 UTC": when the place shown was read.
     as_of: String,
     errors: FormErrors,
+    /// The Buy (now) form's `Idempotency-Key`, new for every render.
+    idempotency_key: String,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -115,11 +126,10 @@ struct Shown {
 
 async fn show(
     State(web): State<Web>,
-    visitor: Visitor,
-    Path(id): Path<String>,
-    Query(shown): Query<Shown>,
+    PageId(id): PageId,
+    SignedIn(visitor): SignedIn,
+    PageQuery(shown): PageQuery<Shown>,
 ) -> Result<Response, Failure> {
-    let id = checked_id(&id)?;
     let notice = match shown.done.as_deref() {
         Some("left") => Some("You left the line".to_owned()),
         Some("turn_starting") => {
@@ -127,7 +137,7 @@ async fn show(
         }
         _ => None,
     };
-    page(&web, &visitor, id, notice, FormErrors::default()).await
+    page(&web, &visitor, &id, notice, FormErrors::default()).await
 }
 
 /// The queue page for ticket `id`, with `errors` (and status 400) when joining was
@@ -140,9 +150,6 @@ async fn page(
     errors: FormErrors,
 ) -> Result<Response, Failure> {
     let next = format!("/tickets/{id}/queue");
-    if !visitor.signed_in() {
-        return Err(Failure::SignIn { next });
-    }
     let ticket = web
         .api
         .get(&format!("/api/tickets/{id}"), visitor.session())
@@ -174,6 +181,7 @@ async fn page(
         now: rfc3339(now),
         as_of: clock_time_seconds(now),
         errors,
+        idempotency_key: new_key(),
     };
     html(status, &page)
 }
@@ -181,14 +189,10 @@ async fn page(
 /// `POST /tickets/{id}/queue` → `POST /api/queue/{id}`; joining twice keeps the place.
 async fn join(
     State(web): State<Web>,
-    visitor: Visitor,
-    Path(id): Path<String>,
+    PageId(id): PageId,
+    SignedIn(visitor): SignedIn,
 ) -> Result<Response, Failure> {
-    let id = checked_id(&id)?;
     let next = format!("/tickets/{id}/queue");
-    if !visitor.signed_in() {
-        return Err(Failure::SignIn { next });
-    }
     let call = Call {
         session: visitor.session(),
         ..Call::default()
@@ -211,20 +215,17 @@ async fn join(
             field: Some("queue-actions".to_owned()),
         })
         .collect();
-    page(&web, &visitor, id, None, FormErrors::new(problems)).await
+    page(&web, &visitor, &id, None, FormErrors::new(problems)).await
 }
 
 /// `POST /tickets/{id}/queue/leave` → `DELETE /api/queue/{id}`.
 async fn leave(
     State(web): State<Web>,
+    PageId(id): PageId,
     visitor: Visitor,
-    Path(id): Path<String>,
 ) -> Result<Response, Failure> {
-    let id = checked_id(&id)?;
     let next = format!("/tickets/{id}/queue");
-    if !visitor.signed_in() {
-        return Err(Failure::SignIn { next });
-    }
+    require_user(&visitor, &next)?;
     let call = Call {
         session: visitor.session(),
         ..Call::default()
@@ -256,6 +257,14 @@ mod tests {
             wait_words(&json!({"estimatedWait": {"lowSeconds": 60, "highSeconds": 300}}))
                 .as_deref(),
             Some("Estimated wait: about 1–5 minutes")
+        );
+        assert_eq!(
+            wait_words(&json!({"estimatedWait": {"lowSeconds": 30, "highSeconds": 60}})).as_deref(),
+            Some("Estimated wait: about 1 minute")
+        );
+        assert_eq!(
+            wait_words(&json!({"estimatedWaitSeconds": 60})).as_deref(),
+            Some("Estimated wait: up to about 1 minute")
         );
     }
 }

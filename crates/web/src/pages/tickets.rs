@@ -1,7 +1,7 @@
 //! A ticket's own page (UI.md §1 page 2) with the one action its state allows the viewer,
 //! and the confirmation page for deleting a listing (page 5's "Delete", a real page, not a
 //! script dialog). Also what the other ticket pages share: the ticket as a page shows it,
-//! the check that a path id can be an id at all, and the HTML response helper.
+//! the check that a path id can be an id at all, and the path extractor built on it.
 //!
 //! The Buy form posts to `/tickets/{id}/buy` and "Join the line" goes to
 //! `/tickets/{id}/queue`; both belong to the buying pages (`orders`, `queue`), which send
@@ -10,10 +10,10 @@
 use askama::Template;
 use axum::Router;
 use axum::extract::rejection::FormRejection;
-use axum::extract::{FromRequestParts, Path, Query, State};
+use axum::extract::{FromRequestParts, Path, State};
 use axum::http::request::Parts;
 use axum::http::{Method, StatusCode};
-use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use serde::Deserialize;
 use serde_json::Value;
@@ -26,6 +26,8 @@ use crate::forms::FormErrors;
 use crate::money;
 use crate::visitor::{User, Visitor};
 
+use super::buy::new_key;
+use super::common::{PageQuery, Refusal, done_notice, html, require_user};
 use super::events::{EventSummary, fetch_event};
 
 pub fn routes() -> Router<Web> {
@@ -112,14 +114,6 @@ impl TicketView {
     }
 }
 
-/// Renders `page` with `status`.
-pub fn html(status: StatusCode, page: &impl Template) -> Result<Response, Failure> {
-    let body = page
-        .render()
-        .map_err(|err| Failure::Internal(err.to_string()))?;
-    Ok((status, Html(body)).into_response())
-}
-
 /// Whether a path segment can be an id (UUID text). Anything else is a 404 at once and
 /// never reaches an API path, so no `..` or `?` can change which API route is called.
 pub fn plausible_id(id: &str) -> bool {
@@ -180,15 +174,7 @@ pub fn unreadable(rejection: &FormRejection) -> (StatusCode, FormErrors) {
 
 /// A refused purchase, from the buying pages' `?error=` code (never the query's text).
 pub fn refusal(code: Option<&str>) -> Option<&'static str> {
-    match code? {
-        "reserved" => Some("Ticket is already reserved"),
-        "next_in_line" | "next-in-line" => Some("Ticket is reserved for the next buyer in line"),
-        "own" => Some("Cannot buy your own ticket"),
-        "not_found" => Some("One of the chosen tickets is no longer listed"),
-        "none_chosen" => Some("Choose at least one ticket"),
-        "" => None,
-        _ => Some("The ticket could not be bought"),
-    }
+    Refusal::parse(code).map(Refusal::message)
 }
 
 /// What a redirect back to a ticket page may say.
@@ -196,13 +182,6 @@ pub fn refusal(code: Option<&str>) -> Option<&'static str> {
 pub struct Outcome {
     error: Option<String>,
     done: Option<String>,
-}
-
-fn done_notice(code: Option<&str>) -> Option<String> {
-    match code? {
-        "saved" => Some("Changes saved".to_owned()),
-        _ => None,
-    }
 }
 
 #[derive(Template)]
@@ -215,13 +194,15 @@ struct TicketPage {
     /// The viewer's own order holding the ticket, when it is in their basket.
     my_order: Option<String>,
     refusal: Option<&'static str>,
+    /// The Buy form's `Idempotency-Key`, new for every render.
+    idempotency_key: String,
 }
 
 async fn ticket_page(
     State(web): State<Web>,
     visitor: Visitor,
     PageId(id): PageId,
-    Query(outcome): Query<Outcome>,
+    PageQuery(outcome): PageQuery<Outcome>,
 ) -> Result<Response, Failure> {
     let ticket = fetch_ticket(&web, &id, visitor.session()).await?;
     let event = match &ticket.event_id {
@@ -241,6 +222,7 @@ async fn ticket_page(
         own,
         my_order,
         refusal: refusal(outcome.error.as_deref()),
+        idempotency_key: new_key(),
         ticket,
         event,
     };
@@ -272,11 +254,7 @@ pub async fn own_ticket(
     id: &str,
     next: &str,
 ) -> Result<TicketView, Failure> {
-    if visitor.user.is_none() {
-        return Err(Failure::SignIn {
-            next: next.to_owned(),
-        });
-    }
+    require_user(visitor, next)?;
     let ticket = fetch_ticket(web, id, visitor.session()).await?;
     if ticket.owned_by(visitor.user.as_ref()) {
         Ok(ticket)

@@ -42,8 +42,13 @@ async fn cancelling_an_order_and_the_history_in_words() {
         .await;
     assert_eq!(
         twice,
-        format!("/orders/{cancelled}"),
-        "already cancelled: its page"
+        format!("/orders/{cancelled}?error=cancelled"),
+        "already cancelled: its page, with the reason"
+    );
+    let page = site.ok_page(&twice, &buyer).await;
+    assert!(
+        page.contains(r#"id="cancel-refused""#) && page.contains("Order is already cancelled"),
+        "{page}"
     );
 
     let history = site.ok_page("/orders", &buyer).await;
@@ -117,7 +122,20 @@ async fn a_basket_from_an_event_page() {
         location(&anonymous),
         format!("/signin?next=/events/{event}")
     );
+    let event_page = site.ok_page(&format!("/events/{event}"), &buyer).await;
+    let key = idempotency_key(&event_page);
+    let form = [
+        ("eventId", event.as_str()),
+        ("idempotency_key", key.as_str()),
+        ("ticketIds", &a),
+        ("ticketIds", &b),
+    ];
     let checkout = site.post_to("/basket", &form, &buyer).await;
+    let again = site.post_to("/basket", &form, &buyer).await;
+    assert_eq!(
+        again, checkout,
+        "a second press of the basket: the same order"
+    );
     let page = site.ok_page(&checkout, &buyer).await;
     assert!(page.contains("Seat A1") && page.contains("Seat A2"));
     assert!(page.contains("We hold these tickets for you until"));

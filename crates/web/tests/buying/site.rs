@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 
 pub struct Site {
     pub base: String,
-    client: reqwest::Client,
+    pub client: reqwest::Client,
     _dir: tempfile::TempDir,
 }
 
