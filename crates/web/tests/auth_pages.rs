@@ -1,64 +1,11 @@
 //! The layout, sign-up / sign-in / sign-out pages, error pages and the CSRF defence of
 //! forms, driven over HTTP against the embedded application as a browser would.
 
-use boxoffice_app::application::Application;
-use boxoffice_app::cli::Settings;
-use boxoffice_platform::Secret;
+#[path = "common/site.rs"]
+mod site;
+
 use reqwest::StatusCode;
-use reqwest::redirect::Policy;
-
-struct Site {
-    base: String,
-    client: reqwest::Client,
-    _dir: tempfile::TempDir,
-}
-
-async fn site() -> Site {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let mut settings = Settings::for_data_dir(dir.path());
-    settings.jwt_key = Some(Secret::new("a-test-key-that-is-at-least-32-characters"));
-    let app = Application::embedded(&settings).await.expect("starts");
-    let base = format!("http://{}", app.address());
-    tokio::spawn(app.run_until(std::future::pending()));
-    let client = reqwest::Client::builder()
-        .redirect(Policy::none())
-        .build()
-        .expect("client");
-    Site {
-        base,
-        client,
-        _dir: dir,
-    }
-}
-
-impl Site {
-    /// A form post from this site's own pages.
-    async fn post(
-        &self,
-        path: &str,
-        form: &[(&str, &str)],
-        cookie: Option<&str>,
-    ) -> reqwest::Response {
-        let mut request = self
-            .client
-            .post(format!("{}{path}", self.base))
-            .header("origin", &self.base)
-            .form(form);
-        if let Some(cookie) = cookie {
-            request = request.header("cookie", cookie);
-        }
-        request.send().await.expect("post")
-    }
-
-    async fn page(&self, path: &str, cookie: Option<&str>) -> (StatusCode, String) {
-        let mut request = self.client.get(format!("{}{path}", self.base));
-        if let Some(cookie) = cookie {
-            request = request.header("cookie", cookie);
-        }
-        let response = request.send().await.expect("get");
-        (response.status(), response.text().await.expect("body"))
-    }
-}
+use site::site;
 
 /// `session=…` from a response's `Set-Cookie`.
 fn session_of(response: &reqwest::Response) -> String {

@@ -9,7 +9,7 @@ mod orders;
 mod queue;
 #[path = "buying/requests.rs"]
 mod requests;
-#[path = "buying/site.rs"]
+#[path = "common/site.rs"]
 mod site;
 
 use reqwest::{Method, StatusCode};

@@ -1,6 +1,9 @@
 //! The embedded application under test, and a browser-like client for it: forms posted
 //! as `application/x-www-form-urlencoded` with this site's `Origin`, redirects not
-//! followed (so each one is asserted), the session cookie passed by hand.
+//! followed (so each one is asserted), the session cookie passed by hand. Shared by the
+//! test binaries of the pages (`buying`, `auth_pages`); each uses part of it.
+
+#![allow(dead_code)]
 
 use std::time::Duration;
 
