@@ -38,4 +38,5 @@ pub mod telemetry;
 #[cfg(feature = "testing")]
 pub mod testing;
 
+pub use metrics;
 pub use secret::Secret;

@@ -1,7 +1,10 @@
-//! Throw-away PostgreSQL databases for tests.
+//! Throw-away PostgreSQL databases and NATS servers for tests, and [`logs`] captured for
+//! assertions.
 //!
 //! Each test run creates its own database on the local server (named with a fresh UUID)
 //! and drops it when the guard goes out of scope, so runs never see each other's rows.
+
+pub mod logs;
 
 use sqlx::Connection;
 use sqlx::postgres::PgConnection;

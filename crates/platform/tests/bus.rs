@@ -256,6 +256,8 @@ fn fast() -> RetryPolicy {
         max_attempts: 4,
         first_backoff: Duration::from_millis(1),
         max_backoff: Duration::from_millis(5),
+        // Parked after its attempts, however young: the test waits for the parking.
+        dependency_patience: Duration::ZERO,
     }
 }
 

@@ -6,7 +6,9 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 /// `{"id", "type", "occurredAt", "source", "data"}`. The id makes consumers idempotent:
-/// they record it in their inbox with the effect it caused.
+/// they record it in their inbox with the effect it caused. `requestId`, when present,
+/// is the id of the HTTP request whose work caused the event (directly, or through the
+/// events it caused): one purchase can be followed through every service's logs.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Envelope {
@@ -17,10 +19,15 @@ pub struct Envelope {
     pub occurred_at: OffsetDateTime,
     pub source: String,
     pub data: serde_json::Value,
+    /// Absent in events caused by no request (timers) and in events written before
+    /// request ids travelled with them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
 }
 
 impl Envelope {
-    /// Wraps a payload in a new envelope with a fresh id.
+    /// Wraps a payload in a new envelope with a fresh id, carrying the current request
+    /// id ([`crate::telemetry::request_id`]) if there is one.
     pub fn new<T: EventData>(source: &str, occurred_at: OffsetDateTime, data: &T) -> Self {
         Self {
             id: new_id(),
@@ -28,6 +35,7 @@ impl Envelope {
             occurred_at,
             source: source.to_owned(),
             data: serde_json::to_value(data).unwrap_or(serde_json::Value::Null),
+            request_id: crate::telemetry::request_id::current(),
         }
     }
 
@@ -84,5 +92,29 @@ mod tests {
         let mut malformed = known;
         malformed.data = serde_json::json!({ "orderId": 7 });
         assert!(malformed.event().is_err());
+    }
+
+    #[tokio::test]
+    async fn envelopes_carry_the_current_request_id_and_old_ones_still_read() {
+        let at = time::OffsetDateTime::now_utc();
+        let data = ExpirationComplete { order_id: new_id() };
+        let outside = Envelope::new("expiration", at, &data);
+        assert_eq!(outside.request_id, None);
+        let json = serde_json::to_value(&outside).expect("json");
+        assert!(json.get("requestId").is_none(), "absent, not null: {json}");
+
+        let inside = crate::telemetry::request_id::scope(Some("req-1"), async {
+            Envelope::new("expiration", at, &data)
+        })
+        .await;
+        assert_eq!(inside.request_id.as_deref(), Some("req-1"));
+        let json = serde_json::to_value(&inside).expect("json");
+        assert_eq!(json["requestId"], "req-1");
+
+        // An envelope written before the field existed.
+        let mut old = json;
+        old.as_object_mut().expect("object").remove("requestId");
+        let read: Envelope = serde_json::from_value(old).expect("reads");
+        assert_eq!(read.request_id, None);
     }
 }

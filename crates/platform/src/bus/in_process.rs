@@ -128,6 +128,17 @@ impl EventBus for InProcessBus {
         });
         Ok(Box::new(InProcessSubscription { deliveries }))
     }
+
+    /// One process, so a follower is simply a consumer of its own; nothing published
+    /// before it opened is kept, so `since` changes nothing.
+    async fn follow(
+        &self,
+        name: &str,
+        types: &[&'static str],
+        _since: time::OffsetDateTime,
+    ) -> anyhow::Result<(Box<dyn Subscription>, u64)> {
+        Ok((self.subscribe(name, types).await?, 0))
+    }
 }
 
 struct InProcessSubscription {

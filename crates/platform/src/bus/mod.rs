@@ -8,6 +8,8 @@
 //!   in-process: handled by every consumer). The outbox relay marks a row sent only then.
 //! * [`EventBus::subscribe`] opens a *durable* named consumer: every event of its types
 //!   published while the application runs reaches it at least once.
+//! * [`EventBus::follow`] opens a subscription of one process: every process that follows
+//!   a type sees every event of it (how each process learns of ended sessions).
 //! * A [`Delivery`] is acknowledged explicitly; `nak` asks for redelivery after a delay.
 //!
 //! * [`envelope`] — the envelope every event travels in.
@@ -42,6 +44,19 @@ pub trait EventBus: Send + Sync + 'static {
         durable: &str,
         types: &[&'static str],
     ) -> anyhow::Result<Box<dyn Subscription>>;
+
+    /// Opens a subscription of this process alone, named `name`: every process that opens
+    /// one receives every event of `types` (the events of a durable consumer are shared out
+    /// among its replicas instead). It starts with the events published since `since` that
+    /// the bus still holds (JetStream: the stream; the in-process bus holds none), and
+    /// returns how many of those were waiting when it opened. Deliveries are acknowledged
+    /// like any other; nothing is remembered across restarts.
+    async fn follow(
+        &self,
+        name: &str,
+        types: &[&'static str],
+        since: time::OffsetDateTime,
+    ) -> anyhow::Result<(Box<dyn Subscription>, u64)>;
 }
 
 /// A stream of deliveries for one durable consumer.

@@ -22,8 +22,10 @@ use super::{Acknowledge, Delivery, Envelope, EventBus, Receipt, Subscription};
 /// this only matters when a process dies holding messages.
 const ACK_WAIT: Duration = Duration::from_secs(30);
 /// Deliveries after which the server gives up on a message. The consumer runner parks an
-/// event in its dead-letter table well before (see `RetryPolicy`); this is the backstop.
-const MAX_DELIVER: i64 = 50;
+/// event in its dead-letter table before (see `RetryPolicy`: ten minutes of deliveries at
+/// most five seconds apart for an event that waits for an earlier one); this is the
+/// backstop.
+const MAX_DELIVER: i64 = 1000;
 /// How long the server remembers message ids for de-duplication.
 const DUPLICATE_WINDOW: Duration = Duration::from_secs(2 * 60 * 60);
 const RECONNECT_PAUSE: Duration = Duration::from_millis(500);
@@ -129,6 +131,143 @@ impl EventBus for NatsBus {
             consumer,
             messages: None,
         }))
+    }
+
+    /// An ephemeral consumer of this process, starting at `since`. When its message
+    /// stream fails (server restart, the consumer reaped) it is created again from the
+    /// sequence after the last message delivered, so nothing in between is missed.
+    async fn follow(
+        &self,
+        name: &str,
+        types: &[&'static str],
+        since: time::OffsetDateTime,
+    ) -> anyhow::Result<(Box<dyn Subscription>, u64)> {
+        let stream = self
+            .jetstream
+            .get_stream(&self.stream)
+            .await
+            .context("event stream")?;
+        let mut follower = NatsFollower {
+            stream,
+            name: name.to_owned(),
+            filter_subjects: types.iter().map(|kind| self.subject(kind)).collect(),
+            since,
+            next_sequence: None,
+            consumer: None,
+            messages: None,
+        };
+        let pending = follower.open().await?;
+        Ok((Box::new(follower), pending))
+    }
+}
+
+/// How long the server keeps a follower's consumer after its process stopped pulling.
+const FOLLOWER_INACTIVE: Duration = Duration::from_secs(5 * 60);
+
+struct NatsFollower {
+    stream: stream::Stream,
+    name: String,
+    filter_subjects: Vec<String>,
+    since: time::OffsetDateTime,
+    /// The stream sequence to resume at after the last delivered message.
+    next_sequence: Option<u64>,
+    consumer: Option<consumer::Consumer<consumer::pull::Config>>,
+    messages: Option<consumer::pull::Stream>,
+}
+
+impl NatsFollower {
+    /// Creates the ephemeral consumer; returns how many messages wait in it.
+    async fn open(&mut self) -> anyhow::Result<u64> {
+        let deliver_policy = match self.next_sequence {
+            Some(start_sequence) => consumer::DeliverPolicy::ByStartSequence { start_sequence },
+            None => consumer::DeliverPolicy::ByStartTime {
+                start_time: self.since,
+            },
+        };
+        let config = consumer::pull::Config {
+            durable_name: None,
+            description: Some(format!("follower {}", self.name)),
+            deliver_policy,
+            filter_subjects: self.filter_subjects.clone(),
+            ack_policy: consumer::AckPolicy::Explicit,
+            ack_wait: ACK_WAIT,
+            inactive_threshold: FOLLOWER_INACTIVE,
+            memory_storage: true,
+            ..Default::default()
+        };
+        let consumer = self
+            .stream
+            .create_consumer(config)
+            .await
+            .context("creating a follower consumer")?;
+        let pending = consumer.cached_info().num_pending;
+        self.consumer = Some(consumer);
+        Ok(pending)
+    }
+}
+
+#[async_trait::async_trait]
+impl Subscription for NatsFollower {
+    async fn next(&mut self) -> Option<Delivery> {
+        loop {
+            if self.consumer.is_none()
+                && let Err(err) = self.open().await
+            {
+                tracing::warn!(follower = %self.name, error = format!("{err:#}"), "reopening a follower failed; retrying");
+                tokio::time::sleep(RECONNECT_PAUSE).await;
+                continue;
+            }
+            let messages = match (&mut self.messages, &self.consumer) {
+                (Some(messages), _) => messages,
+                (None, Some(consumer)) => match consumer.messages().await {
+                    Ok(messages) => self.messages.insert(messages),
+                    Err(err) => {
+                        tracing::warn!(follower = %self.name, error = %err, "opening a follower's messages failed; recreating it");
+                        self.consumer = None;
+                        tokio::time::sleep(RECONNECT_PAUSE).await;
+                        continue;
+                    }
+                },
+                (None, None) => continue,
+            };
+            match messages.next().await {
+                Some(Ok(message)) => {
+                    let info = message
+                        .info()
+                        .ok()
+                        .map(|info| (info.stream_sequence, info.delivered));
+                    if let Some((sequence, _)) = info {
+                        self.next_sequence = Some(sequence + 1);
+                    }
+                    match serde_json::from_slice::<Envelope>(&message.payload) {
+                        Ok(event) => {
+                            return Some(Delivery {
+                                event,
+                                attempt: info.map_or(1, |(_, delivered)| {
+                                    u32::try_from(delivered).unwrap_or(u32::MAX)
+                                }),
+                                acker: Box::new(NatsAck(message)),
+                            });
+                        }
+                        Err(err) => {
+                            tracing::error!(error = %err, subject = %message.subject, "unreadable message skipped");
+                            let _ = message.ack().await;
+                        }
+                    }
+                }
+                Some(Err(err)) => {
+                    tracing::warn!(follower = %self.name, error = %err, "follower's message stream failed; recreating it");
+                    self.messages = None;
+                    self.consumer = None;
+                    tokio::time::sleep(RECONNECT_PAUSE).await;
+                }
+                None => {
+                    self.messages = None;
+                    self.consumer = None;
+                    tokio::time::sleep(RECONNECT_PAUSE).await;
+                }
+            }
+        }
     }
 }
 

@@ -149,7 +149,7 @@ impl FreshIds {
                 .counters
                 .not_fresh
                 .fetch_add(1, Ordering::Relaxed);
-            metrics::counter!("fresh_id_not_fresh_total", "service" => self.inner.service)
+            metrics::counter!(crate::telemetry::names::FRESH_ID_NOT_FRESH, "service" => self.inner.service)
                 .increment(1);
             return Ok(None);
         };
@@ -273,9 +273,9 @@ impl FreshIds {
             );
             "timeout"
         };
-        metrics::counter!("fresh_id_waits_total", "service" => self.inner.service, "outcome" => outcome)
+        metrics::counter!(crate::telemetry::names::FRESH_ID_WAITS, "service" => self.inner.service, "outcome" => outcome)
             .increment(1);
-        metrics::histogram!("fresh_id_wait_seconds", "service" => self.inner.service)
+        metrics::histogram!(crate::telemetry::names::FRESH_ID_WAIT, "service" => self.inner.service)
             .record(waited.as_secs_f64());
     }
 

@@ -54,17 +54,7 @@ async fn healthz() -> Response {
 }
 
 async fn readyz(State(probes): State<Probes>) -> Response {
-    let mut checks = BTreeMap::new();
-    let mut ready = true;
-    for probe in probes.iter() {
-        let outcome = match tokio::time::timeout(PROBE_TIMEOUT, probe.check()).await {
-            Ok(Ok(())) => "ok".to_owned(),
-            Ok(Err(reason)) => format!("{reason:#}"),
-            Err(_) => "timed out".to_owned(),
-        };
-        ready &= outcome == "ok";
-        checks.insert(probe.name().to_owned(), outcome);
-    }
+    let (ready, checks) = check_all(&probes).await;
     let status = if ready {
         StatusCode::OK
     } else {
@@ -77,7 +67,27 @@ async fn readyz(State(probes): State<Probes>) -> Response {
     (status, axum::Json(report)).into_response()
 }
 
-async fn metrics() -> Response {
+/// Runs every probe; whether all passed (also kept in `boxoffice_ready`), and each outcome.
+async fn check_all(probes: &Probes) -> (bool, BTreeMap<String, String>) {
+    let mut checks = BTreeMap::new();
+    let mut ready = true;
+    for probe in probes.iter() {
+        let outcome = match tokio::time::timeout(PROBE_TIMEOUT, probe.check()).await {
+            Ok(Ok(())) => "ok".to_owned(),
+            Ok(Err(reason)) => format!("{reason:#}"),
+            Err(_) => "timed out".to_owned(),
+        };
+        ready &= outcome == "ok";
+        checks.insert(probe.name().to_owned(), outcome);
+    }
+    metrics::gauge!(telemetry::names::READY).set(if ready { 1.0 } else { 0.0 });
+    (ready, checks)
+}
+
+/// The Prometheus text; the readiness checks run first, so `boxoffice_ready` is current
+/// at every scrape.
+async fn metrics(State(probes): State<Probes>) -> Response {
+    check_all(&probes).await;
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
         telemetry::metrics_handle().render(),

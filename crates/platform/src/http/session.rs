@@ -1,9 +1,13 @@
 //! Sessions: signed tokens, the session cookie, and the extractors that read them.
 //!
-//! A session is an HS256 JWT with the claims `id`, `email`, `iat` and `exp`. Every service
-//! verifies it locally with the shared key, so no request waits on the auth service. The
-//! token travels either in the `session` cookie (browsers) or in an
-//! `Authorization: Bearer` header (API clients); both are accepted everywhere.
+//! A session is an HS256 JWT with the claims `id`, `email`, `iat`, `exp`, `sid` (the
+//! session's own id, a UUIDv7 minted at sign-in), `aud` (`boxoffice`) and `typ`
+//! (`session`). Every service verifies it locally with the shared key, so no request waits
+//! on the auth service: the signature (HS256 only — `alg: none` and other algorithms are
+//! refused), the expiry, the audience and the type, and that the session has not been
+//! ended by a sign-out ([`super::revocation`]). The token travels either in the `session`
+//! cookie (browsers) or in an `Authorization: Bearer` header (API clients); both are
+//! accepted everywhere.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -19,10 +23,17 @@ use utoipa::ToSchema;
 use boxoffice_common::{Id, UserId};
 
 use super::error::ApiError;
+use super::revocation::Revocations;
 use crate::Secret;
 
 /// Name of the session cookie.
 pub const SESSION_COOKIE: &str = "session";
+
+/// The audience every session token names (`aud`): tokens signed for anything else are
+/// not sessions.
+pub const SESSION_AUDIENCE: &str = "boxoffice";
+/// The type every session token declares (`typ` claim).
+pub const SESSION_TYPE: &str = "session";
 
 /// Default session lifetime: seven days.
 pub const DEFAULT_SESSION_TTL: Duration = Duration::from_secs(7 * 24 * 60 * 60);
@@ -40,6 +51,23 @@ pub struct Claims {
     pub iat: i64,
     /// Expires at, seconds since the Unix epoch.
     pub exp: i64,
+    /// The session's id (the token's `sid`): what signing out ends. Not part of
+    /// `currentUser`.
+    #[serde(skip)]
+    pub sid: Id,
+}
+
+/// A session token's payload as signed: the [`Claims`] with the session id, audience and
+/// type.
+#[derive(Debug, Serialize, Deserialize)]
+struct TokenClaims {
+    id: Id,
+    email: String,
+    iat: i64,
+    exp: i64,
+    sid: Id,
+    aud: String,
+    typ: String,
 }
 
 /// The keys and rules for issuing and checking session tokens. Cheap to clone.
@@ -56,6 +84,8 @@ struct KeysInner {
     /// Mark cookies `Secure` even when the request did not say it came over HTTPS —
     /// for deployments whose TLS terminates somewhere that does not set the header.
     always_secure: bool,
+    /// Sessions ended by a sign-out, checked by [`SessionKeys::verify`].
+    revocations: Revocations,
 }
 
 impl std::fmt::Debug for SessionKeys {
@@ -73,7 +103,8 @@ impl SessionKeys {
         // Only HS256 is accepted: `alg: none` and algorithm swaps fail verification.
         validation.algorithms = vec![Algorithm::HS256];
         validation.leeway = 5;
-        validation.set_required_spec_claims(&["exp", "iat"]);
+        validation.set_required_spec_claims(&["exp", "iat", "aud"]);
+        validation.set_audience(&[SESSION_AUDIENCE]);
         Self {
             inner: Arc::new(KeysInner {
                 encoding: EncodingKey::from_secret(key.expose().as_bytes()),
@@ -81,8 +112,14 @@ impl SessionKeys {
                 validation,
                 ttl,
                 always_secure,
+                revocations: Revocations::new(),
             }),
         }
+    }
+
+    /// The sessions ended by sign-outs, as this process knows them.
+    pub fn revocations(&self) -> &Revocations {
+        &self.inner.revocations
     }
 
     /// How long an issued session lasts.
@@ -103,20 +140,45 @@ impl SessionKeys {
             email: email.to_owned(),
             iat,
             exp: iat + self.inner.ttl.as_secs() as i64,
+            sid: boxoffice_common::new_id(),
+        };
+        let signed = TokenClaims {
+            id: claims.id,
+            email: claims.email.clone(),
+            iat: claims.iat,
+            exp: claims.exp,
+            sid: claims.sid,
+            aud: SESSION_AUDIENCE.to_owned(),
+            typ: SESSION_TYPE.to_owned(),
         };
         let token = jsonwebtoken::encode(
             &Header::new(Algorithm::HS256),
-            &claims,
+            &signed,
             &self.inner.encoding,
         )?;
         Ok((token, claims))
     }
 
-    /// The claims of a valid, unexpired token; `None` for anything else.
+    /// The claims of a valid, unexpired session token whose session has not been ended;
+    /// `None` for anything else.
     pub fn verify(&self, token: &str) -> Option<Claims> {
-        jsonwebtoken::decode::<Claims>(token, &self.inner.decoding, &self.inner.validation)
-            .ok()
-            .map(|data| data.claims)
+        let signed = jsonwebtoken::decode::<TokenClaims>(
+            token,
+            &self.inner.decoding,
+            &self.inner.validation,
+        )
+        .ok()?
+        .claims;
+        if signed.typ != SESSION_TYPE || self.inner.revocations.is_revoked(signed.id, signed.sid) {
+            return None;
+        }
+        Some(Claims {
+            id: signed.id,
+            email: signed.email,
+            iat: signed.iat,
+            exp: signed.exp,
+            sid: signed.sid,
+        })
     }
 
     /// The `Set-Cookie` value that starts a session.
@@ -278,6 +340,63 @@ mod tests {
             )
             .expect("sign");
         assert_eq!(keys().verify(&foreign), None);
+    }
+
+    fn sign(claims: &serde_json::Value, algorithm: Algorithm) -> String {
+        jsonwebtoken::encode(
+            &Header::new(algorithm),
+            claims,
+            &EncodingKey::from_secret(b"a-test-key-that-is-long-enough"),
+        )
+        .expect("sign")
+    }
+
+    #[test]
+    fn only_session_tokens_for_this_audience_are_accepted() {
+        let now = OffsetDateTime::now_utc().unix_timestamp();
+        let claims = |aud: &str, typ: &str| {
+            serde_json::json!({
+                "id": boxoffice_common::new_id(), "email": "a@b.co", "iat": now,
+                "exp": now + 60, "sid": boxoffice_common::new_id(), "aud": aud, "typ": typ,
+            })
+        };
+        let good = sign(&claims(SESSION_AUDIENCE, SESSION_TYPE), Algorithm::HS256);
+        assert!(keys().verify(&good).is_some());
+        for (name, token) in [
+            (
+                "other audience",
+                sign(&claims("orders", SESSION_TYPE), Algorithm::HS256),
+            ),
+            (
+                "other type",
+                sign(&claims(SESSION_AUDIENCE, "admission"), Algorithm::HS256),
+            ),
+            (
+                "HS512",
+                sign(&claims(SESSION_AUDIENCE, SESSION_TYPE), Algorithm::HS512),
+            ),
+        ] {
+            assert_eq!(keys().verify(&token), None, "{name}");
+        }
+        let mut without_sid = claims(SESSION_AUDIENCE, SESSION_TYPE);
+        without_sid.as_object_mut().expect("object").remove("sid");
+        assert_eq!(keys().verify(&sign(&without_sid, Algorithm::HS256)), None);
+    }
+
+    #[test]
+    fn revoked_sessions_no_longer_verify() {
+        let keys = keys();
+        let now = OffsetDateTime::now_utc();
+        let (token, claims) = keys
+            .issue(boxoffice_common::new_id(), "a@b.co", now)
+            .expect("sign");
+        let (other, _) = keys
+            .issue(boxoffice_common::new_id(), "c@d.co", now)
+            .expect("sign");
+        keys.revocations()
+            .revoke_session(claims.sid, now + DEFAULT_SESSION_TTL);
+        assert_eq!(keys.verify(&token), None);
+        assert!(keys.verify(&other).is_some());
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! The middleware stack every service runs behind.
 //!
-//! From the outside in: a request id is assigned (or kept from the caller) and echoed;
-//! a tracing span names the request; bodies without the contract's error shape get one;
+//! From the outside in: a request id is assigned (or kept from the caller, when well
+//! formed) and echoed; a tracing span names the request and carries the id, which also
+//! stays current for the handler so that the events it publishes carry it on; bodies without the contract's error shape get one;
 //! panics become a bare 500; metrics are recorded per matched route; oversized bodies are
 //! refused; session keys are made available to the extractors; cross-site state changes
 //! are refused. Unknown routes answer 404 `"Not found"`.
@@ -23,7 +24,8 @@ use tracing::Level;
 use super::csrf;
 use super::error::{ApiError, default_message, message_response};
 use super::session::SessionKeys;
-use crate::telemetry::{HTTP_REQUEST_DURATION, HTTP_REQUESTS_TOTAL};
+use crate::telemetry::names::service_of_route;
+use crate::telemetry::{HTTP_REQUEST_DURATION, HTTP_REQUESTS_TOTAL, request_id};
 
 /// Largest request body accepted, as the contract says: 64 KiB.
 pub const BODY_LIMIT_BYTES: usize = 64 * 1024;
@@ -39,6 +41,7 @@ pub fn apply(router: Router, sessions: SessionKeys) -> Router {
         .layer(middleware::from_fn(record_metrics))
         .layer(CatchPanicLayer::custom(panic_response))
         .layer(middleware::map_response(ensure_error_body))
+        .layer(middleware::from_fn(keep_request_id_current))
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(
             TraceLayer::new_for_http()
@@ -46,21 +49,53 @@ pub fn apply(router: Router, sessions: SessionKeys) -> Router {
                 .on_response(DefaultOnResponse::new().level(Level::INFO)),
         )
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+        .layer(middleware::map_request(drop_malformed_request_id))
 }
 
+/// A caller's `X-Request-Id` that is not [well formed](request_id::is_well_formed) is
+/// dropped, so a fresh one is assigned: ids end up in logs and events.
+async fn drop_malformed_request_id(mut request: Request) -> Request {
+    let malformed = request
+        .headers()
+        .get(REQUEST_ID)
+        .is_some_and(|v| !v.to_str().is_ok_and(request_id::is_well_formed));
+    if malformed {
+        request.headers_mut().remove(REQUEST_ID);
+    }
+    request
+}
+
+/// Makes the request's id current while the handler runs: events it publishes carry it.
+async fn keep_request_id_current(request: Request, next: Next) -> Response {
+    let id = request
+        .headers()
+        .get(REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    request_id::scope(id.as_deref(), next.run(request)).await
+}
+
+const REQUEST_ID: &str = "x-request-id";
+
 /// The span of one request. Only the path is recorded: query strings and headers may
-/// carry tokens, and nothing secret belongs in a log.
+/// carry tokens, and nothing secret belongs in a log. The client's address is the one
+/// [`super::security`] settled on (trusting forwarded headers only from trusted proxies).
 fn request_span(request: &Request) -> tracing::Span {
     let request_id = request
         .headers()
-        .get("x-request-id")
+        .get(REQUEST_ID)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("-");
+    let client = request
+        .extensions()
+        .get::<super::security::ClientIp>()
+        .map_or_else(|| "-".to_owned(), |ip| ip.0.to_string());
     tracing::info_span!(
         "request",
         method = %request.method(),
         path = %request.uri().path(),
         request_id = %request_id,
+        client_ip = %client,
     )
 }
 
@@ -91,11 +126,12 @@ async fn record_metrics(request: Request, next: Next) -> Response {
         .extensions()
         .get::<MatchedPath>()
         .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
+    let service = service_of_route(&route);
     let response = next.run(request).await;
     let status = response.status().as_u16().to_string();
-    metrics::counter!(HTTP_REQUESTS_TOTAL, "method" => method.clone(), "route" => route.clone(), "status" => status)
+    metrics::counter!(HTTP_REQUESTS_TOTAL, "service" => service, "method" => method.clone(), "route" => route.clone(), "status" => status)
         .increment(1);
-    metrics::histogram!(HTTP_REQUEST_DURATION, "method" => method, "route" => route)
+    metrics::histogram!(HTTP_REQUEST_DURATION, "service" => service, "method" => method, "route" => route)
         .record(started.elapsed().as_secs_f64());
     response
 }

@@ -49,4 +49,13 @@ pub trait OutboxStore: Send + Sync + 'static {
     /// once more — the repair after a broker lost acknowledged writes. Consumers' inboxes
     /// make the copies they already had harmless.
     async fn republish_since(&self, since: time::OffsetDateTime) -> anyhow::Result<u64>;
+
+    /// How many rows wait to be published, and the id of the oldest (a UUIDv7: its age
+    /// is known) — for the backlog gauges the relay keeps.
+    async fn backlog(&self) -> anyhow::Result<(u64, Option<Id>)>;
 }
+
+/// [`OutboxStore::backlog`] in SQL, the same text on both databases: both counts run on
+/// the partial index of unsent rows.
+const BACKLOG_SQL: &str = "SELECT (SELECT COUNT(*) FROM outbox WHERE sent_at IS NULL) AS pending, \
+     (SELECT id FROM outbox WHERE sent_at IS NULL ORDER BY seq LIMIT 1) AS oldest";

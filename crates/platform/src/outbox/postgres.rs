@@ -133,6 +133,17 @@ impl OutboxStore for PostgresOutbox {
         Ok(result.rows_affected())
     }
 
+    async fn backlog(&self) -> anyhow::Result<(u64, Option<Id>)> {
+        let row = sqlx::query(super::BACKLOG_SQL)
+            .fetch_one(&self.pool)
+            .await?;
+        let pending: i64 = row.try_get("pending")?;
+        Ok((
+            u64::try_from(pending).unwrap_or_default(),
+            row.try_get("oldest")?,
+        ))
+    }
+
     async fn purge_sent(&self, older_than: Duration) -> anyhow::Result<u64> {
         let cutoff = OffsetDateTime::now_utc() - older_than;
         let result = sqlx::query("DELETE FROM outbox WHERE sent_at IS NOT NULL AND sent_at < $1")

@@ -30,6 +30,9 @@ const RETRY_PAUSE: Duration = Duration::from_millis(500);
 /// still be found and published again.
 const KEEP_SENT: Duration = Duration::from_secs(24 * 60 * 60);
 const PURGE_EVERY: Duration = Duration::from_secs(10 * 60);
+/// How often the backlog gauges (`boxoffice_outbox_pending`, `…_oldest_age_seconds`) are
+/// refreshed from the store.
+const GAUGES_EVERY: Duration = Duration::from_secs(5);
 
 /// Moves rows from one outbox to the bus. Run one per service store.
 pub struct Relay {
@@ -72,6 +75,7 @@ impl Relay {
         let mut receipts: JoinSet<(Id, anyhow::Result<()>)> = JoinSet::new();
         let mut last_purge = tokio::time::Instant::now();
         let mut last_rescan = tokio::time::Instant::now();
+        let mut last_gauges: Option<tokio::time::Instant> = None;
         let rescans = !self.store.commits_in_seq_order();
 
         loop {
@@ -134,6 +138,10 @@ impl Relay {
                     () = tokio::time::sleep(RETRY_PAUSE) => {},
                 }
             }
+            if last_gauges.is_none_or(|at| at.elapsed() >= GAUGES_EVERY) {
+                last_gauges = Some(tokio::time::Instant::now());
+                self.refresh_gauges().await;
+            }
             if last_purge.elapsed() >= PURGE_EVERY {
                 last_purge = tokio::time::Instant::now();
                 if let Err(err) = self.store.purge_sent(KEEP_SENT).await {
@@ -142,6 +150,24 @@ impl Relay {
             }
         }
         receipts.abort_all();
+    }
+
+    async fn refresh_gauges(&self) {
+        use crate::telemetry::names::{OUTBOX_OLDEST_AGE, OUTBOX_PENDING};
+        match self.store.backlog().await {
+            Ok((pending, oldest)) => {
+                let age = oldest
+                    .and_then(|id| {
+                        boxoffice_common::id::age_of(id, time::OffsetDateTime::now_utc())
+                    })
+                    .map_or(0.0, |age| age.as_seconds_f64().max(0.0));
+                metrics::gauge!(OUTBOX_PENDING, "service" => self.name.clone()).set(pending as f64);
+                metrics::gauge!(OUTBOX_OLDEST_AGE, "service" => self.name.clone()).set(age);
+            }
+            Err(err) => {
+                tracing::debug!(relay = %self.name, error = format!("{err:#}"), "reading the outbox backlog failed");
+            }
+        }
     }
 }
 

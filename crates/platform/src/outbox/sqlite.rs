@@ -150,6 +150,16 @@ impl OutboxStore for SqliteOutbox {
         Ok(result.rows_affected())
     }
 
+    async fn backlog(&self) -> anyhow::Result<(u64, Option<Id>)> {
+        let row = sqlx::query(super::BACKLOG_SQL)
+            .fetch_one(&self.db.reader)
+            .await?;
+        let pending: i64 = row.try_get("pending")?;
+        let oldest: Option<String> = row.try_get("oldest")?;
+        let oldest = oldest.and_then(|id| id.parse().ok());
+        Ok((u64::try_from(pending).unwrap_or_default(), oldest))
+    }
+
     async fn purge_sent(&self, older_than: Duration) -> anyhow::Result<u64> {
         let cutoff = OffsetDateTime::now_utc() - older_than;
         let result = sqlx::query("DELETE FROM outbox WHERE sent_at IS NOT NULL AND sent_at < ?")

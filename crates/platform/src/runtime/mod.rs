@@ -1,25 +1,26 @@
 //! Running a process's background work, and wiring services into it.
 //!
-//! * [`Supervisor`] — every background task (consumers, relays, timers, retriers) is
-//!   spawned through it. A task that panics, fails or ends before shutdown is logged,
-//!   counted in `/metrics` and turns `/readyz` unready, so an orchestrator replaces the
-//!   instance instead of routing traffic to one that silently stopped working. Shutdown
-//!   cancels every task and then waits for them.
+//! * [`supervisor`] — every background task (consumers, relays, timers, retriers) runs
+//!   under the [`Supervisor`]. A task that panics, fails or ends before shutdown is
+//!   logged with its cause, counted in `/metrics`, reported by `/readyz` while it is down
+//!   and started again after a pause that backs off. Shutdown stops the tasks in stages:
+//!   consumers, then timers, then relays.
 //! * [`ServiceParts`] — what one service contributes to a process: documented routes,
 //!   readiness probes, consumers, its outbox, its timers and the waiters for fresh ids
 //!   of its replica. Each service crate builds
 //!   its own; the composition root only chooses stores and calls [`launch`].
 
-use std::future::Future;
-use std::panic::AssertUnwindSafe;
-use std::sync::{Arc, Mutex};
+mod supervisor;
 
-use futures::FutureExt;
+use std::future::Future;
+use std::sync::Arc;
+
 use futures::future::BoxFuture;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
-use tokio_util::task::TaskTracker;
 use utoipa_axum::router::OpenApiRouter;
+
+pub use self::supervisor::{Backoff, Stage, Supervisor};
 
 use crate::bus::EventBus;
 use crate::consumer::{self, EventHandler, RetryPolicy};
@@ -28,104 +29,10 @@ use crate::http::health::ReadinessProbe;
 use crate::outbox::Relay;
 use crate::store::Plumbing;
 
-/// Spawns and watches a process's background tasks. Cheap to clone.
-#[derive(Debug, Clone, Default)]
-pub struct Supervisor {
-    stop: CancellationToken,
-    tracker: TaskTracker,
-    /// Names of tasks that ended before shutdown, with why.
-    dead: Arc<Mutex<Vec<String>>>,
-}
-
-impl Supervisor {
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// Cancelled when shutdown starts; tasks stop when they see it.
-    pub fn stopping(&self) -> CancellationToken {
-        self.stop.clone()
-    }
-
-    /// Runs `task` in the background. It is expected to run until [`Self::stopping`] is
-    /// cancelled; ending earlier — with an error, a panic or even `Ok` — marks it dead.
-    pub fn spawn<F>(&self, name: impl Into<String>, task: F)
-    where
-        F: Future<Output = anyhow::Result<()>> + Send + 'static,
-    {
-        let name = name.into();
-        let stop = self.stop.clone();
-        let dead = Arc::clone(&self.dead);
-        self.tracker.spawn(async move {
-            let ended = AssertUnwindSafe(task).catch_unwind().await;
-            if stop.is_cancelled() {
-                if let Ok(Err(err)) = &ended {
-                    tracing::warn!(task = %name, error = format!("{err:#}"), "background task failed while stopping");
-                }
-                return;
-            }
-            let why = match ended {
-                Ok(Ok(())) => "ended before shutdown".to_owned(),
-                Ok(Err(err)) => format!("failed: {err:#}"),
-                Err(panic) => format!("panicked: {}", panic_message(panic.as_ref())),
-            };
-            tracing::error!(task = %name, %why, "background task died; the instance is no longer ready");
-            metrics::counter!("background_task_deaths_total", "task" => name.clone()).increment(1);
-            dead.lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .push(format!("{name} {why}"));
-        });
-    }
-
-    /// `/readyz` check: every background task is still running.
-    pub fn probe(&self) -> Arc<dyn ReadinessProbe> {
-        Arc::new(TasksProbe {
-            dead: Arc::clone(&self.dead),
-        })
-    }
-
-    /// Cancels every task and waits until all have returned.
-    pub async fn shutdown(&self) {
-        self.stop.cancel();
-        self.tracker.close();
-        self.tracker.wait().await;
-    }
-}
-
-fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
-    panic
-        .downcast_ref::<&str>()
-        .map(|s| (*s).to_owned())
-        .or_else(|| panic.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "a non-text panic".to_owned())
-}
-
-#[derive(Debug)]
-struct TasksProbe {
-    dead: Arc<Mutex<Vec<String>>>,
-}
-
-#[async_trait::async_trait]
-impl ReadinessProbe for TasksProbe {
-    fn name(&self) -> &str {
-        "background-tasks"
-    }
-
-    async fn check(&self) -> anyhow::Result<()> {
-        let dead = self
-            .dead
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        match dead.as_slice() {
-            [] => Ok(()),
-            dead => anyhow::bail!("{}", dead.join("; ")),
-        }
-    }
-}
-
-/// A long-running piece of a service, started with the supervisor's stop token.
+/// A long-running piece of a service, started with the supervisor's stop token — again
+/// after each time it dies, so it is called once per run.
 pub type TaskStart =
-    Box<dyn FnOnce(CancellationToken) -> BoxFuture<'static, anyhow::Result<()>> + Send>;
+    Box<dyn FnMut(CancellationToken) -> BoxFuture<'static, anyhow::Result<()>> + Send>;
 
 /// What one service contributes to a process.
 pub struct ServiceParts {
@@ -205,10 +112,11 @@ impl ServiceParts {
         self
     }
 
-    /// Runs `start(stop)` in the background for as long as the process runs.
-    pub fn task<F, Fut>(mut self, name: &'static str, start: F) -> Self
+    /// Runs `start(stop)` in the background for as long as the process runs, calling it
+    /// again after each time the task dies.
+    pub fn task<F, Fut>(mut self, name: &'static str, mut start: F) -> Self
     where
-        F: FnOnce(CancellationToken) -> Fut + Send + 'static,
+        F: FnMut(CancellationToken) -> Fut + Send + 'static,
         Fut: Future<Output = anyhow::Result<()>> + Send + 'static,
     {
         self.tasks
@@ -293,89 +201,64 @@ pub async fn launch(
         };
         if let Some(bus) = &bus {
             for spec in service.consumers {
-                let consumer = consumer::subscribe(
-                    Arc::clone(bus),
-                    spec.durable,
-                    spec.types,
-                    spec.handler,
-                    RetryPolicy::default(),
-                )
-                .await?;
-                supervisor.spawn(
-                    format!("consumer {}", spec.durable),
-                    consumer.run(supervisor.stopping()),
-                );
+                supervise_consumer(bus, spec, supervisor).await?;
             }
         }
         later.push((service.name, bus, service.events, service.tasks));
     }
     for (name, bus, events, tasks) in later {
         if let (Some(bus), Some((store, wake))) = (bus, events) {
-            let relay = Relay::new(name, store.outbox(), bus, wake);
-            let stop = supervisor.stopping();
-            supervisor.spawn(format!("relay {name}"), async move {
-                relay.run(stop).await;
-                Ok(())
+            let outbox = store.outbox();
+            supervisor.supervise(format!("relay {name}"), Stage::Publishing, move |stop| {
+                let relay = Relay::new(
+                    name,
+                    Arc::clone(&outbox),
+                    Arc::clone(&bus),
+                    Arc::clone(&wake),
+                );
+                async move {
+                    relay.run(stop).await;
+                    Ok(())
+                }
             });
         }
         for (task, start) in tasks {
-            supervisor.spawn(format!("{name} {task}"), start(supervisor.stopping()));
+            supervisor.supervise(format!("{name} {task}"), Stage::Timers, start);
         }
     }
     Ok(launched)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[tokio::test]
-    async fn a_task_that_dies_turns_readiness_off_and_shutdown_waits_for_the_rest() {
-        let supervisor = Supervisor::new();
-        let probe = supervisor.probe();
-        let finished = Arc::new(Notify::new());
-        let stop = supervisor.stopping();
-        let done = Arc::clone(&finished);
-        supervisor.spawn("patient", async move {
-            stop.cancelled().await;
-            done.notify_one();
-            Ok(())
-        });
-        assert!(probe.check().await.is_ok(), "nothing has died yet");
-
-        let (died_tx, died_rx) = tokio::sync::oneshot::channel::<()>();
-        supervisor.spawn("fragile", async move {
-            drop(died_tx);
-            panic!("boom");
-        });
-        let _ = died_rx.await;
-        let report = tokio::time::timeout(std::time::Duration::from_secs(5), async {
-            loop {
-                match probe.check().await {
-                    Err(err) => break format!("{err:#}"),
-                    Ok(()) => tokio::task::yield_now().await,
-                }
-            }
-        })
-        .await
-        .expect("the death is reported");
-        assert!(report.contains("fragile panicked: boom"), "{report}");
-
-        supervisor.shutdown().await;
-        tokio::time::timeout(std::time::Duration::from_secs(1), finished.notified())
-            .await
-            .expect("the patient task saw the stop before shutdown returned");
-    }
-
-    #[tokio::test]
-    async fn tasks_that_end_during_shutdown_are_not_reported() {
-        let supervisor = Supervisor::new();
-        let stop = supervisor.stopping();
-        supervisor.spawn("worker", async move {
-            stop.cancelled().await;
-            anyhow::bail!("interrupted")
-        });
-        supervisor.shutdown().await;
-        assert!(supervisor.probe().check().await.is_ok());
-    }
+/// Subscribes the consumer `spec` asks for now — before any relay publishes, so no event
+/// is published to nobody — and runs it under `supervisor`; after a death it subscribes
+/// again. What the dead consumer had not acknowledged comes again: the in-process bus fails
+/// the publisher's receipt, so the relay publishes it again; JetStream redelivers it after
+/// its acknowledgement wait.
+async fn supervise_consumer(
+    bus: &Arc<dyn EventBus>,
+    spec: ConsumerSpec,
+    supervisor: &Supervisor,
+) -> anyhow::Result<()> {
+    let ConsumerSpec {
+        durable,
+        types,
+        handler,
+    } = spec;
+    let subscribe = move |bus: Arc<dyn EventBus>, handler: Arc<dyn EventHandler>| {
+        consumer::subscribe(bus, durable, types, handler, RetryPolicy::default())
+    };
+    let mut first = Some(subscribe(Arc::clone(bus), Arc::clone(&handler)).await?);
+    let bus = Arc::clone(bus);
+    supervisor.supervise(format!("consumer {durable}"), Stage::Intake, move |stop| {
+        let subscribed = first.take();
+        let again = (Arc::clone(&bus), Arc::clone(&handler));
+        async move {
+            let consumer = match subscribed {
+                Some(consumer) => consumer,
+                None => subscribe(again.0, again.1).await?,
+            };
+            consumer.run(stop).await
+        }
+    });
+    Ok(())
 }
