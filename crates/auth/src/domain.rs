@@ -3,8 +3,10 @@
 use boxoffice_common::Id;
 use time::OffsetDateTime;
 
-/// Longest address SMTP can deliver to (RFC 5321 path limit).
-const MAX_EMAIL_LEN: usize = 254;
+/// Longest address accepted, in characters as typed (after trimming): RFC 5321's path
+/// limit. Characters, like every other length rule of the API, so that the documented
+/// limit (`maxLength`-style, in code points) and the server's agree for any script.
+const MAX_EMAIL_CHARS: usize = 254;
 const MIN_PASSWORD_CHARS: usize = 8;
 const MAX_PASSWORD_CHARS: usize = 128;
 
@@ -22,8 +24,10 @@ impl Email {
     /// Accepts `local@domain.tld` without spaces or control characters. Deliverability is
     /// not checked — only that the text can be an address.
     pub fn parse(input: &str) -> Option<Self> {
-        let email = input.trim().to_lowercase();
-        if email.len() > MAX_EMAIL_LEN || email.chars().any(|c| c.is_whitespace() || c.is_control())
+        let trimmed = input.trim();
+        let email = trimmed.to_lowercase();
+        if trimmed.chars().count() > MAX_EMAIL_CHARS
+            || email.chars().any(|c| c.is_whitespace() || c.is_control())
         {
             return None;
         }
@@ -99,6 +103,17 @@ mod tests {
         }
         let long = format!("{}@example.com", "a".repeat(10_000));
         assert!(Email::parse(&long).is_none());
+    }
+
+    #[test]
+    fn email_length_is_counted_in_characters_after_trimming() {
+        // 254 characters of which many take two or three bytes: within the limit.
+        let local = "é".repeat(240);
+        let at_limit = format!("{local}@ex.ample.c"); // 240 + 11 = 251
+        let at_limit = format!("{at_limit}ööö");
+        assert_eq!(at_limit.chars().count(), 254);
+        assert!(Email::parse(&format!("  {at_limit}\u{3000}")).is_some());
+        assert!(Email::parse(&format!("{at_limit}ö")).is_none());
     }
 
     #[test]

@@ -1,11 +1,12 @@
 //! The `/api/users` routes. Thin: parse, call the service, shape the response.
 
-use axum::extract::State;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use boxoffice_platform::http::{ApiError, ApiJson, Claims, ErrorBody, ErrorItem, MaybeUser};
 use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
+use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -117,22 +118,47 @@ async fn sign_in(
     ))
 }
 
-/// Sign out: clears the `session` cookie.
+/// How far a sign-out reaches.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct SignOutParams {
+    /// `true` ends every session of the user, on every device, not only this one.
+    everywhere: Option<bool>,
+}
+
+/// Sign out: ends the session and clears the `session` cookie.
 ///
-/// Tokens are stateless, so a copied bearer token stays valid until it expires; the
-/// browser session ends because its cookie is gone.
+/// The session is over on every service, not only in this browser: a copy of its token
+/// (bearer or cookie) is refused from then on. With `everywhere=true` every session of the
+/// user started until now ends too ("sign out everywhere"); sessions started later are not
+/// affected. Without a valid session there is nothing to end, and the answer is the same.
 #[utoipa::path(
     post, path = "/api/users/signout", tag = TAG,
-    responses((status = 200, description = "Cookie cleared (`Max-Age=0`)", body = Object,
-               headers(("set-cookie" = String, description = "expired session cookie"))))
+    params(SignOutParams),
+    responses(
+        (status = 200, description = "Session ended, cookie cleared (`Max-Age=0`)", body = Object,
+         headers(("set-cookie" = String, description = "expired session cookie"))),
+        (status = 400, description = "`everywhere` is not `true` or `false`", body = ErrorBody),
+    )
 )]
-async fn sign_out(State(service): State<AuthService>, headers: HeaderMap) -> Response {
+async fn sign_out(
+    State(service): State<AuthService>,
+    MaybeUser(claims): MaybeUser,
+    params: Result<Query<SignOutParams>, QueryRejection>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let Query(params) = params.map_err(|_| ApiError::bad_request("Invalid query string"))?;
+    if let Some(claims) = &claims {
+        service
+            .sign_out(claims, params.everywhere.unwrap_or(false))
+            .await?;
+    }
     let cookie = service.sessions().clearing_cookie(&headers);
-    (
+    Ok((
         [(header::SET_COOKIE, cookie)],
         axum::Json(serde_json::json!({})),
     )
-        .into_response()
+        .into_response())
 }
 
 /// Who is signed in, from the cookie or the bearer token.

@@ -23,6 +23,16 @@ fn hasher() -> Argon2<'static> {
 static DECOY_HASH: LazyLock<String> =
     LazyLock::new(|| hash_blocking("decoy password that never matches").unwrap_or_default());
 
+/// Computes the decoy hash now, off the async runtime, so that the first sign-in for an
+/// unknown email does not take longer than later ones.
+pub async fn warm_up() -> anyhow::Result<()> {
+    tokio::task::spawn_blocking(|| {
+        LazyLock::force(&DECOY_HASH);
+    })
+    .await
+    .context("password hashing task")
+}
+
 fn hash_blocking(password: &str) -> anyhow::Result<String> {
     let salt = SaltString::generate(&mut OsRng);
     hasher()

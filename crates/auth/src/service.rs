@@ -1,14 +1,21 @@
-//! Sign-up and sign-in.
+//! Sign-up, sign-in and sign-out.
 
 use std::sync::Arc;
 
+use boxoffice_common::events::{SessionRevoked, UserSignedOutEverywhere};
 use boxoffice_common::{Clock, new_id};
+use boxoffice_platform::bus::Envelope;
+use boxoffice_platform::http::revocation::session_started_ms;
 use boxoffice_platform::http::{Claims, SessionKeys};
+use time::OffsetDateTime;
 
 use crate::domain::{EMAIL_INVALID, Email, PASSWORD_INVALID, Password, User};
 use crate::limiter;
 use crate::password;
 use crate::store::{InsertUserError, UserStore};
+
+/// The `source` of the events auth publishes.
+const SOURCE: &str = "auth";
 
 /// What sign-up and sign-in can refuse.
 #[derive(Debug, thiserror::Error)]
@@ -100,6 +107,59 @@ impl AuthService {
                 Err(AuthError::InvalidCredentials)
             }
         }
+    }
+
+    /// Ends the session `claims` describes — or, `everywhere`, every session of its user
+    /// started until now — in the store, with the event that tells every other service,
+    /// and in this process at once.
+    pub async fn sign_out(&self, claims: &Claims, everywhere: bool) -> Result<(), AuthError> {
+        let now = self.clock.now();
+        let revocations = self.sessions.revocations();
+        if everywhere {
+            // Never before the session that asks started, whatever the clock says.
+            let started = session_started_ms(claims.sid)
+                .and_then(|ms| {
+                    OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000).ok()
+                })
+                .unwrap_or(now);
+            let signed_out = UserSignedOutEverywhere {
+                user_id: claims.id,
+                valid_after: now.max(started),
+            };
+            let event = Envelope::new(SOURCE, now, &signed_out);
+            self.store.sign_out_everywhere(&signed_out, &event).await?;
+            revocations.sign_out_everywhere(signed_out.user_id, signed_out.valid_after);
+            tracing::info!(user_id = %claims.id, "user signed out everywhere");
+        } else {
+            let revoked = SessionRevoked {
+                sid: claims.sid,
+                user_id: claims.id,
+                expires_at: OffsetDateTime::from_unix_timestamp(claims.exp)
+                    .unwrap_or(now + self.sessions.ttl()),
+            };
+            let event = Envelope::new(SOURCE, now, &revoked);
+            self.store.revoke_session(&revoked, &event).await?;
+            revocations.revoke_session(revoked.sid, revoked.expires_at);
+            tracing::info!(user_id = %claims.id, "user signed out");
+        }
+        Ok(())
+    }
+
+    /// Loads the sessions that ended (and have not expired) into this process's table,
+    /// before it serves: a restart must not bring a signed-out session back.
+    pub async fn restore_ended_sessions(&self) -> anyhow::Result<()> {
+        let ended = self
+            .store
+            .ended_sessions(self.clock.now(), self.sessions.ttl())
+            .await?;
+        let revocations = self.sessions.revocations();
+        for revoked in &ended.revoked {
+            revocations.revoke_session(revoked.sid, revoked.expires_at);
+        }
+        for signed_out in &ended.signed_out {
+            revocations.sign_out_everywhere(signed_out.user_id, signed_out.valid_after);
+        }
+        Ok(())
     }
 
     fn start_session(&self, user: &User) -> Result<Session, AuthError> {

@@ -14,7 +14,11 @@ type Subject = boxoffice_platform::testing::Subject<dyn UserStore>;
 async fn sqlite() -> Subject {
     let (db, dir) = sqlite_db("auth").await.expect("sqlite");
     Subject::new(
-        Arc::new(SqliteUserStore::open(db).await.expect("migrate")),
+        Arc::new(
+            SqliteUserStore::open(db, Arc::default())
+                .await
+                .expect("migrate"),
+        ),
         dir,
     )
 }
@@ -22,7 +26,11 @@ async fn sqlite() -> Subject {
 async fn postgres() -> Subject {
     let (pool, database) = postgres_db("boxoffice_auth_store").await.expect("postgres");
     Subject::new(
-        Arc::new(PostgresUserStore::open(pool).await.expect("migrate")),
+        Arc::new(
+            PostgresUserStore::open(pool, Arc::default())
+                .await
+                .expect("migrate"),
+        ),
         database,
     )
 }
@@ -34,6 +42,7 @@ boxoffice_platform::on_both_databases!(
     a_second_account_for_the_same_email_is_refused,
     concurrent_inserts_of_one_email_have_exactly_one_winner,
     ping_answers,
+    ended_sessions_are_kept_with_their_events_until_they_no_longer_matter,
 );
 
 fn user(email: &str) -> User {
@@ -177,5 +186,76 @@ async fn failed_sign_ins_are_counted_per_email_and_forgotten(subject: Subject) {
             .expect("read")
             .len(),
         1
+    );
+}
+
+async fn ended_sessions_are_kept_with_their_events_until_they_no_longer_matter(subject: Subject) {
+    use boxoffice_common::events::{SessionRevoked, UserSignedOutEverywhere};
+    use boxoffice_platform::bus::Envelope;
+    use std::time::Duration;
+
+    let now = OffsetDateTime::now_utc();
+    let ttl = Duration::from_secs(7 * 86_400);
+    let at = |seconds: i64| now + time::Duration::seconds(seconds);
+    let live = SessionRevoked {
+        sid: new_id(),
+        user_id: new_id(),
+        // Whole microseconds: PostgreSQL keeps no finer.
+        expires_at: at(3600).replace_nanosecond(0).expect("time"),
+    };
+    let expired = SessionRevoked {
+        sid: new_id(),
+        user_id: new_id(),
+        expires_at: at(-3600).replace_nanosecond(0).expect("time"),
+    };
+    let everywhere = UserSignedOutEverywhere {
+        user_id: new_id(),
+        valid_after: at(-10).replace_nanosecond(0).expect("time"),
+    };
+    let long_ago = UserSignedOutEverywhere {
+        user_id: new_id(),
+        valid_after: at(-8 * 86_400).replace_nanosecond(0).expect("time"),
+    };
+    for revoked in [&live, &expired] {
+        let event = Envelope::new("auth", now, revoked);
+        subject
+            .store
+            .revoke_session(revoked, &event)
+            .await
+            .expect("revoke");
+        // A second sign-out of the same session is harmless.
+        let again = Envelope::new("auth", now, revoked);
+        subject
+            .store
+            .revoke_session(revoked, &again)
+            .await
+            .expect("revoke again");
+    }
+    for signed_out in [&long_ago, &everywhere] {
+        let event = Envelope::new("auth", now, signed_out);
+        subject
+            .store
+            .sign_out_everywhere(signed_out, &event)
+            .await
+            .expect("sign out everywhere");
+    }
+
+    let ended = subject.store.ended_sessions(now, ttl).await.expect("read");
+    assert_eq!(ended.revoked, vec![live]);
+    assert_eq!(ended.signed_out, vec![everywhere]);
+
+    let outbox = subject.store.plumbing().outbox();
+    let pending = outbox.unsent_after(0, 100).await.expect("outbox");
+    let kinds: Vec<_> = pending.iter().map(|p| p.event.kind.as_str()).collect();
+    assert_eq!(
+        kinds,
+        [
+            "session:revoked",
+            "session:revoked",
+            "session:revoked",
+            "session:revoked",
+            "user:signed-out-everywhere",
+            "user:signed-out-everywhere",
+        ]
     );
 }

@@ -13,6 +13,8 @@ pub use sqlite::SqliteUserStore;
 
 use std::sync::Arc;
 
+use boxoffice_common::events::{SessionRevoked, UserSignedOutEverywhere};
+use boxoffice_platform::bus::Envelope;
 use boxoffice_platform::store::Plumbing;
 use time::OffsetDateTime;
 
@@ -50,15 +52,71 @@ pub trait UserStore: Send + Sync + 'static {
     ) -> anyhow::Result<Vec<OffsetDateTime>>;
     /// Forgets the failures of `email` (after a successful sign-in).
     async fn clear_signin_failures(&self, email: &Email) -> anyhow::Result<()>;
-    /// The database underneath, for `/readyz` (its `ping`). Auth publishes and consumes
-    /// no events, so its schema has no outbox, inbox or dead letters: nothing may call
-    /// the other [`Plumbing`] methods on it, and the entry point registers no `.events`.
+    /// Ends one session and queues `event` (its `session:revoked`) in the outbox, in one
+    /// transaction.
+    async fn revoke_session(
+        &self,
+        revoked: &SessionRevoked,
+        event: &Envelope,
+    ) -> anyhow::Result<()>;
+    /// Ends every session of a user started until `valid_after` and queues `event` (its
+    /// `user:signed-out-everywhere`), in one transaction.
+    async fn sign_out_everywhere(
+        &self,
+        signed_out: &UserSignedOutEverywhere,
+        event: &Envelope,
+    ) -> anyhow::Result<()>;
+    /// What is still ended at `now`: revoked sessions whose tokens have not expired, and
+    /// the "signed out everywhere" moments later than `now - max_ttl`.
+    async fn ended_sessions(
+        &self,
+        now: OffsetDateTime,
+        max_ttl: std::time::Duration,
+    ) -> anyhow::Result<EndedSessions>;
+    /// The database underneath: `/readyz` (its `ping`) and the outbox of the session
+    /// events. Auth consumes no events, so its inbox stays empty.
     fn plumbing(&self) -> Arc<dyn Plumbing>;
+}
+
+/// The sessions a process must refuse, as the auth store knows them.
+#[derive(Debug, Default)]
+pub struct EndedSessions {
+    pub revoked: Vec<SessionRevoked>,
+    pub signed_out: Vec<UserSignedOutEverywhere>,
 }
 
 impl std::fmt::Debug for dyn UserStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("UserStore")
+    }
+}
+
+impl EndedSessions {
+    fn from_rows(
+        revoked: Vec<(
+            boxoffice_platform::db::DbId,
+            boxoffice_platform::db::DbId,
+            boxoffice_platform::db::DbTime,
+        )>,
+        signed_out: Vec<(boxoffice_platform::db::DbId, boxoffice_platform::db::DbTime)>,
+    ) -> Self {
+        Self {
+            revoked: revoked
+                .into_iter()
+                .map(|(sid, user_id, expires_at)| SessionRevoked {
+                    sid: sid.into(),
+                    user_id: user_id.into(),
+                    expires_at: expires_at.into(),
+                })
+                .collect(),
+            signed_out: signed_out
+                .into_iter()
+                .map(|(user_id, valid_after)| UserSignedOutEverywhere {
+                    user_id: user_id.into(),
+                    valid_after: valid_after.into(),
+                })
+                .collect(),
+        }
     }
 }
 

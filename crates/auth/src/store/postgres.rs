@@ -3,17 +3,25 @@
 use std::sync::Arc;
 
 use anyhow::Context;
+use boxoffice_common::events::{SessionRevoked, UserSignedOutEverywhere};
+use boxoffice_platform::bus::Envelope;
 use boxoffice_platform::store::Plumbing;
 use sqlx::postgres::PgPool;
 use time::OffsetDateTime;
+use tokio::sync::Notify;
+
+/// Revoked sessions are forgotten this long after their tokens would have expired.
+const SWEEP_MARGIN: std::time::Duration = std::time::Duration::from_secs(60 * 60);
 
 use super::sql;
-use super::{InsertUserError, UserStore, insert_error};
+use super::{EndedSessions, InsertUserError, UserStore, insert_error};
 use crate::domain::{Email, User};
 
 #[derive(Debug, Clone)]
 pub struct PostgresUserStore {
     pool: PgPool,
+    /// Told after each commit that wrote to the outbox, so the relay publishes at once.
+    outbox_written: Arc<Notify>,
 }
 
 impl PostgresUserStore {
@@ -27,9 +35,12 @@ impl PostgresUserStore {
     }
 
     /// Migrates, then opens the store.
-    pub async fn open(pool: PgPool) -> anyhow::Result<Self> {
+    pub async fn open(pool: PgPool, outbox_written: Arc<Notify>) -> anyhow::Result<Self> {
         Self::migrate(&pool).await?;
-        Ok(Self { pool })
+        Ok(Self {
+            pool,
+            outbox_written,
+        })
     }
 }
 
@@ -79,6 +90,49 @@ impl UserStore for PostgresUserStore {
     async fn clear_signin_failures(&self, email: &Email) -> anyhow::Result<()> {
         sql::clear_failures(email).execute(&self.pool).await?;
         Ok(())
+    }
+
+    async fn revoke_session(
+        &self,
+        revoked: &SessionRevoked,
+        event: &Envelope,
+    ) -> anyhow::Result<()> {
+        let mut tx = self.pool.begin().await?;
+        sql::forget_revoked_before(OffsetDateTime::now_utc() - SWEEP_MARGIN)
+            .execute(&mut *tx)
+            .await?;
+        sql::revoke_session(revoked).execute(&mut *tx).await?;
+        boxoffice_platform::outbox::postgres::enqueue(&mut tx, event).await?;
+        tx.commit().await.context("revoking a session")?;
+        self.outbox_written.notify_one();
+        Ok(())
+    }
+
+    async fn sign_out_everywhere(
+        &self,
+        signed_out: &UserSignedOutEverywhere,
+        event: &Envelope,
+    ) -> anyhow::Result<()> {
+        let mut tx = self.pool.begin().await?;
+        sql::sign_out_everywhere(signed_out)
+            .execute(&mut *tx)
+            .await?;
+        boxoffice_platform::outbox::postgres::enqueue(&mut tx, event).await?;
+        tx.commit().await.context("signing out everywhere")?;
+        self.outbox_written.notify_one();
+        Ok(())
+    }
+
+    async fn ended_sessions(
+        &self,
+        now: OffsetDateTime,
+        max_ttl: std::time::Duration,
+    ) -> anyhow::Result<EndedSessions> {
+        let revoked = sql::revoked_sessions(now).fetch_all(&self.pool).await?;
+        let signed_out = sql::signed_out_everywhere(now - max_ttl)
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(EndedSessions::from_rows(revoked, signed_out))
     }
 
     fn plumbing(&self) -> Arc<dyn Plumbing> {

@@ -11,6 +11,8 @@ use sqlx::query::{Query, QueryAs, QueryScalar};
 use sqlx::{Database, FromRow};
 use time::OffsetDateTime;
 
+use boxoffice_common::events::{SessionRevoked, UserSignedOutEverywhere};
+
 use crate::domain::{Email, User};
 
 /// A statement with its arguments, ready to run on either database.
@@ -78,6 +80,68 @@ where
     String: Bind<DB>,
 {
     sqlx::query("DELETE FROM signin_failures WHERE email = $1").bind(email.as_str().to_owned())
+}
+
+/// Ends one session; a second sign-out of the same session changes nothing.
+pub fn revoke_session<DB: Database>(revoked: &SessionRevoked) -> Statement<DB>
+where
+    DbId: Bind<DB>,
+    DbTime: Bind<DB>,
+{
+    sqlx::query(
+        "INSERT INTO revoked_session (sid, user_id, expires_at) VALUES ($1, $2, $3) \
+         ON CONFLICT (sid) DO NOTHING",
+    )
+    .bind(DbId(revoked.sid))
+    .bind(DbId(revoked.user_id))
+    .bind(DbTime(revoked.expires_at))
+}
+
+/// Moves the moment before which every session of the user is over.
+pub fn sign_out_everywhere<DB: Database>(signed_out: &UserSignedOutEverywhere) -> Statement<DB>
+where
+    DbId: Bind<DB>,
+    DbTime: Bind<DB>,
+{
+    sqlx::query(
+        "INSERT INTO signed_out_everywhere (user_id, valid_after) VALUES ($1, $2) \
+         ON CONFLICT (user_id) DO UPDATE SET valid_after = excluded.valid_after",
+    )
+    .bind(DbId(signed_out.user_id))
+    .bind(DbTime(signed_out.valid_after))
+}
+
+/// Forgets revoked sessions whose tokens have expired anyway.
+pub fn forget_revoked_before<DB: Database>(before: OffsetDateTime) -> Statement<DB>
+where
+    DbTime: Bind<DB>,
+{
+    sqlx::query("DELETE FROM revoked_session WHERE expires_at < $1").bind(DbTime(before))
+}
+
+/// Revoked sessions whose tokens have not expired yet.
+pub fn revoked_sessions<DB: Database>(
+    now: OffsetDateTime,
+) -> QueryAs<'static, DB, (DbId, DbId, DbTime), <DB as Database>::Arguments>
+where
+    DbTime: Bind<DB>,
+    (DbId, DbId, DbTime): for<'r> FromRow<'r, DB::Row>,
+{
+    sqlx::query_as("SELECT sid, user_id, expires_at FROM revoked_session WHERE expires_at >= $1")
+        .bind(DbTime(now))
+}
+
+/// Every user's "signed out everywhere" moment since `since` (older ones can only match
+/// expired tokens).
+pub fn signed_out_everywhere<DB: Database>(
+    since: OffsetDateTime,
+) -> QueryAs<'static, DB, (DbId, DbTime), <DB as Database>::Arguments>
+where
+    DbTime: Bind<DB>,
+    (DbId, DbTime): for<'r> FromRow<'r, DB::Row>,
+{
+    sqlx::query_as("SELECT user_id, valid_after FROM signed_out_everywhere WHERE valid_after >= $1")
+        .bind(DbTime(since))
 }
 
 /// A `users` row as either database returns it.
