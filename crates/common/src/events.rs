@@ -51,6 +51,12 @@ pub const QUEUE_LINE: &str = "queue:line";
 pub const EVENT_CREATED: &str = "event:created";
 /// An event's name, venue, start or description changed.
 pub const EVENT_UPDATED: &str = "event:updated";
+/// One session was signed out: its token must no longer be accepted anywhere (auth → every
+/// service that authenticates requests).
+pub const SESSION_REVOKED: &str = "session:revoked";
+/// A user signed out everywhere: every session of theirs started until then is over (auth
+/// → every service that authenticates requests).
+pub const USER_SIGNED_OUT_EVERYWHERE: &str = "user:signed-out-everywhere";
 
 /// An event payload knows its own type name.
 pub trait EventData: Serialize + for<'de> Deserialize<'de> {
@@ -298,6 +304,29 @@ pub struct QueueTurn {
     pub expires_at: OffsetDateTime,
 }
 
+/// `session:revoked`: the session `sid` of `user_id` ended before its expiry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SessionRevoked {
+    /// The session's id (the token's `sid` claim).
+    pub sid: Id,
+    pub user_id: Id,
+    /// When the token would have expired anyway: the revocation can be forgotten then.
+    #[serde(with = "time::serde::rfc3339")]
+    pub expires_at: OffsetDateTime,
+}
+
+/// `user:signed-out-everywhere`: every session of `user_id` started at or before
+/// `valid_after` is over; sessions started later are not affected.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UserSignedOutEverywhere {
+    pub user_id: Id,
+    /// Millisecond precision: a session's start is the time in its UUIDv7 `sid`.
+    #[serde(with = "time::serde::rfc3339")]
+    pub valid_after: OffsetDateTime,
+}
+
 macro_rules! event_types {
     ($($ty:ident => $name:ident),* $(,)?) => {$(
         impl EventData for $ty {
@@ -324,6 +353,8 @@ event_types!(
     QueueLine => QUEUE_LINE,
     EventCreated => EVENT_CREATED,
     EventUpdated => EVENT_UPDATED,
+    SessionRevoked => SESSION_REVOKED,
+    UserSignedOutEverywhere => USER_SIGNED_OUT_EVERYWHERE,
 );
 
 /// Every event a service may receive, read from an envelope's `type` and `data`.
@@ -369,6 +400,10 @@ pub enum Event {
     EventCreated(EventCreated),
     #[serde(rename = "event:updated")]
     EventUpdated(EventUpdated),
+    #[serde(rename = "session:revoked")]
+    SessionRevoked(SessionRevoked),
+    #[serde(rename = "user:signed-out-everywhere")]
+    UserSignedOutEverywhere(UserSignedOutEverywhere),
     /// A type this build does not know.
     #[serde(other)]
     Unknown,

@@ -80,9 +80,12 @@ impl Money {
     /// Converts a decimal number as received in JSON into minor units.
     ///
     /// A JSON number arrives as the nearest `f64`, so `12.34` is really
-    /// `12.339999…`. Scaling by 100 and rounding recovers the intended cents; the
-    /// tolerance check then rejects inputs that truly had a third decimal. Below the
-    /// 1 000 000 ceiling an `f64` holds cents with room to spare, so this is exact.
+    /// `12.339999…`. The shortest decimal that reads back as the same `f64` (what `{}`
+    /// prints: `12.34`) is what the client wrote, or a number no client could tell from
+    /// it; more than two decimals there is refused — `1.000000001` too, which a
+    /// tolerance on the scaled value let through. Then scaling by 100 and rounding gives
+    /// the cents exactly: below the 1 000 000 ceiling an `f64` holds cents with room to
+    /// spare.
     pub fn from_major(value: f64) -> Result<Self, MoneyError> {
         if !value.is_finite() {
             return Err(MoneyError::NotFinite);
@@ -93,11 +96,14 @@ impl Money {
         if value > MAX_MAJOR_UNITS as f64 {
             return Err(MoneyError::TooLarge);
         }
-        let scaled = value * 100.0;
-        let cents = scaled.round();
-        if (scaled - cents).abs() > 1e-6 {
+        let shortest = value.to_string();
+        if shortest
+            .split_once('.')
+            .is_some_and(|(_, decimals)| decimals.len() > 2)
+        {
             return Err(MoneyError::TooPrecise);
         }
+        let cents = (value * 100.0).round();
         if cents < 1.0 {
             return Err(MoneyError::NotPositive);
         }
@@ -178,6 +184,14 @@ mod tests {
         assert_eq!(Money::from_major(-5.0), Err(MoneyError::NotPositive));
         assert_eq!(Money::from_major(0.001), Err(MoneyError::TooPrecise));
         assert_eq!(Money::from_major(1.234), Err(MoneyError::TooPrecise));
+        assert_eq!(
+            Money::from_major(1.000000001),
+            Err(MoneyError::TooPrecise),
+            "a ninth decimal is still a third one"
+        );
+        assert_eq!(Money::from_major(12.34), Ok(Money(1234)));
+        assert_eq!(Money::from_major(0.1 + 0.2), Err(MoneyError::TooPrecise));
+        assert_eq!(Money::from_major(999_999.99), Ok(Money(99_999_999)));
         assert_eq!(Money::from_major(1_000_000.01), Err(MoneyError::TooLarge));
         assert_eq!(Money::from_major(f64::NAN), Err(MoneyError::NotFinite));
     }

@@ -48,6 +48,8 @@ impl EventHandler for OrderEvents {
             | Event::QueueLine(_)
             | Event::EventCreated(_)
             | Event::EventUpdated(_)
+            | Event::SessionRevoked(_)
+            | Event::UserSignedOutEverywhere(_)
             | Event::Unknown => return Ok(Handled::Ignored),
         };
         let claim = Claim {

@@ -41,5 +41,5 @@ pub fn parts(store: Arc<dyn JobStore>, wake: Arc<Notify>, clock: Arc<dyn Clock>)
     ServiceParts::new(SOURCE, OpenApiRouter::new(), vec![probe])
         .consumer(CONSUMER, SUBSCRIBES_TO, Arc::new(handler))
         .events(store.plumbing(), wake)
-        .task("scheduler", move |stop| scheduler.run(stop))
+        .task("scheduler", move |stop| scheduler.clone().run(stop))
 }

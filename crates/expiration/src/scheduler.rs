@@ -71,6 +71,10 @@ impl Scheduler {
             move |order_id| Envelope::new(SOURCE, now, &ExpirationComplete { order_id });
         let fired = self.store.fire_due(now, BATCH, &event_for).await?;
         if !fired.is_empty() {
+            boxoffice_platform::metrics::counter!(
+                boxoffice_platform::telemetry::names::EXPIRATION_FIRED
+            )
+            .increment(fired.len() as u64);
             tracing::debug!(count = fired.len(), "expiration jobs fired");
         }
         if fired.len() == BATCH as usize {

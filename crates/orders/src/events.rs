@@ -2,7 +2,7 @@
 //! current (in version order), keep each ticket's line, and move orders along as their
 //! hold ends and their payment progresses.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use boxoffice_common::events::{
     EXPIRATION_COMPLETE, Event, PAYMENT_AUTHORIZED, PAYMENT_CREATED, PAYMENT_FAILED,
@@ -12,7 +12,9 @@ use boxoffice_common::{Clock, Id, Money};
 use boxoffice_platform::bus::Envelope;
 use boxoffice_platform::consumer::{EventHandler, Handled};
 use boxoffice_platform::fresh::FreshIds;
+use boxoffice_platform::metrics;
 use boxoffice_platform::store::{Claim, Decision, Modified};
+use boxoffice_platform::telemetry::names::{EXPIRATION_LAG, ORDERS_CANCELLED, ORDERS_COMPLETED};
 
 use crate::domain::{LineGate, Order, OrderEvent, TicketReplica, VersionCheck, check_version};
 use crate::service::envelope;
@@ -20,18 +22,30 @@ use crate::store::{OrderStore, ReplicaDecision, ReplicaOutcome};
 
 /// Durable consumer name.
 pub const CONSUMER: &str = "orders";
-/// Event types this service listens to.
+/// Event types the main consumer listens to.
 pub const SUBSCRIBES_TO: &[&str] = &[
     TICKET_CREATED,
     TICKET_UPDATED,
     TICKET_DELETED,
     EXPIRATION_COMPLETE,
+    QUEUE_LINE,
+];
+/// The second durable consumer, for the payments service's events only. A buyer who pays
+/// waits for the orders service's decision on `payment:authorized`; in an on-sale the main
+/// consumer has thousands of ticket and line updates queued, and the decision used to wait
+/// behind all of them. Both subscriptions feed the same handler and record events in the
+/// same inbox ([`CONSUMER`]), so an event is applied once whichever delivers it. The
+/// payment events of one order keep their order; against the main consumer's events an
+/// order's changes were already decided by the state they find (an expiry and a payment
+/// race either way, and the loser is refused, never charged).
+pub const PAYMENT_CONSUMER: &str = "orders-payments";
+/// Event types [`PAYMENT_CONSUMER`] listens to.
+pub const PAYMENT_EVENTS: &[&str] = &[
     PAYMENT_PENDING,
     PAYMENT_FAILED,
     PAYMENT_AUTHORIZED,
     PAYMENT_CREATED,
     PAYMENT_REFUNDED,
-    QUEUE_LINE,
 ];
 
 /// What an event does to an order; the event it publishes is what the domain returns.
@@ -113,6 +127,9 @@ impl OrdersEvents {
     ) -> anyhow::Result<Handled> {
         let now = self.clock.now();
         let ceiling = self.payment_ceiling;
+        // What the saved change did, for the order metrics: known only once committed.
+        let caused_outcomes: Arc<Mutex<Vec<Option<&'static str>>>> = Arc::default();
+        let outcomes = Arc::clone(&caused_outcomes);
         let outcome = self
             .store
             .modify(
@@ -140,6 +157,16 @@ impl OrdersEvents {
                             .collect(),
                         Transition::Decide { payment } => order.decide_payment(payment, now),
                     };
+                    *outcomes
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner) = caused
+                        .iter()
+                        .filter_map(|event| match event {
+                            OrderEvent::Completed(_) => Some(None),
+                            OrderEvent::Cancelled(c) => Some(Some(c.reason.as_str())),
+                            _ => None,
+                        })
+                        .collect();
                     Ok(if caused.is_empty() {
                         Decision::Keep
                     } else {
@@ -149,7 +176,26 @@ impl OrdersEvents {
             )
             .await?;
         Ok(match outcome {
-            Modified::Saved(_) => Handled::Applied,
+            Modified::Saved(order) => {
+                let caused = std::mem::take(
+                    &mut *caused_outcomes
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner),
+                );
+                for cancelled in caused {
+                    match cancelled {
+                        None => metrics::counter!(ORDERS_COMPLETED).increment(1),
+                        Some(reason) => {
+                            metrics::counter!(ORDERS_CANCELLED, "reason" => reason).increment(1);
+                        }
+                    }
+                }
+                if matches!(transition, Transition::Expire) {
+                    let late = (self.clock.now() - order.expires_at).as_seconds_f64();
+                    metrics::histogram!(EXPIRATION_LAG).record(late.max(0.0));
+                }
+                Handled::Applied
+            }
             Modified::Unchanged(_) | Modified::Duplicate | Modified::Missing => Handled::Ignored,
             Modified::Refused(refusal) => anyhow::bail!("unexpected refusal: {refusal}"),
         })
@@ -251,6 +297,8 @@ impl EventHandler for OrdersEvents {
             | Event::OrderRefused(_)
             | Event::EventCreated(_)
             | Event::EventUpdated(_)
+            | Event::SessionRevoked(_)
+            | Event::UserSignedOutEverywhere(_)
             | Event::Unknown => Ok(Handled::Ignored),
         }
     }

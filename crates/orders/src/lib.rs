@@ -73,6 +73,11 @@ pub fn parts(
         http::router(service),
         vec![StoreProbe::new("orders-db", store.plumbing())],
     )
+    .consumer(
+        events::PAYMENT_CONSUMER,
+        events::PAYMENT_EVENTS,
+        Arc::new(handler.clone()),
+    )
     .consumer(events::CONSUMER, events::SUBSCRIBES_TO, Arc::new(handler))
     .events(store.plumbing(), wake)
     .fresh_ids(fresh)

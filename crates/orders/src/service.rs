@@ -6,11 +6,17 @@ use std::sync::Arc;
 use boxoffice_common::{Clock, Id, OrderId, TicketId, UserId, new_id};
 use boxoffice_platform::bus::Envelope;
 use boxoffice_platform::fresh::FreshIds;
+use boxoffice_platform::metrics;
 use boxoffice_platform::store::{Decision, Modified};
+use boxoffice_platform::telemetry::names::{
+    CLAIM_CONFLICTS, ORDERS_CANCELLED, ORDERS_PLACED, ORDERS_REFUSED,
+};
 use time::OffsetDateTime;
 
 use crate::Config;
-use crate::domain::{ALREADY_RESERVED, Order, OrderError, OrderEvent, refusal};
+use crate::domain::{
+    ALREADY_RESERVED, NEXT_IN_LINE, OWN_TICKET, Order, OrderError, OrderEvent, refusal,
+};
 use crate::store::OrderStore;
 
 /// Name of this service in event envelopes.
@@ -85,7 +91,29 @@ impl OrdersService {
     /// yet is waited for (bounded), so a client may order a ticket the moment
     /// `POST /api/tickets` returned it.
     pub async fn place(&self, buyer: UserId, tickets: &[TicketId]) -> Result<Order, OrdersError> {
+        let placed = self.try_place(buyer, tickets).await;
+        let refused = match &placed {
+            Ok(_) => {
+                metrics::counter!(ORDERS_PLACED).increment(1);
+                None
+            }
+            Err(OrdersError::NotFound) => Some("not_found"),
+            Err(OrdersError::Rule(OrderError::Refused(OWN_TICKET))) => Some("own_ticket"),
+            Err(OrdersError::Rule(OrderError::Refused(NEXT_IN_LINE))) => Some("next_in_line"),
+            Err(OrdersError::Rule(OrderError::Refused(_))) => Some("reserved"),
+            Err(_) => None,
+        };
+        if let Some(reason) = refused {
+            metrics::counter!(ORDERS_REFUSED, "reason" => reason).increment(1);
+        }
+        placed
+    }
+
+    async fn try_place(&self, buyer: UserId, tickets: &[TicketId]) -> Result<Order, OrdersError> {
         let ids: Vec<Id> = tickets.iter().map(|ticket| ticket.get()).collect();
+        if let Some(refused) = self.refused_from_memory(buyer, &ids) {
+            return Err(refused);
+        }
         let held = self.store.held_among(&ids).await?;
         let mut replicas = Vec::with_capacity(ids.len());
         for &id in &ids {
@@ -112,8 +140,25 @@ impl OrdersService {
         {
             Ok(order)
         } else {
+            // Another order won a ticket between the look above and the insert.
+            metrics::counter!(CLAIM_CONFLICTS).increment(1);
             Err(OrderError::Refused(ALREADY_RESERVED).into())
         }
+    }
+
+    /// The refusal [`place`](Self::place) would give, when the store's memory decides it
+    /// alone: the first ticket asked for is known to memory and refused (deleted, the
+    /// buyer's own, held) — the checks in the same order as the database path. A ticket
+    /// memory does not know, or finds free (its line must be asked), gives `None`: the
+    /// database path decides. Most attempts in an on-sale are for held tickets, and end
+    /// here.
+    fn refused_from_memory(&self, buyer: UserId, ids: &[Id]) -> Option<OrdersError> {
+        let (replica, held) = self.store.recall(*ids.first()?)?;
+        if replica.deleted {
+            return Some(OrdersError::NotFound);
+        }
+        let refused = refusal(buyer, &replica, held, None, self.clock.now())?;
+        Some(OrderError::Refused(refused).into())
     }
 
     /// The buyer's orders, oldest first.
@@ -152,7 +197,11 @@ impl OrdersService {
             )
             .await?;
         match outcome {
-            Modified::Saved(order) | Modified::Unchanged(order) => Ok(order),
+            Modified::Saved(order) => {
+                metrics::counter!(ORDERS_CANCELLED, "reason" => "user").increment(1);
+                Ok(order)
+            }
+            Modified::Unchanged(order) => Ok(order),
             Modified::Refused(refusal) => Err(refusal.into()),
             Modified::Missing | Modified::Duplicate => Err(OrdersError::NotFound),
         }

@@ -17,12 +17,16 @@ use crate::store::{Claim, ReplicaOutcome};
 pub const CONSUMER: &str = "payments";
 /// Not `order:extended`: a moved hold leaves an order open, which the replica already says,
 /// and every event skipped here is one write less while buyers wait to pay.
-pub const SUBSCRIBES_TO: &[&str] = &[
-    ORDER_CREATED,
-    ORDER_CANCELLED,
-    ORDER_COMPLETED,
-    ORDER_REFUSED,
-];
+pub const SUBSCRIBES_TO: &[&str] = &[ORDER_CREATED, ORDER_CANCELLED];
+/// The second durable consumer, for the orders service's decisions on authorized payments
+/// only: a payer's `POST /api/payments` waits for the capture or void that follows, and in an
+/// on-sale the main consumer has thousands of `order:created` queued. Both subscriptions
+/// feed one handler and one inbox ([`CONSUMER`]). A decision is about a payment, which
+/// exists only for an order this service already knew, so it never needs an event of
+/// the other subscription first (and if it did, it would be retried until it arrived).
+pub const DECISION_CONSUMER: &str = "payments-decisions";
+/// Event types [`DECISION_CONSUMER`] listens to.
+pub const DECISION_EVENTS: &[&str] = &[ORDER_COMPLETED, ORDER_REFUSED];
 
 #[derive(Debug, Clone)]
 pub struct OrderEvents {
@@ -113,6 +117,8 @@ impl EventHandler for OrderEvents {
             | Event::QueueLine(_)
             | Event::EventCreated(_)
             | Event::EventUpdated(_)
+            | Event::SessionRevoked(_)
+            | Event::UserSignedOutEverywhere(_)
             | Event::Unknown => return Ok(Handled::Ignored),
         };
         // Later events carry no buyer or amount: they update a known order.

@@ -42,7 +42,7 @@ use tokio::sync::Notify;
 pub use http::router;
 pub use service::{DEFAULT_DECISION_WAIT, PaymentsService};
 
-use crate::events::{CONSUMER, OrderEvents, SUBSCRIBES_TO};
+use crate::events::{CONSUMER, DECISION_CONSUMER, DECISION_EVENTS, OrderEvents, SUBSCRIBES_TO};
 use crate::gateway::Gateway;
 use crate::resumer::Resumer;
 use crate::store::PaymentStore;
@@ -95,8 +95,13 @@ pub fn parts(
     let resumer = Resumer::new(service.clone(), config.resume_every);
     let probe = StoreProbe::new("payments-db", store.plumbing());
     ServiceParts::new("payments", router(service.clone()), vec![probe])
+        .consumer(
+            DECISION_CONSUMER,
+            DECISION_EVENTS,
+            Arc::new(OrderEvents::new(service.clone())),
+        )
         .consumer(CONSUMER, SUBSCRIBES_TO, Arc::new(OrderEvents::new(service)))
         .events(store.plumbing(), wake)
-        .task("payment resumer", move |stop| resumer.run(stop))
+        .task("payment resumer", move |stop| resumer.clone().run(stop))
         .fresh_ids(fresh)
 }

@@ -83,6 +83,9 @@ pub struct StripeEvent {
     pub id: String,
     #[serde(rename = "type")]
     pub kind: String,
+    /// When the provider created the event (Unix seconds), for the webhook lag.
+    #[serde(default)]
+    pub created: Option<i64>,
     pub data: StripeEventData,
 }
 
@@ -114,6 +117,18 @@ pub enum ProviderNews {
 }
 
 impl ProviderNews {
+    /// The kind of news, for the `type` label of the webhook counter.
+    pub fn label(&self) -> &'static str {
+        match self {
+            Self::Authorized { .. } => "authorized",
+            Self::Canceled { .. } => "canceled",
+            Self::Succeeded { .. } => "succeeded",
+            Self::Failed { .. } => "failed",
+            Self::Refunded { .. } => "refunded",
+            Self::Other => "other",
+        }
+    }
+
     /// The provider's id of the payment the news is about; `None` for [`Self::Other`].
     pub fn provider_id(&self) -> Option<&str> {
         match self {

@@ -13,7 +13,7 @@ use boxoffice_payments::gateway::{ChargeOutcome, ChargeRequest, Gateway, Payment
 use boxoffice_payments::store::PaymentKey;
 use boxoffice_payments::{Config, PaymentsService};
 use boxoffice_platform::Secret;
-use boxoffice_platform::runtime::Supervisor;
+use boxoffice_platform::runtime::{Stage, Supervisor};
 use time::OffsetDateTime;
 use tokio::sync::Notify;
 
@@ -188,7 +188,7 @@ async fn the_background_retrier_finishes_a_stuck_refund(s: Subject) {
     );
     let supervisor = Supervisor::new();
     for (name, start) in parts.tasks {
-        supervisor.spawn(name, start(supervisor.stopping()));
+        supervisor.supervise(name, Stage::Timers, start);
     }
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     while status(&s, &payment).await != PaymentStatus::Refunded {

@@ -15,9 +15,11 @@ use boxoffice_common::events::{
 use boxoffice_common::{Clock, OrderId};
 use boxoffice_platform::bus::Envelope;
 use boxoffice_platform::consumer::{EventHandler, Handled};
+use boxoffice_platform::metrics;
 use boxoffice_platform::store::{Claim, Decision, Modified};
+use boxoffice_platform::telemetry::names::OVERSOLD;
 
-use crate::domain::Ticket;
+use crate::domain::{Ticket, TicketStatus};
 use crate::service::SOURCE;
 use crate::store::TicketStore;
 
@@ -59,6 +61,7 @@ impl OrderEvents {
         order: OrderId,
     ) -> anyhow::Result<Handled> {
         let mut handled = Handled::Ignored;
+        let sale = event.kind == ORDER_COMPLETED;
         for (index, ticket) in basket.iter().enumerate() {
             let now = self.clock.now();
             let claim = Self::claim(event).part(index, ticket.id);
@@ -79,6 +82,15 @@ impl OrderEvents {
                 .await?;
             match outcome {
                 Modified::Saved(_) => handled = Handled::Applied,
+                // A second order completed for a ticket already sold to another: oversold.
+                Modified::Unchanged(ticket)
+                    if sale
+                        && ticket.status == TicketStatus::Sold
+                        && ticket.order_id != Some(order.get()) =>
+                {
+                    tracing::error!(ticket = %ticket.id, order = %order.get(), "a sold ticket was sold again");
+                    metrics::counter!(OVERSOLD).increment(1);
+                }
                 Modified::Unchanged(_) | Modified::Duplicate | Modified::Missing => {}
                 Modified::Refused(refusal) => anyhow::bail!("unexpected refusal: {refusal}"),
             }
@@ -127,6 +139,8 @@ impl EventHandler for OrderEvents {
             | Event::QueueLine(_)
             | Event::EventCreated(_)
             | Event::EventUpdated(_)
+            | Event::SessionRevoked(_)
+            | Event::UserSignedOutEverywhere(_)
             | Event::Unknown => Ok(Handled::Ignored),
         }
     }

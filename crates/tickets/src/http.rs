@@ -21,7 +21,7 @@ use utoipa::openapi::schema::{
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use self::ticket_query::ListParams;
+pub use self::ticket_query::ListParams;
 use crate::domain::{Patch, Ticket, TicketError, TicketInput};
 use crate::service::events::CatalogueService;
 use crate::service::{TicketsError, TicketsService};

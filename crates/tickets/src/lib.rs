@@ -21,6 +21,7 @@ pub mod domain;
 pub mod events;
 pub mod http;
 pub mod service;
+pub mod stock;
 pub mod store;
 
 use std::sync::Arc;
@@ -34,7 +35,8 @@ use tokio::sync::Notify;
 
 /// Everything the tickets service contributes to a process. `wake` is the notice the
 /// store gives after each commit that wrote to the outbox (the one it was opened with);
-/// it wakes the outbox relay. The service has no timers of its own.
+/// it wakes the outbox relay. Its one timer counts the stock for the `boxoffice_tickets`
+/// gauges ([`stock`]).
 pub fn parts(
     store: Arc<dyn store::TicketStore>,
     wake: Arc<Notify>,
@@ -44,7 +46,11 @@ pub fn parts(
     let catalogue = CatalogueService::new(Arc::clone(&store), Arc::clone(&clock));
     let probe = StoreProbe::new("tickets-db", store.plumbing());
     let handler = Arc::new(events::OrderEvents::new(Arc::clone(&store), clock));
+    let counted = Arc::clone(&store);
     ServiceParts::new("tickets", http::router(service, catalogue), vec![probe])
         .consumer(events::CONSUMER, events::SUBSCRIBES_TO, handler)
         .events(store.plumbing(), wake)
+        .task("stock gauges", move |stop| {
+            stock::run(Arc::clone(&counted), stop)
+        })
 }

@@ -8,6 +8,8 @@
 //!   transaction.
 //! * `holds` — holding a basket's tickets and asking which are held, statements as long
 //!   as the basket.
+//! * `memory` — the embedded store's copy of the holds and replicas, kept in step with
+//!   its commits, which refuses attempts for held tickets without a database read.
 //! * `sqlite` / `postgres` — the transactions: `BEGIN IMMEDIATE` on SQLite, row and
 //!   advisory locks on PostgreSQL, in plain sight per database.
 //!
@@ -20,6 +22,7 @@
 //! cancels it.
 
 mod holds;
+mod memory;
 mod postgres;
 mod reads;
 mod rows;
@@ -98,6 +101,12 @@ pub trait OrderStore: Send + Sync + 'static {
         &self,
         id: Id,
     ) -> anyhow::Result<Option<(TicketReplica, Option<LineGate>)>>;
+    /// The replica of `ticket` and whether an order holds it, from memory kept exactly in
+    /// step with this store's commits — or `None` when the store keeps no such memory or
+    /// has not seen the ticket (then ask the database).
+    fn recall(&self, _ticket: Id) -> Option<(TicketReplica, bool)> {
+        None
+    }
     /// Keeps `gate` if it is newer than the one stored, recording the event in the inbox.
     async fn apply_line_gate(
         &self,

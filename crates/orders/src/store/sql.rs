@@ -34,6 +34,8 @@ pub const HOLD_TICKETS: &str = "INSERT INTO ticket_holds (ticket_id, order_id) "
 pub const HELD_AMONG: &str = "SELECT ticket_id FROM ticket_holds WHERE ticket_id IN (";
 
 /// Frees every ticket of a cancelled order.
+/// Every hold, for the embedded store's copy of them (`memory`).
+pub const ALL_HOLDS: &str = "SELECT ticket_id, order_id FROM ticket_holds";
 pub const RELEASE_HOLDS: &str = "DELETE FROM ticket_holds WHERE order_id = $1";
 
 /// What a change to an order may change.

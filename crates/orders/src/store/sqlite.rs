@@ -16,6 +16,7 @@ use boxoffice_platform::outbox::sqlite as outbox;
 use boxoffice_platform::store::{Claim, Decision, Modified, Plumbing};
 use tokio::sync::Notify;
 
+use super::memory::Memory;
 use super::{
     Change, OrderModified, OrderStore, ReplicaChange, ReplicaDecision, ReplicaOutcome, holds,
     reads, rows, sql,
@@ -26,6 +27,8 @@ use crate::domain::{LineGate, Order, OrderStatus, TicketReplica};
 pub struct SqliteOrderStore {
     db: SqliteDb,
     outbox_written: Arc<Notify>,
+    /// Holds and replicas kept in step with this store's commits (see `memory`).
+    memory: Arc<Memory>,
 }
 
 impl SqliteOrderStore {
@@ -34,7 +37,20 @@ impl SqliteOrderStore {
             .run(&db.writer)
             .await
             .context("migrating the orders SQLite database")?;
-        Ok(Self { db, outbox_written })
+        let holds: Vec<(DbId, DbId)> = sqlx::query_as(sql::ALL_HOLDS)
+            .fetch_all(&db.writer)
+            .await
+            .context("loading the held tickets")?;
+        let memory = Memory::with_holds(
+            holds
+                .into_iter()
+                .map(|(ticket, order)| (ticket.into(), order.into())),
+        );
+        Ok(Self {
+            db,
+            outbox_written,
+            memory: Arc::new(memory),
+        })
     }
 }
 
@@ -60,7 +76,12 @@ impl OrderStore for SqliteOrderStore {
             Err(err) => return Err(anyhow::Error::new(err).context("holding tickets")),
         }
         outbox::enqueue(&mut tx, event).await?;
-        tx.commit().await?;
+        let tickets = || order.tickets().map(|ticket| ticket.id);
+        self.memory.hold(order.id, tickets());
+        if let Err(err) = tx.commit().await {
+            self.memory.release(order.id, tickets());
+            return Err(err.into());
+        }
         self.outbox_written.notify_one();
         Ok(true)
     }
@@ -107,6 +128,8 @@ impl OrderStore for SqliteOrderStore {
                 .execute(&mut *tx)
                 .await
                 .context("freeing the order's tickets")?;
+            self.memory
+                .release(order.id, order.tickets().map(|ticket| ticket.id));
         }
         for event in &events {
             outbox::enqueue(&mut tx, event).await?;
@@ -143,6 +166,7 @@ impl OrderStore for SqliteOrderStore {
             .execute(&mut *tx)
             .await
             .context("saving ticket replica")?;
+        self.memory.remember(&replica);
         tx.commit().await?;
         Ok(ReplicaOutcome::Applied)
     }
@@ -155,7 +179,15 @@ impl OrderStore for SqliteOrderStore {
         &self,
         id: Id,
     ) -> anyhow::Result<Option<(TicketReplica, Option<LineGate>)>> {
-        reads::ticket_with_line(&self.db.reader, id).await
+        let found = reads::ticket_with_line(&self.db.reader, id).await?;
+        if let Some((replica, _)) = &found {
+            self.memory.remember(replica);
+        }
+        Ok(found)
+    }
+
+    fn recall(&self, ticket: Id) -> Option<(TicketReplica, bool)> {
+        self.memory.recall(ticket)
     }
 
     async fn apply_line_gate(

@@ -37,6 +37,7 @@ async fn versions_arriving_3_1_2_converge_through_the_consumer(s: Subject) {
         max_attempts: 50,
         first_backoff: Duration::from_millis(2),
         max_backoff: Duration::from_millis(20),
+        dependency_patience: Duration::from_secs(60),
     };
     let supervisor = Supervisor::new();
     let consumer = consumer::subscribe(Arc::clone(&bus), CONSUMER, SUBSCRIBES_TO, handler, policy)

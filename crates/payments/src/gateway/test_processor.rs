@@ -76,12 +76,14 @@ impl TestProcessor {
             serde_json::json!({
                 "id": format!("evt_test_{}", uuid::Uuid::now_v7().simple()),
                 "type": "payment_intent.amount_capturable_updated",
+                "created": now.unix_timestamp(),
                 "data": {"object": {"id": provider_id, "status": "requires_capture"}},
             })
         } else {
             serde_json::json!({
                 "id": format!("evt_test_{}", uuid::Uuid::now_v7().simple()),
                 "type": "payment_intent.payment_failed",
+                "created": now.unix_timestamp(),
                 "data": {"object": {
                     "id": provider_id,
                     "status": "requires_payment_method",

@@ -5,6 +5,8 @@
 
 use boxoffice_common::{Id, OrderId, UserId};
 use boxoffice_platform::bus::Envelope;
+use boxoffice_platform::metrics;
+use boxoffice_platform::telemetry::names::PAYMENTS;
 
 use super::{PaymentsError, PaymentsService, SOURCE, save_if};
 use crate::domain::{Payment, refuse_second_payment};
@@ -40,6 +42,7 @@ impl PaymentsService {
                 .await?;
             return Err(refuse_second_payment(active.map(|p| p.status)).into());
         }
+        metrics::counter!(PAYMENTS, "outcome" => "started").increment(1);
 
         let request = ChargeRequest {
             payment_id: payment.id,

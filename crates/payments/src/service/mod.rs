@@ -26,9 +26,11 @@ use boxoffice_platform::bus::Envelope;
 use boxoffice_platform::fresh::FreshIds;
 use boxoffice_platform::http::ApiError;
 use boxoffice_platform::idempotency::IdempotencyKeys;
+use boxoffice_platform::metrics;
+use boxoffice_platform::telemetry::names::PAYMENTS;
 
 use crate::decisions::Decisions;
-use crate::domain::{Payment, PaymentError};
+use crate::domain::{Payment, PaymentError, PaymentStatus};
 use crate::gateway::Gateway;
 use crate::store::{Change, Decision, Modified, PaymentKey, PaymentStore, Trigger};
 use crate::webhook::SignatureError;
@@ -204,6 +206,13 @@ impl PaymentsService {
         match outcome {
             Modified::Saved(payment) => {
                 self.decisions.settled(payment.id);
+                if let PaymentStatus::Succeeded
+                | PaymentStatus::Failed
+                | PaymentStatus::Voided
+                | PaymentStatus::Refunded = payment.status
+                {
+                    metrics::counter!(PAYMENTS, "outcome" => payment.status.as_str()).increment(1);
+                }
                 Ok(payment)
             }
             Modified::Unchanged(payment) => Ok(payment),

@@ -4,6 +4,8 @@
 use std::sync::Arc;
 
 use boxoffice_common::{Id, PaymentId, UserId};
+use boxoffice_platform::metrics;
+use boxoffice_platform::telemetry::names::{WEBHOOK_LAG, WEBHOOKS};
 
 use super::{PaymentsError, PaymentsService, announce, save_if};
 use crate::domain::{Arrival, Payment, PaymentStatus};
@@ -17,11 +19,32 @@ const AUTHORIZATION_CANCELLED: &str =
 
 impl PaymentsService {
     /// Verifies and applies a provider webhook. Each provider event id takes effect once.
+    /// Counted by the news it brings and what came of it.
     pub async fn receive_webhook(
         &self,
         body: &[u8],
         signature: Option<&str>,
     ) -> Result<(), PaymentsError> {
+        let mut kind = "unreadable";
+        let received = self.apply_webhook(body, signature, &mut kind).await;
+        let result = match &received {
+            Ok(true) => "applied",
+            Ok(false) => "ignored",
+            Err(PaymentsError::BadSignature(_) | PaymentsError::BadWebhook) => "rejected",
+            Err(_) => "error",
+        };
+        metrics::counter!(WEBHOOKS, "type" => kind, "result" => result).increment(1);
+        received.map(|_| ())
+    }
+
+    /// [`Self::receive_webhook`]: `true` if it concerned a payment of ours, `false` if it
+    /// was news BoxOffice does not act on; `kind` is set once the event could be read.
+    async fn apply_webhook(
+        &self,
+        body: &[u8],
+        signature: Option<&str>,
+        kind: &mut &'static str,
+    ) -> Result<bool, PaymentsError> {
         let signature = signature.ok_or(SignatureError::Malformed)?;
         webhook::verify(
             self.webhook_secret.expose(),
@@ -32,9 +55,14 @@ impl PaymentsService {
         let stripe_event: StripeEvent =
             serde_json::from_slice(body).map_err(|_| PaymentsError::BadWebhook)?;
         let news = stripe_event.news();
+        *kind = news.label();
+        if let Some(created) = stripe_event.created {
+            let lag = self.clock.now().unix_timestamp() - created;
+            metrics::histogram!(WEBHOOK_LAG).record(lag.max(0) as f64);
+        }
         let Some(provider_id) = news.provider_id() else {
             self.store.record_webhook(&stripe_event.id).await?;
-            return Ok(());
+            return Ok(false);
         };
         let payment = match self
             .store
@@ -50,7 +78,7 @@ impl PaymentsService {
         let Some(payment) = payment else {
             tracing::warn!(%provider_id, "webhook for a payment BoxOffice does not know");
             self.store.record_webhook(&stripe_event.id).await?;
-            return Ok(());
+            return Ok(false);
         };
         let trigger = Trigger::Webhook {
             event_id: &stripe_event.id,
@@ -79,7 +107,7 @@ impl PaymentsService {
             }
             ProviderNews::Other => {}
         }
-        Ok(())
+        Ok(true)
     }
 
     /// Test processor: the payer finished 3-D Secure (or gave up). With any other

@@ -39,7 +39,9 @@ pub struct ListParams {
 }
 
 impl ListParams {
-    pub(super) fn parse(&self) -> Result<ListQuery, ApiError> {
+    /// The listing's query as the store takes it, or every problem with the parameters
+    /// (a 400 naming each field). Public for the fuzz target that feeds it arbitrary text.
+    pub fn parse(&self) -> Result<ListQuery, ApiError> {
         let mut problems = Vec::new();
         let mut bad = |field: &str, message: &str| problems.push(ErrorItem::field(field, message));
         let price = |text: &Option<String>, field: &str, bad: &mut dyn FnMut(&str, &str)| {

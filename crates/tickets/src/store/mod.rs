@@ -6,7 +6,9 @@
 //!   count each event's available tickets and cheapest price in the same query.
 //! * `sqlite` / `postgres` — the transactions: `BEGIN IMMEDIATE` on SQLite, row locks
 //!   (`FOR UPDATE`) on PostgreSQL, each in plain sight; `sqlite_events` /
-//!   `postgres_events` — the catalogue's.
+//!   `postgres_events` — the catalogue's. `recent` — the SQLite store's copy of recent
+//!   tickets, which answers a ticket page without the database (exact in one process;
+//!   PostgreSQL replicas share their database, so they keep none).
 //!
 //! Changes go through [`TicketStore::modify`]: the store opens a transaction, records the
 //! triggering event in the inbox (for event consumers), loads the ticket under a write
@@ -27,6 +29,7 @@ mod event_sql;
 mod listing;
 mod postgres;
 mod postgres_events;
+mod recent;
 mod sql;
 mod sqlite;
 mod sqlite_events;

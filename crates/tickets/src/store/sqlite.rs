@@ -1,5 +1,7 @@
 //! Tickets in the embedded mode's SQLite file: writes on the one writer connection under
-//! `BEGIN IMMEDIATE`, reads on the reader pool. The statements are in `sql.rs`.
+//! `BEGIN IMMEDIATE`, reads on the reader pool — or, for one ticket, from the copy of
+//! recent tickets this store keeps in step with its commits (`recent.rs`). The
+//! statements are in `sql.rs`.
 
 use std::sync::Arc;
 
@@ -13,6 +15,7 @@ use boxoffice_platform::store::{Claim, Decision, Modified, Plumbing};
 use sqlx::Sqlite;
 use tokio::sync::Notify;
 
+use super::recent::RecentTickets;
 use super::{Change, ListQuery, Listed, TicketStore, listing, sql};
 use crate::domain::{Ticket, TicketError};
 
@@ -21,6 +24,8 @@ pub struct SqliteTicketStore {
     pub(super) db: SqliteDb,
     /// Told after every commit that wrote outbox rows, to wake the relay.
     pub(super) outbox_written: Arc<Notify>,
+    /// Tickets read or saved lately, as of this store's newest commit.
+    recent: Arc<RecentTickets>,
 }
 
 impl SqliteTicketStore {
@@ -29,7 +34,11 @@ impl SqliteTicketStore {
             .run(&db.writer)
             .await
             .context("migrating the tickets SQLite database")?;
-        Ok(Self { db, outbox_written })
+        Ok(Self {
+            db,
+            outbox_written,
+            recent: Arc::default(),
+        })
     }
 }
 
@@ -44,12 +53,20 @@ impl TicketStore for SqliteTicketStore {
         }
         outbox::enqueue(&mut tx, event).await?;
         tx.commit().await?;
+        self.recent.saved(ticket);
         self.outbox_written.notify_one();
         Ok(Listed::Saved)
     }
 
     async fn get(&self, id: Id) -> anyhow::Result<Option<Ticket>> {
-        sql::get(&self.db.reader, id).await
+        if let Some(kept) = self.recent.get(id) {
+            return Ok(kept);
+        }
+        let read = sql::get(&self.db.reader, id).await?;
+        if let Some(ticket) = &read {
+            self.recent.read(ticket);
+        }
+        Ok(read)
     }
 
     async fn list(&self, query: &ListQuery) -> anyhow::Result<(Vec<Ticket>, u64)> {
@@ -95,6 +112,7 @@ impl TicketStore for SqliteTicketStore {
             outbox::enqueue(&mut tx, event).await?;
         }
         tx.commit().await?;
+        self.recent.saved(&ticket);
         if !events.is_empty() {
             self.outbox_written.notify_one();
         }
