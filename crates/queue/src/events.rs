@@ -107,6 +107,8 @@ impl EventHandler for QueueEvents {
             | Event::QueueLine(_)
             | Event::EventCreated(_)
             | Event::EventUpdated(_)
+            | Event::SessionRevoked(_)
+            | Event::UserSignedOutEverywhere(_)
             | Event::Unknown => return Ok(Handled::Ignored),
         };
         handled(outcome)

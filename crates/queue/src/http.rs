@@ -10,6 +10,8 @@ use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use boxoffice_common::{TicketId, UserId};
 use boxoffice_platform::http::{ApiError, AuthUser, ErrorBody, PathId};
+use boxoffice_platform::metrics;
+use boxoffice_platform::telemetry::names::SSE_CONNECTIONS;
 use futures::Stream;
 use serde::Serialize;
 use time::OffsetDateTime;
@@ -33,6 +35,7 @@ pub fn router(service: QueueService) -> OpenApiRouter {
     OpenApiRouter::new()
         .routes(routes!(join_line, show_place, leave_line))
         .routes(routes!(follow_place))
+        .routes(routes!(show_line))
         .with_state(service)
 }
 
@@ -46,6 +49,9 @@ pub struct PlaceBody {
     /// If everyone ahead lets their turn pass: the rest of the current hold or turn, then
     /// one full turn per buyer ahead. 0 during your turn.
     estimated_wait_seconds: u64,
+    /// If everyone ahead passes as soon as their turn starts: the rest of the current hold
+    /// or turn. With `estimatedWaitSeconds`, the range to show — never one precise number.
+    earliest_wait_seconds: u64,
     /// While it is your turn: until when only you can order the ticket; otherwise `null`.
     #[serde(with = "time::serde::rfc3339::option")]
     #[schema(value_type = Option<String>, format = DateTime)]
@@ -58,6 +64,7 @@ impl From<Place> for PlaceBody {
             position: place.position,
             total_in_queue: place.total,
             estimated_wait_seconds: place.estimated_wait_seconds,
+            earliest_wait_seconds: place.earliest_wait_seconds,
             turn_expires_at: place.turn_expires_at,
         }
     }
@@ -131,6 +138,58 @@ async fn leave_line(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// A ticket's line as anyone may see it: how many wait, and until when the ticket is held
+/// or the head of the line has their turn — what a ticket's page needs to say "held until
+/// about 14:32 — you'd be #3". Names nobody.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct LineBody {
+    total_in_queue: u64,
+    /// When the current hold ends unless it is paid (extended while a payment runs);
+    /// `null` when nobody holds the ticket.
+    #[serde(with = "time::serde::rfc3339::option")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    held_until: Option<OffsetDateTime>,
+    /// When the running turn of the head of the line ends; `null` when none runs.
+    #[serde(with = "time::serde::rfc3339::option")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    turn_ends_at: Option<OffsetDateTime>,
+}
+
+/// A ticket's line: its length and the running hold or turn. No sign-in needed; an
+/// unknown ticket has an empty line.
+#[utoipa::path(
+    get, path = "/api/queue/{ticketId}/line", tag = TAG,
+    params(("ticketId" = String, Path, description = "Ticket id")),
+    responses(
+        (status = 200, description = "The line", body = LineBody),
+        (status = 404, description = "Malformed ticket id", body = ErrorBody),
+    )
+)]
+async fn show_line(
+    State(service): State<QueueService>,
+    PathId(ticket): PathId,
+) -> Result<axum::Json<LineBody>, ApiError> {
+    // Nobody's place is asked for: the nil id never waits in a line.
+    let snapshot = service
+        .store()
+        .snapshot(ticket, boxoffice_common::Id::nil())
+        .await?;
+    let now = service.clock().now();
+    let state = snapshot.state;
+    Ok(axum::Json(LineBody {
+        total_in_queue: snapshot.len,
+        held_until: state
+            .holder
+            .map(|holder| holder.expires_at)
+            .filter(|at| *at > now),
+        turn_ends_at: state
+            .turn
+            .map(|turn| turn.expires_at)
+            .filter(|at| *at > now),
+    }))
+}
+
 /// Live updates of your place (Server-Sent Events): `queue-update` `{position,
 /// totalInQueue, estimatedWaitSeconds, turnExpiresAt}` whenever your place or the line's
 /// length changes, `queue-turn` `{ticketId, turnExpiresAt}` when your turn begins, and
@@ -167,9 +226,17 @@ async fn follow_place(
         pending: VecDeque::new(),
         first: true,
         done: false,
+        _open: OpenStream::new(),
     };
-    Ok(Sse::new(feed.into_stream())
-        .keep_alive(KeepAlive::default())
+    // A proxy that buffers responses (nginx does by default) would hold the events back:
+    // `X-Accel-Buffering: no` asks it to pass them on as they come.
+    Ok((
+        [(
+            axum::http::HeaderName::from_static("x-accel-buffering"),
+            axum::http::HeaderValue::from_static("no"),
+        )],
+        Sse::new(feed.into_stream()).keep_alive(KeepAlive::default()),
+    )
         .into_response())
 }
 
@@ -184,6 +251,25 @@ struct Feed {
     pending: VecDeque<Event>,
     first: bool,
     done: bool,
+    /// Counts the stream in `boxoffice_sse_connections` while it is open.
+    _open: OpenStream,
+}
+
+/// One open live-update stream: counted up when made, down when dropped (the client went
+/// away or the stream ended).
+struct OpenStream;
+
+impl OpenStream {
+    fn new() -> Self {
+        metrics::gauge!(SSE_CONNECTIONS).increment(1.0);
+        Self
+    }
+}
+
+impl Drop for OpenStream {
+    fn drop(&mut self) {
+        metrics::gauge!(SSE_CONNECTIONS).decrement(1.0);
+    }
 }
 
 impl Feed {

@@ -14,10 +14,13 @@
 //! * [`scheduler`] — the timer that hands on turns nobody used.
 //! * [`http`] — `/api/queue/:ticketId` (join, look, leave) and its live feed (SSE).
 //! * [`store`] — the `QueueStore` trait: SQLite (embedded) and Redis (distributed).
+//! * [`room`] — an event's on-sale waiting room: its rules, fairness log and verifier
+//!   (pure; not yet served).
 
 pub mod domain;
 pub mod events;
 pub mod http;
+pub mod room;
 pub mod scheduler;
 pub mod service;
 pub mod store;
@@ -51,15 +54,25 @@ pub fn parts(
     let service = QueueService::new(Arc::clone(&store), clock, rules, fresh.clone());
     let probe = StoreProbe::new("queue-store", store.plumbing());
     let timer = TurnTimer::new(service.clone());
-    // Subscribed now, before anything is served, so no change is missed.
-    let changes = store.changes();
+    // Subscribed now, before anything is served, so no change is missed; a waker started
+    // again after a death subscribes afresh and first wakes every waiting join, since a
+    // change may have gone by while it was down.
+    let mut changes = Some(store.changes());
+    let feed = Arc::clone(&store);
+    let waiting = fresh.clone();
     let waker = service.clone();
     let mut parts = ServiceParts::new(SOURCE, http::router(service.clone()), vec![probe])
         .consumer(CONSUMER, SUBSCRIBES_TO, Arc::new(QueueEvents::new(service)))
         .events(store.plumbing(), wake)
-        .task("turn-timer", move |stop| timer.run(stop))
-        .task("fresh-ticket-waker", move |stop| async move {
-            waker.wake_fresh_joins(changes, stop).await
+        .task("turn-timer", move |stop| timer.clone().run(stop))
+        .task("fresh-ticket-waker", move |stop| {
+            let changes = changes.take().unwrap_or_else(|| {
+                let changes = feed.changes();
+                waiting.notify_all();
+                changes
+            });
+            let waker = waker.clone();
+            async move { waker.wake_fresh_joins(changes, stop).await }
         })
         .fresh_ids(fresh);
     if let Some(background) = store.background() {

@@ -8,7 +8,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use boxoffice_common::TicketId;
+use boxoffice_platform::metrics;
 use boxoffice_platform::store::Modified;
+use boxoffice_platform::telemetry::names::QUEUE_TURNS;
 use tokio_util::sync::CancellationToken;
 
 use crate::service::QueueService;
@@ -68,8 +70,12 @@ impl TurnTimer {
                     Ok(())
                 })
                 .await?;
-            if let Modified::Refused(refusal) = modified {
-                anyhow::bail!("ending a turn refused: {refusal}");
+            match modified {
+                Modified::Refused(refusal) => anyhow::bail!("ending a turn refused: {refusal}"),
+                Modified::Saved(_) => {
+                    metrics::counter!(QUEUE_TURNS, "outcome" => "lapsed").increment(1);
+                }
+                Modified::Unchanged(_) | Modified::Duplicate | Modified::Missing => {}
             }
         }
         if ended.len() == BATCH as usize {

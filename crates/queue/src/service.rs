@@ -5,17 +5,19 @@
 //! unknown waits for it (bounded, platform's `fresh` module), woken by the store's change
 //! feed — after the commit on SQLite, from the commit script of any replica on Redis.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use boxoffice_common::{Clock, Id, TicketId, UserId};
 use boxoffice_platform::bus::Envelope;
 use boxoffice_platform::fresh::FreshIds;
+use boxoffice_platform::metrics;
 use boxoffice_platform::store::{Claim, Modified};
+use boxoffice_platform::telemetry::names::{QUEUE_PLACES, QUEUE_TURNS};
 use tokio::sync::{Notify, broadcast};
 use tokio_util::sync::CancellationToken;
 
 use crate::SOURCE;
-use crate::domain::{Line, Place, QueueError, Rules};
+use crate::domain::{Line, LineOp, Place, QueueError, Rules};
 use crate::store::{Change, QueueStore, Snapshot};
 
 #[derive(Debug, thiserror::Error)]
@@ -82,8 +84,22 @@ impl QueueService {
         let ticket_id = ticket.get();
         let rules = self.rules;
         let clock = self.clock.clone();
+        // Places taken and given up, and whether a turn began: counted once committed.
+        let moved: Arc<Mutex<(u64, u64, bool)>> = Arc::default();
+        let seen = Arc::clone(&moved);
         let change: Change = Box::new(move |line: &mut Line| {
+            let (len, turn) = (line.len(), line.state.turn);
             rule(&rules, line)?;
+            let joined = line
+                .ops()
+                .iter()
+                .filter(|op| matches!(op, LineOp::Push(_)))
+                .count() as u64;
+            let left = (len + joined).saturating_sub(line.len());
+            let turn_began = line.state.turn.is_some() && line.state.turn != turn;
+            *seen
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner) = (joined, left, turn_began);
             Ok(line
                 .finish(ticket_id)
                 .map(|gate| Envelope::new(SOURCE, clock.now(), &gate))
@@ -92,6 +108,16 @@ impl QueueService {
         });
         let actor = actor.map(UserId::get);
         let modified = self.store.modify(ticket_id, actor, claim, change).await?;
+        if let Modified::Saved(_) = &modified {
+            let (joined, left, turn_began) = *moved
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            metrics::counter!(QUEUE_PLACES, "change" => "joined").increment(joined);
+            metrics::counter!(QUEUE_PLACES, "change" => "left").increment(left);
+            if turn_began {
+                metrics::counter!(QUEUE_TURNS, "outcome" => "started").increment(1);
+            }
+        }
         if let Modified::Saved(snapshot) = &modified
             && snapshot.state.turn.is_some()
         {

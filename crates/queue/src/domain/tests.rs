@@ -202,6 +202,10 @@ fn the_wait_counts_the_rest_of_the_hold_and_a_turn_per_buyer_ahead() {
     let state = held_by(new_id());
     let place = rules().place(&state, user, 3, 3, NOW);
     assert_eq!(place.estimated_wait_seconds, 600 + 2 * 120);
+    assert_eq!(
+        place.earliest_wait_seconds, 600,
+        "if those ahead pass at once, only the rest of the hold is left"
+    );
     let mine = TicketState {
         turn: Some(Turn {
             user_id: user,
@@ -212,7 +216,19 @@ fn the_wait_counts_the_rest_of_the_hold_and_a_turn_per_buyer_ahead() {
     };
     let place = rules().place(&mine, user, 1, 3, NOW);
     assert_eq!(
-        (place.estimated_wait_seconds, place.turn_expires_at),
-        (0, Some(NOW + Duration::seconds(30)))
+        (
+            place.estimated_wait_seconds,
+            place.earliest_wait_seconds,
+            place.turn_expires_at
+        ),
+        (0, 0, Some(NOW + Duration::seconds(30)))
+    );
+    let behind_a_turn = rules().place(&mine, new_id(), 3, 3, NOW);
+    assert_eq!(
+        (
+            behind_a_turn.earliest_wait_seconds,
+            behind_a_turn.estimated_wait_seconds
+        ),
+        (30, 30 + 120)
     );
 }

@@ -49,7 +49,7 @@ pub async fn redis() -> Subject {
     let store = RedisQueueStore::connect(keys.url(), keys.prefix(), Arc::new(Notify::new()))
         .await
         .expect("Redis on REDIS_URL or 127.0.0.1:6379");
-    let follower = store.background().expect("Redis follows other replicas");
+    let mut follower = store.background().expect("Redis follows other replicas");
     tokio::spawn(follower(stop.clone()));
     Subject::new(Arc::new(store), RedisKeys { _keys: keys, stop })
 }

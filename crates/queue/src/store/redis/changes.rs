@@ -13,7 +13,7 @@ use tokio_util::sync::CancellationToken;
 const RECONNECT_PAUSE: Duration = Duration::from_secs(1);
 
 /// The pub/sub follower of one store. Runs under the service's supervisor.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(super) struct ChangeFollower {
     pub(super) client: redis::Client,
     pub(super) channel: String,

@@ -173,6 +173,6 @@ impl QueueStore for RedisQueueStore {
             channel: self.keys.named("changes"),
             feed: self.changes.clone(),
         };
-        Some(Box::new(move |stop| Box::pin(follower.run(stop))))
+        Some(Box::new(move |stop| Box::pin(follower.clone().run(stop))))
     }
 }

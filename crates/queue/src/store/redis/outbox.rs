@@ -98,6 +98,14 @@ impl OutboxStore for RedisEvents {
             .collect()
     }
 
+    async fn backlog(&self) -> anyhow::Result<(u64, Option<Id>)> {
+        let mut conn = self.conn.clone();
+        let outbox = self.keys.named("ob");
+        let pending: u64 = conn.zcard(&outbox).await?;
+        let oldest: Vec<String> = conn.zrange(&outbox, 0, 0).await?;
+        Ok((pending, oldest.first().and_then(|id| id.parse().ok())))
+    }
+
     fn commits_in_seq_order(&self) -> bool {
         // Scripts run one at a time and take their position inside the script.
         true

@@ -1,0 +1,203 @@
+use super::*;
+use crate::room::verify;
+
+const SECOND: i64 = 1_000;
+
+fn room(opens_at: i64) -> Room {
+    let config = RoomConfig {
+        lease_ms: 10 * SECOND,
+        grace_ms: 20 * SECOND,
+        admission_ms: 30 * SECOND,
+        admit_per_minute: 100,
+    };
+    Room::new(Seed::generate().expect("seed"), opens_at, config, 0)
+}
+
+fn stock(free: u32, held: u32) -> Stock {
+    Stock { free, held }
+}
+
+#[test]
+fn the_prequeue_is_ranked_by_the_seed_at_the_opening_and_later_joiners_queue_behind() {
+    let mut room = room(10 * SECOND);
+    for pid in ["a", "b", "c", "d"] {
+        assert_eq!(room.join(pid, SECOND).state, PlaceState::Prequeue);
+    }
+    assert_eq!(
+        room.view("a").position,
+        None,
+        "not ranked before the opening"
+    );
+    assert!(
+        room.tick(5 * SECOND, stock(0, 0)).is_empty(),
+        "not open yet"
+    );
+    assert_eq!(room.state(), RoomState::Prequeue);
+
+    for pid in ["a", "b", "c", "d"] {
+        room.touch(pid, 9 * SECOND);
+    }
+    assert!(
+        room.tick(10 * SECOND, stock(0, 1)).is_empty(),
+        "nothing free"
+    );
+    assert_eq!(room.state(), RoomState::Paused);
+    room.join("late", 11 * SECOND);
+    let ranked = match &room.log().entries()[5].what {
+        What::Ranked { pids } => pids.clone(),
+        other => panic!("expected the ranking, got {other:?}"),
+    };
+    let positions: Vec<u64> = ranked
+        .iter()
+        .map(|pid| room.view(pid).position.expect("ranked"))
+        .collect();
+    assert_eq!(positions, [1, 2, 3, 4]);
+    assert_eq!(room.view("late").position, Some(5));
+    assert_eq!(room.view("late").ahead, Some(4));
+}
+
+#[test]
+fn admission_follows_free_stock_and_passes_over_nobody_live() {
+    let mut room = room(0);
+    for pid in ["a", "b", "c"] {
+        room.join(pid, 0);
+    }
+    let first = room.tick(SECOND, stock(2, 0));
+    assert_eq!(first.len(), 2, "one admission per free ticket at first");
+    assert!(
+        room.tick(2 * SECOND, stock(2, 0)).is_empty(),
+        "both still unused"
+    );
+    room.ordered(&first[0], 3 * SECOND);
+    let next = room.tick(3 * SECOND, stock(1, 1));
+    assert!(
+        next.is_empty(),
+        "one admitted and unused for one free ticket"
+    );
+    assert_eq!(room.view(&first[0]).state, PlaceState::Ordered);
+    assert!(verify(room.log().entries()).holds());
+}
+
+#[test]
+fn a_silent_place_is_parked_keeps_its_rank_and_comes_back_or_is_released() {
+    let mut room = room(0);
+    room.join("quiet", 0);
+    room.join("gone", 0);
+    room.join("loud", 0);
+    room.tick(0, stock(0, 5));
+    // "loud" keeps its place alive; the others fall silent.
+    room.touch("loud", 8 * SECOND);
+    room.tick(11 * SECOND, stock(0, 5));
+    assert_eq!(room.view("quiet").state, PlaceState::Parked);
+    assert_eq!(room.view("loud").state, PlaceState::Waiting);
+    // Back within the grace: the same rank.
+    let before = room.view("quiet").position;
+    room.touch("quiet", 15 * SECOND);
+    assert_eq!(room.view("quiet").state, PlaceState::Waiting);
+    assert_eq!(room.view("quiet").position, before);
+    // "gone" never comes back: released after lease + grace.
+    room.touch("quiet", 25 * SECOND);
+    room.touch("loud", 25 * SECOND);
+    room.tick(31 * SECOND, stock(0, 5));
+    assert_eq!(room.view("gone").state, PlaceState::Released);
+    assert_eq!(room.view("quiet").state, PlaceState::Waiting);
+}
+
+#[test]
+fn an_unused_admission_is_returned_and_the_next_place_admitted() {
+    let mut room = room(0);
+    room.join("first", 0);
+    room.join("second", 0);
+    let ranked_first = room.tick(0, stock(1, 0));
+    assert_eq!(ranked_first.len(), 1);
+    let other = if ranked_first[0] == "first" {
+        "second"
+    } else {
+        "first"
+    };
+    room.touch(other, 9 * SECOND);
+    room.touch(other, 18 * SECOND);
+    room.touch(other, 27 * SECOND);
+    assert!(
+        room.tick(30 * SECOND, stock(1, 0)).is_empty(),
+        "still within its window"
+    );
+    let next = room.tick(31 * SECOND, stock(1, 0));
+    assert_eq!(room.view(&ranked_first[0]).state, PlaceState::Released);
+    assert_eq!(next, [other.to_owned()]);
+}
+
+#[test]
+fn nothing_left_is_sold_out_for_everyone_at_once() {
+    let mut room = room(0);
+    for pid in ["a", "b", "c"] {
+        room.join(pid, 0);
+    }
+    room.tick(0, stock(0, 0));
+    assert_eq!(room.state(), RoomState::SoldOut);
+    for pid in ["a", "b", "c"] {
+        assert_eq!(room.view(pid).state, PlaceState::SoldOut);
+    }
+    assert_eq!(room.join("late", SECOND).state, PlaceState::Released);
+    assert!(
+        room.tick(2 * SECOND, stock(3, 0)).is_empty(),
+        "sold out stays sold out"
+    );
+}
+
+#[test]
+fn joining_again_keeps_the_place_and_leaving_releases_it() {
+    let mut room = room(0);
+    room.join("a", 0);
+    room.join("b", 0);
+    room.tick(0, stock(0, 1));
+    let b = room.view("b");
+    assert_eq!(room.join("b", SECOND), b, "the same place");
+    room.leave("a", 2 * SECOND);
+    assert_eq!(room.view("a").state, PlaceState::Released);
+    let again = room.join("a", 3 * SECOND);
+    assert_eq!(again.ahead, Some(1), "a place taken again is at the end");
+    let joins = room
+        .log()
+        .entries()
+        .iter()
+        .filter(|e| matches!(e.what, What::Join { .. }))
+        .count();
+    assert_eq!(joins, 3);
+}
+
+#[test]
+fn admissions_keep_to_the_rate_per_minute() {
+    let mut room = Room::new(
+        Seed::generate().expect("seed"),
+        0,
+        RoomConfig {
+            admit_per_minute: 5,
+            lease_ms: 10 * 60 * SECOND,
+            ..RoomConfig::default()
+        },
+        0,
+    );
+    for i in 0..20 {
+        room.join(&format!("p{i}"), 0);
+    }
+    assert_eq!(room.tick(0, stock(20, 0)).len(), 5);
+    assert!(room.tick(30 * SECOND, stock(20, 0)).is_empty());
+    assert_eq!(room.tick(60 * SECOND, stock(20, 0)).len(), 5);
+}
+
+#[test]
+fn the_views_of_all_places_agree_with_each_place_s_own() {
+    let mut room = room(0);
+    for i in 0..12 {
+        room.join(&format!("p{i}"), 0);
+    }
+    room.tick(0, stock(3, 0));
+    room.leave("p4", SECOND);
+    room.join("p4", 2 * SECOND);
+    let views = room.views();
+    for i in 0..12 {
+        let pid = format!("p{i}");
+        assert_eq!(views[pid.as_str()], room.view(&pid), "{pid}");
+    }
+}
