@@ -12,9 +12,11 @@ use axum::Router;
 use axum::routing::get;
 use boxoffice_common::{Clock, SystemClock};
 use boxoffice_platform::Secret;
+use boxoffice_platform::bus::{EventBus, Subscription};
 use boxoffice_platform::fresh::FreshIds;
-use boxoffice_platform::http::{SessionKeys, health, serve, stack};
-use boxoffice_platform::runtime::{self, Launched, LaunchedStore, Supervisor};
+use boxoffice_platform::http::revocation::{self, Revocations};
+use boxoffice_platform::http::{SessionKeys, health, security, serve, shed, stack};
+use boxoffice_platform::runtime::{self, Launched, LaunchedStore, Stage, Supervisor};
 use tokio::net::TcpListener;
 use utoipa_axum::router::OpenApiRouter;
 
@@ -49,6 +51,15 @@ impl Application {
     /// Every service in one process, each on its own SQLite file under `DATA_DIR`,
     /// talking through the in-process bus.
     pub async fn embedded(settings: &Settings) -> anyhow::Result<Self> {
+        Self::embedded_with_bus(settings, |bus| bus).await
+    }
+
+    /// [`Self::embedded`] with its bus seen through `wrap`: how a test puts faults between
+    /// the services and the bus (a relay whose publishing panics, a consumer that does).
+    pub async fn embedded_with_bus(
+        settings: &Settings,
+        wrap: impl FnOnce(Arc<dyn EventBus>) -> Arc<dyn EventBus>,
+    ) -> anyhow::Result<Self> {
         let backend = Backend::embedded(settings)?;
         let key = match (&settings.jwt_key, &backend) {
             (Some(key), _) => {
@@ -58,7 +69,15 @@ impl Application {
             (None, Backend::Embedded { dir }) => keys::load_or_create(dir, keys::SESSION_KEY_FILE)?,
             (None, Backend::Distributed { .. }) => unreachable!("an embedded backend"),
         };
-        Self::build(&EVERY_SERVICE, backend, key, settings, "embedded", true).await
+        Self::build(
+            &EVERY_SERVICE,
+            backend,
+            key,
+            settings,
+            ("embedded", true),
+            wrap,
+        )
+        .await
     }
 
     /// One service alone, as in the distributed mode.
@@ -72,7 +91,16 @@ impl Application {
             .context("JWT_KEY is required for `boxoffice serve` (every service must share it)")?;
         keys::check_key(&key)?;
         let backend = Backend::distributed(service, settings)?;
-        Self::build(&[service], backend, key, settings, service.name(), false).await
+        let unwrapped = |bus| bus;
+        Self::build(
+            &[service],
+            backend,
+            key,
+            settings,
+            (service.name(), false),
+            unwrapped,
+        )
+        .await
     }
 
     async fn build(
@@ -80,8 +108,8 @@ impl Application {
         backend: Backend,
         key: Secret,
         settings: &Settings,
-        mode: &str,
-        with_pages: bool,
+        (mode, with_pages): (&str, bool),
+        wrap_bus: impl FnOnce(Arc<dyn EventBus>) -> Arc<dyn EventBus>,
     ) -> anyhow::Result<Self> {
         let sessions = SessionKeys::new(&key, settings.session_ttl(), settings.cookie_secure);
         let shared = Shared {
@@ -96,16 +124,26 @@ impl Application {
         }
         let supervisor = Supervisor::new();
         let (bus, bus_probe) = bus.unzip();
+        let bus = bus.map(wrap_bus);
+        if let Some(bus) = &bus {
+            follow_ended_sessions(Arc::clone(bus), &sessions, &supervisor).await?;
+        }
         let mut launched = runtime::launch(parts, bus, &supervisor).await?;
         launched.probes.extend(bus_probe.flatten());
         let stores = std::mem::take(&mut launched.stores);
         let fresh_ids = std::mem::take(&mut launched.fresh_ids);
-        let api = http_side(launched, sessions);
+        let api = http_side(
+            launched,
+            sessions,
+            usize::from(settings.max_tickets_per_order),
+        );
         let router = if with_pages {
             web::with_pages(api, settings)
         } else {
             api
         };
+        let router = shed::apply(router, settings.max_in_flight_requests);
+        let router = security::apply(router, web::security_policy(settings)?);
 
         let listener = TcpListener::bind((settings.host.as_str(), settings.port))
             .await
@@ -129,7 +167,13 @@ impl Application {
             .api_url
             .as_deref()
             .context("API_URL is required for `boxoffice serve web` (the ingress, e.g. http://127.0.0.1:8080)")?;
-        let router = web::pages_over_http(url, settings)?;
+        let router = security::apply(
+            shed::apply(
+                web::pages_over_http(url, settings)?,
+                settings.max_in_flight_requests,
+            ),
+            web::security_policy(settings)?,
+        );
         let listener = TcpListener::bind((settings.host.as_str(), settings.port))
             .await
             .with_context(|| format!("binding {}:{}", settings.host, settings.port))?;
@@ -185,13 +229,64 @@ impl Application {
     }
 }
 
+/// How long a process waits at start for the sessions that ended while it was down.
+const SESSION_REPLAY_LIMIT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Feeds the process's table of ended sessions (shared by its services through
+/// `sessions`) from the auth service's events, from one session lifetime back — replayed
+/// from the stream before anything is served — on; then in the background, following
+/// again the same way after a death.
+async fn follow_ended_sessions(
+    bus: Arc<dyn EventBus>,
+    sessions: &SessionKeys,
+    supervisor: &Supervisor,
+) -> anyhow::Result<()> {
+    let ttl = sessions.ttl();
+    let revocations = sessions.revocations().clone();
+    let mut first =
+        Some(catch_up_ended_sessions(Arc::clone(&bus), ttl, revocations.clone()).await?);
+    supervisor.supervise("sessions follower", Stage::Intake, move |stop| {
+        let subscribed = first.take();
+        let (bus, revocations) = (Arc::clone(&bus), revocations.clone());
+        async move {
+            let subscription = match subscribed {
+                Some(subscription) => subscription,
+                None => catch_up_ended_sessions(bus, ttl, revocations.clone()).await?,
+            };
+            revocation::follow(subscription, revocations, stop).await
+        }
+    });
+    Ok(())
+}
+
+/// Follows the ended sessions' events from `ttl` back and applies those already waiting.
+async fn catch_up_ended_sessions(
+    bus: Arc<dyn EventBus>,
+    ttl: std::time::Duration,
+    revocations: Revocations,
+) -> anyhow::Result<Box<dyn Subscription>> {
+    let since = time::OffsetDateTime::now_utc() - ttl;
+    let (mut subscription, pending) = bus
+        .follow("sessions", revocation::SESSION_EVENTS, since)
+        .await?;
+    revocation::catch_up(
+        &mut subscription,
+        &revocations,
+        pending,
+        SESSION_REPLAY_LIMIT,
+    )
+    .await?;
+    Ok(subscription)
+}
+
 /// The routes of every launched service, the OpenAPI document, health and metrics, behind
-/// the standard middleware stack.
-fn http_side(launched: Launched, sessions: SessionKeys) -> Router {
+/// the standard middleware stack. `max_tickets` (`MAX_TICKETS_PER_ORDER`) is stated in the
+/// document.
+fn http_side(launched: Launched, sessions: SessionKeys, max_tickets: usize) -> Router {
     let (api, spec) = OpenApiRouter::with_openapi(openapi::base())
         .merge(launched.api)
         .split_for_parts();
-    let spec = Arc::new(spec);
+    let spec = Arc::new(openapi::document(&spec, max_tickets));
     let router = api
         .route(
             openapi::OPENAPI_PATH,

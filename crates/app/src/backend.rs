@@ -46,13 +46,13 @@ impl Backend {
 
     /// The backend `serve <service>` needs, or what is missing for it.
     pub fn distributed(service: Service, settings: &Settings) -> anyhow::Result<Self> {
-        let consumes_events = service != Service::Auth;
-        let nats = match (&settings.nats_url, consumes_events) {
-            (Some(url), true) => Some(url.clone()),
-            (None, true) => anyhow::bail!(
-                "NATS_URL is required for `boxoffice serve` of an event-driven service"
+        // Every service exchanges events: auth publishes ended sessions, and every other
+        // service (auth's replicas too) follows them.
+        let nats = match &settings.nats_url {
+            Some(url) => Some(url.clone()),
+            None => anyhow::bail!(
+                "NATS_URL is required for `boxoffice serve` (services exchange events through it)"
             ),
-            (_, false) => None,
         };
         if service == Service::Payments && settings.stripe_webhook_secret.is_none() {
             // Replicas must agree on the secret the test processor signs with.
@@ -155,11 +155,14 @@ mod tests {
 
         let mut auth = settings();
         auth.database_url = Some(Secret::new("postgres://127.0.0.1/auth"));
+        let err = Backend::distributed(Service::Auth, &auth).expect_err("no NATS");
+        assert!(format!("{err}").contains("NATS_URL"), "{err}");
+        auth.nats_url = Some("nats://127.0.0.1:1".to_owned());
         assert!(matches!(
             Backend::distributed(Service::Auth, &auth),
             Ok(Backend::Distributed {
                 pg: Some(_),
-                nats: None,
+                nats: Some(_),
                 redis: None
             })
         ));

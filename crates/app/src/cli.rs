@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use boxoffice_platform::Secret;
+use boxoffice_platform::http::security::TrustedProxies;
 use boxoffice_platform::telemetry::LogFormat;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
@@ -48,6 +49,20 @@ pub enum Command {
         /// e.g. 2026-11-22T10:00:00Z
         #[arg(long)]
         since: String,
+    },
+    /// Copy every embedded store (the SQLite files in DATA_DIR) and the generated key
+    /// files into a new directory, while the server runs. Restore: stop the server, put
+    /// the files in an empty DATA_DIR, start. (PostgreSQL: pg_dump each database.)
+    Backup {
+        /// Where the copies go; created if missing, must not hold copies already.
+        dir: PathBuf,
+    },
+    /// Check a waiting room's exported fairness log (one JSON entry per line): the hash
+    /// chain, the revealed seed against its commitment, the prequeue's shuffle, and that
+    /// nobody live was passed over. Prints the findings; fails when one does not hold.
+    VerifyRoom {
+        /// The log file.
+        log: PathBuf,
     },
 }
 
@@ -118,6 +133,18 @@ pub struct Settings {
     #[arg(long, env = "COOKIE_SECURE", default_value_t = false, global = true)]
     pub cookie_secure: bool,
 
+    /// Proxies whose `X-Forwarded-For` and `X-Forwarded-Proto` are believed: a comma-
+    /// separated list of networks (`10.0.0.0/8`, `127.0.0.1`). Empty (the default): nobody,
+    /// so a client cannot pretend to be another address or to have used HTTPS.
+    #[arg(
+        long,
+        env = "TRUSTED_PROXIES",
+        default_value = "",
+        value_parser = parse_trusted_proxies,
+        global = true
+    )]
+    pub trusted_proxies: TrustedProxies,
+
     /// How long an order holds its ticket, in seconds.
     #[arg(
         long,
@@ -176,6 +203,17 @@ pub struct Settings {
     )]
     pub payment_decision_wait_seconds: u64,
 
+    /// Most requests in the handlers at once; beyond it a request is answered 503 with
+    /// `Retry-After` at once instead of waiting (0: no limit). Health, readiness and
+    /// metrics are never refused; a streamed body (the queue's live feed) holds no place.
+    #[arg(
+        long,
+        env = "MAX_IN_FLIGHT_REQUESTS",
+        default_value_t = 256,
+        global = true
+    )]
+    pub max_in_flight_requests: usize,
+
     /// Currency of every charge (ISO code, lower case).
     #[arg(long, env = "CURRENCY", default_value = "usd", global = true)]
     pub currency: String,
@@ -194,6 +232,20 @@ pub struct Settings {
         global = true
     )]
     pub stripe_webhook_secret: Option<Secret>,
+
+    /// Stripe publishable key (`pk_…`) for the checkout's card field (Stripe.js). Public by
+    /// design; needed by the web UI when STRIPE_KEY is set.
+    #[arg(long, env = "STRIPE_PUBLISHABLE_KEY", global = true)]
+    pub stripe_publishable_key: Option<String>,
+
+    /// Where the checkout loads Stripe.js from.
+    #[arg(
+        long,
+        env = "STRIPE_JS_URL",
+        default_value = "https://js.stripe.com/v3/",
+        global = true
+    )]
+    pub stripe_js_url: String,
 
     /// Where `serve web` finds the API: the ingress's base URL, e.g. http://ingress.
     #[arg(long, env = "API_URL", global = true)]
@@ -228,6 +280,10 @@ pub struct Settings {
     /// Log line format.
     #[arg(long, env = "LOG_FORMAT", value_enum, default_value_t = LogFormat::Text, global = true)]
     pub log_format: LogFormat,
+}
+
+fn parse_trusted_proxies(text: &str) -> Result<TrustedProxies, String> {
+    text.parse()
 }
 
 impl Settings {
@@ -302,6 +358,19 @@ mod tests {
         assert_eq!(cli.settings.fresh_id_wait(), Duration::from_secs(5));
         let cli = Cli::parse_from(["boxoffice", "--fresh-id-wait-seconds", "0"]);
         assert_eq!(cli.settings.fresh_id_wait(), Duration::ZERO);
+    }
+
+    #[test]
+    fn nobody_is_a_trusted_proxy_unless_configured() {
+        let cli = Cli::parse_from(["boxoffice"]);
+        assert_eq!(cli.settings.trusted_proxies, TrustedProxies::default());
+        let cli = Cli::parse_from(["boxoffice", "--trusted-proxies", "10.0.0.0/8,127.0.0.1"]);
+        assert!(
+            cli.settings
+                .trusted_proxies
+                .contains("10.2.3.4".parse().expect("ip"))
+        );
+        assert!(Cli::try_parse_from(["boxoffice", "--trusted-proxies", "10.0.0.0/99"]).is_err());
     }
 
     #[test]

@@ -36,5 +36,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Republish { service, since } => {
             admin::republish(service, &since, &cli.settings).await
         }
+        Command::Backup { dir } => admin::backup(&dir, &cli.settings).await.map(drop),
+        Command::VerifyRoom { log } => admin::verify_room(&log),
     }
 }

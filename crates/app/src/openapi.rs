@@ -62,3 +62,46 @@ impl Modify for SessionSchemes {
 pub fn base() -> utoipa::openapi::OpenApi {
     ApiDoc::openapi()
 }
+
+mod constraints;
+mod links;
+
+/// The document as served: the generated description, the server's input rules
+/// ([`constraints`]), the links between operations ([`links`]) and the answers every
+/// operation with a body can give before its handler runs. `max_tickets` is
+/// `MAX_TICKETS_PER_ORDER`.
+pub fn document(spec: &utoipa::openapi::OpenApi, max_tickets: usize) -> serde_json::Value {
+    let mut doc = serde_json::to_value(spec).expect("the OpenAPI document serializes");
+    constraints::apply(&mut doc, max_tickets);
+    links::apply(&mut doc);
+    body_refusals(&mut doc);
+    doc
+}
+
+/// 413 and 415 come from the middleware and the JSON extractor, so no handler documents
+/// them: add them to every operation that takes a JSON body.
+fn body_refusals(doc: &mut serde_json::Value) {
+    let error = serde_json::json!({
+        "application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}
+    });
+    let Some(paths) = doc["paths"].as_object_mut() else {
+        return;
+    };
+    for operation in paths.values_mut().filter_map(|item| item.as_object_mut()) {
+        for operation in operation.values_mut() {
+            if operation.get("requestBody").is_none() {
+                continue;
+            }
+            let responses = &mut operation["responses"];
+            for (status, description) in [
+                ("413", "Body over 64 KiB"),
+                ("415", "Body that is not `application/json`"),
+            ] {
+                if responses.get(status).is_none() {
+                    responses[status] =
+                        serde_json::json!({"description": description, "content": error.clone()});
+                }
+            }
+        }
+    }
+}

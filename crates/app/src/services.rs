@@ -43,10 +43,14 @@ pub async fn build(
     Ok(match service {
         Service::Auth => {
             let store: Arc<dyn UserStore> = match backend.database(service).await? {
-                Database::Sqlite(db) => Arc::new(SqliteUserStore::open(db).await?),
-                Database::Postgres(pool) => Arc::new(PostgresUserStore::open(pool).await?),
+                Database::Sqlite(db) => {
+                    Arc::new(SqliteUserStore::open(db, Arc::clone(&wake)).await?)
+                }
+                Database::Postgres(pool) => {
+                    Arc::new(PostgresUserStore::open(pool, Arc::clone(&wake)).await?)
+                }
             };
-            boxoffice_auth::parts(store, shared.sessions.clone(), clock)
+            boxoffice_auth::parts(store, shared.sessions.clone(), clock, wake).await?
         }
         Service::Tickets => {
             let store: Arc<dyn TicketStore> = match backend.database(service).await? {
@@ -160,7 +164,7 @@ fn with_fresh_id_listener(
 ) -> ServiceParts {
     match pool {
         Some(pool) => parts.task("fresh-id-listener", move |stop| {
-            fresh::postgres::listen(pool, fresh, stop)
+            fresh::postgres::listen(pool.clone(), fresh.clone(), stop)
         }),
         None => parts,
     }

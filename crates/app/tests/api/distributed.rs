@@ -357,3 +357,96 @@ async fn fresh_tickets_are_ordered_paid_and_queued_for_at_once_on_either_replica
         );
     }
 }
+
+/// Statuses of a bearer request with an empty body to every replica of every service
+/// with protected routes: 400 when the token is accepted, 401 when it is not.
+async fn statuses_everywhere(c: &Cluster, token: &str) -> Vec<(&'static str, u16)> {
+    let mut statuses = Vec::new();
+    let targets = [
+        ("tickets", &c.tickets, "/api/tickets"),
+        ("orders 0", &c.orders[0], "/api/orders"),
+        ("orders 1", &c.orders[1], "/api/orders"),
+        ("payments 0", &c.payments[0], "/api/payments"),
+        ("payments 1", &c.payments[1], "/api/payments"),
+    ];
+    for (name, app, path) in targets {
+        let reply = app
+            .send(
+                app.client
+                    .post(app.url(path))
+                    .bearer_auth(token)
+                    .json(&json!({})),
+            )
+            .await;
+        statuses.push((name, reply.status));
+    }
+    let me = c.auth.current_user_with_bearer(token).await;
+    statuses.push(("auth", if me.is_null() { 401 } else { 400 }));
+    statuses
+}
+
+#[tokio::test]
+async fn a_signed_out_session_is_refused_by_every_replica_of_every_service() {
+    let c = cluster(|_| {}).await;
+    let email = crate::helpers::unique_email();
+    let signed_out = c.auth.sign_up(&email, "correct horse").await.token();
+    let everywhere = c
+        .auth
+        .sign_up(&crate::helpers::unique_email(), "correct horse")
+        .await
+        .token();
+    let kept = c.auth.sign_in(&email, "correct horse").await.token();
+    for token in [&signed_out, &everywhere, &kept] {
+        let statuses = statuses_everywhere(&c, token).await;
+        assert!(statuses.iter().all(|(_, s)| *s == 400), "{statuses:?}");
+    }
+
+    for (path, token) in [
+        ("/api/users/signout", &signed_out),
+        ("/api/users/signout?everywhere=true", &everywhere),
+    ] {
+        let reply = c
+            .auth
+            .send(c.auth.client.post(c.auth.url(path)).bearer_auth(token))
+            .await;
+        assert_eq!(reply.status, 200);
+    }
+    for token in [&signed_out, &everywhere] {
+        eventually("every replica refuses the ended session", || async {
+            statuses_everywhere(&c, token)
+                .await
+                .iter()
+                .all(|(_, s)| *s == 401)
+        })
+        .await;
+    }
+    let statuses = statuses_everywhere(&c, &kept).await;
+    assert!(
+        statuses.iter().all(|(_, s)| *s == 400),
+        "the user's other session goes on: {statuses:?}"
+    );
+
+    // A replica started later learns of the ended sessions before it serves.
+    let mut settings = Settings::for_data_dir("unused");
+    settings.jwt_key = Some(Secret::new(TEST_KEY));
+    settings.database_url = Some(Secret::new(c._databases[1].url()));
+    settings.nats_url = Some(c._nats.url().to_owned());
+    let late = start(
+        Application::service(Service::Tickets, &settings)
+            .await
+            .expect("tickets starts"),
+        None,
+        None,
+    );
+    for (token, expected) in [(&signed_out, 401), (&everywhere, 401), (&kept, 400)] {
+        let reply = late
+            .send(
+                late.client
+                    .post(late.url("/api/tickets"))
+                    .bearer_auth(token)
+                    .json(&json!({})),
+            )
+            .await;
+        assert_eq!(reply.status, expected);
+    }
+}

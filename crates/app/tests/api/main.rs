@@ -7,6 +7,7 @@
 mod helpers;
 
 mod auth;
+mod backup;
 mod bad_input;
 mod baskets;
 mod capture;
@@ -20,6 +21,7 @@ mod fresh_ids;
 mod openapi;
 mod order_recovery;
 mod orders;
+mod overload;
 mod payment_safety;
 mod payments;
 mod queue;
@@ -27,6 +29,8 @@ mod queue_feed;
 mod topology;
 
 mod platform;
+mod security;
 mod sessions;
 mod stripe;
+mod supervision;
 mod tickets;

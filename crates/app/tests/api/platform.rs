@@ -27,19 +27,12 @@ async fn health_and_readiness_answer(app: TestApp) {
 
 async fn metrics_count_requests_per_route(app: TestApp) {
     app.sign_up(&unique_email(), "correct horse").await;
-    let text = app
-        .client
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("text");
+    let text = app.metrics().await;
     let counter = text
         .lines()
         .find(|l| {
-            l.starts_with("http_requests_total")
+            l.starts_with("boxoffice_http_requests_total")
+                && l.contains("service=\"auth\"")
                 && l.contains("route=\"/api/users/signup\"")
                 && l.contains("status=\"201\"")
         })
@@ -51,7 +44,7 @@ async fn metrics_count_requests_per_route(app: TestApp) {
         .expect("a number");
     assert!(count >= 1.0);
     assert!(
-        text.contains("http_request_duration_seconds_bucket"),
+        text.contains("boxoffice_http_request_duration_seconds_bucket"),
         "latency histogram present"
     );
 }

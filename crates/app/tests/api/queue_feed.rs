@@ -24,6 +24,11 @@ impl EventStream {
             response.headers()["content-type"].to_str().expect("type"),
             "text/event-stream"
         );
+        assert_eq!(
+            response.headers()["x-accel-buffering"],
+            "no",
+            "proxies must not buffer the live feed"
+        );
         Self {
             response,
             buffer: String::new(),

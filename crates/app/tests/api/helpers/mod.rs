@@ -15,7 +15,7 @@ use boxoffice_app::application::Application;
 use boxoffice_app::cli::{Service, Settings};
 use boxoffice_platform::Secret;
 use boxoffice_platform::runtime::{LaunchedStore, Supervisor};
-use boxoffice_platform::testing::TestDatabase;
+use boxoffice_platform::testing::{TestDatabase, TestNats};
 use serde_json::{Value, json};
 use tempfile::TempDir;
 use tokio::sync::oneshot;
@@ -58,6 +58,7 @@ struct StopOnDrop {
     stop: std::sync::Mutex<Option<oneshot::Sender<()>>>,
     _data_dir: Option<TempDir>,
     _database: Option<TestDatabase>,
+    _nats: Option<TestNats>,
 }
 
 impl StopOnDrop {
@@ -100,13 +101,17 @@ pub async fn spawn_app_on(backend: Backend) -> TestApp {
             let database = TestDatabase::create("boxoffice_auth")
                 .await
                 .expect("test database");
+            let nats = TestNats::start().await.expect("nats-server");
             let mut settings = Settings::for_data_dir("unused");
             settings.jwt_key = Some(Secret::new(TEST_KEY));
             settings.database_url = Some(Secret::new(database.url()));
+            settings.nats_url = Some(nats.url().to_owned());
             let app = Application::service(Service::Auth, &settings)
                 .await
                 .expect("auth service starts");
-            start(app, None, Some(database))
+            let mut app = start(app, None, Some(database));
+            app.keep(nats);
+            app
         }
     }
 }
@@ -135,6 +140,7 @@ pub fn start(
             stop: std::sync::Mutex::new(Some(stop)),
             _data_dir: data_dir,
             _database: database,
+            _nats: None,
         }),
         server: Some(server),
         stores,
@@ -184,6 +190,13 @@ impl TestApp {
         }
     }
 
+    /// Keeps `nats` running for as long as the server does (it stops after the server).
+    pub fn keep(&mut self, nats: TestNats) {
+        if let Some(stop) = Arc::get_mut(&mut self.shutdown) {
+            stop._nats = Some(nats);
+        }
+    }
+
     /// Stops the server and its background work, and waits until it has stopped.
     pub async fn stop(mut self) {
         self.shutdown.stop();
@@ -210,6 +223,18 @@ impl TestApp {
 
     pub async fn post_json(&self, path: &str, body: &Value) -> Reply {
         self.send(self.client.post(self.url(path)).json(body)).await
+    }
+
+    /// The text of `/metrics`.
+    pub async fn metrics(&self) -> String {
+        self.client
+            .get(self.url("/metrics"))
+            .send()
+            .await
+            .expect("metrics")
+            .text()
+            .await
+            .expect("metrics text")
     }
 
     pub async fn get(&self, path: &str) -> Reply {
