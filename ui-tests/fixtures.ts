@@ -4,7 +4,7 @@
 import { scriptless } from './audit';
 import { test as base, expect, type Browser, type BrowserContext, type Page } from '@playwright/test';
 
-export type ServerOptions = { server: 'default' | 'short' };
+export type ServerOptions = { server: 'default' | 'short' | 'stripe' };
 
 export const PASSWORD = 'correct horse battery';
 
@@ -108,7 +108,8 @@ export async function expectBought(page: Page, title: string): Promise<void> {
 export const test = base.extend<ServerOptions & { users: (who: string, js?: boolean) => Promise<User> }>({
   server: ['default', { option: true }],
   baseURL: async ({ server }, use) => {
-    const url = process.env[server === 'short' ? 'BOXOFFICE_SHORT_URL' : 'BOXOFFICE_URL'];
+    const variable = { default: 'BOXOFFICE_URL', short: 'BOXOFFICE_SHORT_URL', stripe: 'BOXOFFICE_STRIPE_URL' }[server];
+    const url = process.env[variable];
     if (!url) throw new Error('the servers are started by global-setup.ts; run through playwright test');
     await use(url);
   },

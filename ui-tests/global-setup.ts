@@ -1,19 +1,62 @@
-// Makes sure both servers the checks need are up before any test runs.
+// Makes sure the servers the checks need are up before any test runs.
 //
-// ../scripts/ui-tests starts them and passes their addresses in BOXOFFICE_URL and
-// BOXOFFICE_SHORT_URL; when either is missing (`npx playwright test` run alone), this
-// starts the debug binary itself (BOXOFFICE_BIN, default
+// ../scripts/ui-tests starts them and passes their addresses in BOXOFFICE_URL,
+// BOXOFFICE_SHORT_URL and BOXOFFICE_STRIPE_URL (Stripe mode, against localstripe at
+// LOCALSTRIPE_URL); when one is missing (`npx playwright test` run alone), this
+// starts localstripe and the debug binary itself (BOXOFFICE_BIN, default
 // $CARGO_TARGET_DIR/debug/boxoffice) on a free port with a temporary DATA_DIR, and stops
 // it when the run ends. Workers inherit the addresses through the environment.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
+import { createServer } from 'node:net';
 import path from 'node:path';
+import { STRIPE_JS_URL, STRIPE_SECRET_KEY, STRIPE_WEBHOOK_SECRET } from './stripe-double';
 
-const SERVERS = {
-  BOXOFFICE_URL: {},
-  BOXOFFICE_SHORT_URL: { EXPIRATION_WINDOW_SECONDS: '5', QUEUE_TURN_SECONDS: '5' },
-} as const;
+const SERVERS: Record<string, () => Record<string, string>> = {
+  BOXOFFICE_URL: () => ({}),
+  BOXOFFICE_SHORT_URL: () => ({ EXPIRATION_WINDOW_SECONDS: '5', QUEUE_TURN_SECONDS: '5' }),
+  BOXOFFICE_STRIPE_URL: () => ({
+    STRIPE_KEY: STRIPE_SECRET_KEY,
+    STRIPE_WEBHOOK_SECRET,
+    STRIPE_API_BASE: process.env.LOCALSTRIPE_URL!,
+    STRIPE_PUBLISHABLE_KEY: 'pk_test_boxoffice',
+    STRIPE_JS_URL,
+  }),
+};
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = createServer();
+    probe.once('error', reject);
+    probe.listen(0, '127.0.0.1', () => {
+      const address = probe.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      probe.close(() => resolve(port));
+    });
+  });
+}
+
+/** localstripe on a free port (../scripts/serve_localstripe.py), once it answers. */
+async function startLocalStripe(): Promise<ChildProcess> {
+  const port = await freePort();
+  const script = path.join(__dirname, '../scripts/serve_localstripe.py');
+  const child = spawn('python3', [script, String(port)], { stdio: ['ignore', 'ignore', 'inherit'] });
+  const url = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    try {
+      const res = await fetch(`${url}/v1/balance`, { headers: { authorization: `Bearer ${STRIPE_SECRET_KEY}` } });
+      if (res.ok) break;
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > deadline) throw new Error('localstripe did not start within 30 s');
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  process.env.LOCALSTRIPE_URL = url;
+  return child;
+}
 
 function binary(): string {
   if (process.env.BOXOFFICE_BIN) return process.env.BOXOFFICE_BIN;
@@ -80,9 +123,13 @@ async function ready(url: string): Promise<void> {
 
 export default async function globalSetup(): Promise<() => Promise<void>> {
   const started: { child: ChildProcess; dir: string }[] = [];
+  let localstripe: ChildProcess | null = null;
+  if (!process.env.BOXOFFICE_STRIPE_URL && !process.env.LOCALSTRIPE_URL) {
+    localstripe = await startLocalStripe();
+  }
   for (const [name, extra] of Object.entries(SERVERS)) {
     if (!process.env[name]) {
-      const server = await start(extra);
+      const server = await start(extra());
       started.push(server);
       process.env[name] = server.url;
     }
@@ -95,5 +142,6 @@ export default async function globalSetup(): Promise<() => Promise<void>> {
       await Promise.race([exited, new Promise((r) => setTimeout(r, 5_000))]);
       rmSync(dir, { recursive: true, force: true });
     }
+    localstripe?.kill('SIGTERM');
   };
 }

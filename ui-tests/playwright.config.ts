@@ -1,8 +1,9 @@
 // The browser checks of UI.md §4, run in Debian's chromium (never a downloaded browser).
 //
-// Two servers (started by ../scripts/ui-tests, or by global-setup.ts when run alone):
+// Three servers (started by ../scripts/ui-tests, or by global-setup.ts when run alone):
 // "default" keeps the real 15-minute hold (countdowns are fast-forwarded with page.clock),
-// "short" holds for 5 s and gives 5-second queue turns, for real expiry and turns.
+// "short" holds for 5 s and gives 5-second queue turns, for real expiry and turns;
+// "stripe" pays through Stripe (localstripe) with Stripe.js replaced by stripe-double.ts.
 // The "screenshots" project runs first on a clean default server, so the pictures in
 // docs/screenshots show tidy data rather than what the other checks leave behind.
 import { defineConfig } from '@playwright/test';
@@ -50,10 +51,11 @@ export default defineConfig<ServerOptions>({
     {
       name: 'default',
       testMatch: /\.spec\.ts/,
-      testIgnore: [/screenshots\.spec\.ts/, /short\//],
+      testIgnore: [/screenshots\.spec\.ts/, /short\//, /stripe\//],
       dependencies: ['screenshots'],
       use: { server: 'default' },
     },
     { name: 'short', testMatch: /short\/.*\.spec\.ts/, use: { server: 'short' } },
+    { name: 'stripe', testMatch: /stripe\/.*\.spec\.ts/, use: { server: 'stripe' } },
   ],
 });

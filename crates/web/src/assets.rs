@@ -1,4 +1,4 @@
-//! The stylesheet and the small script, written for BoxOffice and compiled into the
+//! The stylesheet and the small scripts, written for BoxOffice and compiled into the
 //! binary: no CDN, no third-party files, no build step.
 
 use axum::Router;
@@ -12,6 +12,8 @@ const CSS: &str = include_str!("../static/site.css");
 const JS: &str = include_str!("../static/site.js");
 /// The checkout's hold countdown.
 const CHECKOUT_JS: &str = include_str!("../static/checkout.js");
+/// The pay form and the 3-D Secure step with Stripe.js.
+const STRIPE_PAY_JS: &str = include_str!("../static/stripe-pay.js");
 /// The queue page's live place (Server-Sent Events).
 const QUEUE_JS: &str = include_str!("../static/queue.js");
 
@@ -21,6 +23,7 @@ pub fn routes() -> Router<Web> {
         .route("/static/site.js", get(js))
         .route("/static/checkout.js", get(|| script(CHECKOUT_JS)))
         .route("/static/queue.js", get(|| script(QUEUE_JS)))
+        .route("/static/stripe-pay.js", get(|| script(STRIPE_PAY_JS)))
 }
 
 async fn css() -> impl IntoResponse {

@@ -38,6 +38,19 @@ pub struct WebConfig {
     pub currency: String,
     /// Payments go to the built-in test processor (test cards, test 3-D Secure page).
     pub test_payments: bool,
+    /// With Stripe: what the browser needs to collect the card and run 3-D Secure.
+    pub stripe: Option<StripeBrowser>,
+}
+
+/// Stripe.js in the buyer's browser. Card numbers go from Stripe's own field straight to
+/// Stripe; BoxOffice only ever sees the PaymentMethod id it returns. Stripe.js has to be
+/// loaded from Stripe (it is never bundled), so it is the one script not served by us.
+#[derive(Debug, Clone)]
+pub struct StripeBrowser {
+    /// The publishable key (`pk_…`): public by design, safe in a page.
+    pub publishable_key: String,
+    /// Where Stripe.js is loaded from (`https://js.stripe.com/v3/`).
+    pub js_url: String,
 }
 
 /// Shared by every page handler.

@@ -51,11 +51,17 @@
       }
     }
 
-    function minutesWords(seconds) {
-      if (!seconds) { return ""; }
-      if (seconds < 60) { return "Estimated wait: under a minute"; }
-      var minutes = Math.ceil(seconds / 60);
-      return "Estimated wait: up to about " + minutes + (minutes === 1 ? " minute" : " minutes");
+    // The wait as a range (the same words as the server's page): from the rest of the
+    // current hold or turn to one full turn per buyer ahead.
+    function waitWords(low, high) {
+      if (!high) { return ""; }
+      if (high < 60) { return "Estimated wait: under a minute"; }
+      var lowMinutes = Math.ceil(Math.min(low || 0, high) / 60);
+      var highMinutes = Math.ceil(high / 60);
+      var unit = function (minutes) { return minutes + (minutes === 1 ? " minute" : " minutes"); };
+      if (lowMinutes === highMinutes) { return "Estimated wait: about " + unit(highMinutes); }
+      if (lowMinutes === 0) { return "Estimated wait: under a minute to about " + unit(highMinutes); }
+      return "Estimated wait: about " + lowMinutes + "–" + highMinutes + " minutes";
     }
 
     function showOnly(panel) {
@@ -79,7 +85,7 @@
       total = data.totalInQueue;
       if (positionText) { positionText.textContent = placeWords(); }
       if (wait) {
-        var words = minutesWords(data.estimatedWaitSeconds);
+        var words = waitWords(data.earliestWaitSeconds, data.estimatedWaitSeconds);
         wait.textContent = words;
         wait.hidden = !words;
       }

@@ -1,7 +1,7 @@
 //! Buying through the pages as a browser without JavaScript would: Buy → checkout with
 //! the hold → pay (card, decline, 3-D Secure) → confirmation, and double submits (this
 //! file); cancelling, the order history, an expired hold and the basket (`orders`); the
-//! line for a held ticket (`queue`).
+//! line for a held ticket (`queue`); the checkout with Stripe (`stripe`).
 
 #[path = "buying/orders.rs"]
 mod orders;
@@ -11,6 +11,8 @@ mod queue;
 mod requests;
 #[path = "common/site.rs"]
 mod site;
+#[path = "buying/stripe.rs"]
+mod stripe;
 
 use reqwest::{Method, StatusCode};
 use serde_json::json;

@@ -366,6 +366,7 @@ async fn an_api_that_does_not_answer_leaves_a_usable_page() {
     let config = boxoffice_web::WebConfig {
         currency: "usd".to_owned(),
         test_payments: true,
+        stripe: None,
     };
     let pages = boxoffice_web::router(api, config);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")

@@ -20,12 +20,12 @@ use time::OffsetDateTime;
 use super::common::{PageQuery, SignedIn, cancel_refusal, cancel_refusal_code, html};
 use super::order_view::{OrderView, fetch_order, rfc3339};
 use super::tickets::PageId;
-use crate::Web;
 use crate::api::{Call, Problem};
 use crate::chrome::Chrome;
 use crate::failure::Failure;
 use crate::forms::FormErrors;
 use crate::visitor::Visitor;
+use crate::{StripeBrowser, Web};
 
 pub fn routes() -> Router<Web> {
     Router::new()
@@ -134,6 +134,7 @@ struct CheckoutPage {
     /// submit of this form pays once.
     idempotency_key: String,
     test_payments: bool,
+    stripe: Option<StripeBrowser>,
     cards: &'static [Card],
     chosen: String,
     /// Why a cancel was refused, in the API's words.
@@ -286,6 +287,7 @@ pub fn render(
                 errors: again.errors,
                 idempotency_key: uuid::Uuid::now_v7().to_string(),
                 test_payments: web.config.test_payments,
+                stripe: web.config.stripe.clone(),
                 cards: &CARDS,
                 chosen: again.chosen.unwrap_or_else(|| CARDS[0].token.to_owned()),
                 cancel_refused: again.cancel_refused,

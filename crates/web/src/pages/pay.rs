@@ -9,12 +9,14 @@
 //!
 //! The 3-D Secure page's address carries only the payment's id: its `clientSecret` is
 //! read server-side from `GET /api/payments/{id}` (the owner's view), so it never lands
-//! in a URL, the browser's history or a log.
+//! in a URL, the browser's history or a log. With Stripe the page hands the secret to
+//! Stripe.js (`handleNextAction` runs the bank's check), then returns to the order's page,
+//! which says "Payment in progress" until Stripe's webhook has settled the payment.
 
 use askama::Template;
 use axum::Router;
 use axum::extract::State;
-use axum::http::{Method, StatusCode};
+use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use serde::Deserialize;
@@ -24,12 +26,12 @@ use super::checkout::{Done, PayAgain, order_path, render};
 use super::common::{PageForm, PageQuery, SignedIn, html, require_user};
 use super::order_view::{OrderView, fetch_order, instant};
 use super::tickets::{PageId, plausible_id};
-use crate::Web;
 use crate::api::{Call, Problem};
 use crate::chrome::Chrome;
 use crate::failure::Failure;
 use crate::forms::FormErrors;
 use crate::visitor::Visitor;
+use crate::{StripeBrowser, Web};
 
 pub fn routes() -> Router<Web> {
     Router::new().route("/orders/{id}/pay", post(pay)).route(
@@ -175,7 +177,8 @@ async fn challenge(
     SignedIn(visitor): SignedIn,
     PageQuery(challenge): PageQuery<Challenge>,
 ) -> Result<Response, Failure> {
-    if !web.config.test_payments {
+    let stripe = web.config.stripe.clone();
+    if !web.config.test_payments && stripe.is_none() {
         return Err(Failure::NotFound);
     }
     let payment = challenge.payment;
@@ -185,14 +188,41 @@ async fn challenge(
     if !order.is_open() {
         return Ok(Redirect::to(&order_path(&id, None)).into_response());
     }
-    // Only checks that the payment is this order's: the secret stays on the server.
-    client_secret(&web, &visitor, &id, &payment, &next).await?;
-    let page = ChallengePage {
-        chrome: Chrome::new("Confirm your payment", &visitor),
-        order,
-        payment,
+    // Checks that the payment is this order's; the test page keeps the secret on the server.
+    let secret = client_secret(&web, &visitor, &id, &payment, &next).await?;
+    let chrome = Chrome::new("Confirm your payment", &visitor);
+    let Some(stripe) = stripe else {
+        return html(
+            StatusCode::OK,
+            &ChallengePage {
+                chrome,
+                order,
+                payment,
+            },
+        );
     };
-    html(StatusCode::OK, &page)
+    // Stripe.js runs the bank's check in the page, and needs the intent's client secret
+    // for it: the page carries it, so no cache may keep the page.
+    let page = StripeChallengePage {
+        chrome,
+        order,
+        client_secret: secret,
+        stripe,
+    };
+    let mut response = html(StatusCode::OK, &page)?;
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(response)
+}
+
+#[derive(Template)]
+#[template(path = "authenticate_stripe.html")]
+struct StripeChallengePage {
+    chrome: Chrome,
+    order: OrderView,
+    client_secret: String,
+    stripe: StripeBrowser,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -73,26 +73,25 @@ impl PlaceView {
 /// highSeconds}`), else the API's single estimate, which assumes everyone ahead lets
 /// their turn pass — an upper bound.
 fn wait_words(place: &Value) -> Option<String> {
-    let minutes = |seconds: u64| seconds.div_ceil(60).max(1);
-    let range = &place["estimatedWait"];
-    if let (Some(low), Some(high)) = (range["lowSeconds"].as_u64(), range["highSeconds"].as_u64())
-        && high > 0
-    {
-        let (low, high) = (minutes(low), minutes(high));
-        return Some(if low == high {
-            format!("Estimated wait: about {}", minutes_words(high))
-        } else {
-            format!("Estimated wait: about {low}–{high} minutes")
-        });
+    let high = place["estimatedWaitSeconds"].as_u64()?;
+    let low = place["earliestWaitSeconds"].as_u64().unwrap_or(0).min(high);
+    if high == 0 {
+        return None;
     }
-    match place["estimatedWaitSeconds"].as_u64()? {
-        0 => None,
-        seconds if seconds < 60 => Some("Estimated wait: under a minute".to_owned()),
-        seconds => Some(format!(
-            "Estimated wait: up to about {}",
-            minutes_words(minutes(seconds))
-        )),
+    if high < 60 {
+        return Some("Estimated wait: under a minute".to_owned());
     }
+    let (low, high) = (low.div_ceil(60), high.div_ceil(60));
+    Some(if low == high {
+        format!("Estimated wait: about {}", minutes_words(high))
+    } else if low == 0 {
+        format!(
+            "Estimated wait: under a minute to about {}",
+            minutes_words(high)
+        )
+    } else {
+        format!("Estimated wait: about {low}–{high} minutes")
+    })
 }
 
 /// "1 minute", "4 minutes".
@@ -247,24 +246,31 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_wait_reads_in_minutes() {
+    fn the_wait_reads_as_a_range_in_minutes() {
+        let words = |low: u64, high: u64| {
+            wait_words(&json!({"earliestWaitSeconds": low, "estimatedWaitSeconds": high}))
+        };
         assert_eq!(
-            wait_words(&json!({"estimatedWaitSeconds": 610})).as_deref(),
-            Some("Estimated wait: up to about 11 minutes")
+            words(250, 610).as_deref(),
+            Some("Estimated wait: about 5–11 minutes")
         );
-        assert_eq!(wait_words(&json!({"estimatedWaitSeconds": 0})), None);
+        assert_eq!(words(0, 0), None);
         assert_eq!(
-            wait_words(&json!({"estimatedWait": {"lowSeconds": 60, "highSeconds": 300}}))
-                .as_deref(),
-            Some("Estimated wait: about 1–5 minutes")
-        );
-        assert_eq!(
-            wait_words(&json!({"estimatedWait": {"lowSeconds": 30, "highSeconds": 60}})).as_deref(),
-            Some("Estimated wait: about 1 minute")
+            words(0, 300).as_deref(),
+            Some("Estimated wait: under a minute to about 5 minutes")
         );
         assert_eq!(
-            wait_words(&json!({"estimatedWaitSeconds": 60})).as_deref(),
-            Some("Estimated wait: up to about 1 minute")
+            words(61, 110).as_deref(),
+            Some("Estimated wait: about 2 minutes")
+        );
+        assert_eq!(
+            words(10, 50).as_deref(),
+            Some("Estimated wait: under a minute")
+        );
+        assert_eq!(
+            wait_words(&json!({"estimatedWaitSeconds": 120})).as_deref(),
+            Some("Estimated wait: under a minute to about 2 minutes"),
+            "without a lower bound the range starts at zero"
         );
     }
 }

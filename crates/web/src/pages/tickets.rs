@@ -29,6 +29,7 @@ use crate::visitor::{User, Visitor};
 use super::buy::new_key;
 use super::common::{PageQuery, Refusal, done_notice, html, require_user};
 use super::events::{EventSummary, fetch_event};
+use super::order_view::{clock_time, instant};
 
 pub fn routes() -> Router<Web> {
     Router::new()
@@ -196,6 +197,47 @@ struct TicketPage {
     refusal: Option<&'static str>,
     /// The Buy form's `Idempotency-Key`, new for every render.
     idempotency_key: String,
+    /// The line for a ticket someone else holds.
+    line: Option<LineView>,
+}
+
+/// What a ticket's page says of its line: "Held by another buyer until about 14:32 —
+/// Join the line (you'd be #3)".
+struct LineView {
+    /// The end of the current hold, as a clock time (it moves when a payment runs, so
+    /// "about").
+    held_until: Option<String>,
+    /// The place a buyer joining now would get.
+    next_place: u64,
+    /// The visitor's place, when they already wait.
+    my_place: Option<u64>,
+}
+
+/// The line of `ticket` (`GET /api/queue/{id}/line`) and the visitor's place in it. The
+/// page is still useful without it, so a failure leaves the line out.
+async fn fetch_line(web: &Web, visitor: &Visitor, ticket: &str) -> Option<LineView> {
+    let line = web
+        .api
+        .get(&format!("/api/queue/{ticket}/line"), None)
+        .await
+        .ok()
+        .filter(|reply| reply.is_success())?
+        .body;
+    let my_place = if visitor.signed_in() {
+        web.api
+            .get(&format!("/api/queue/{ticket}"), visitor.session())
+            .await
+            .ok()
+            .filter(|reply| reply.is_success())
+            .and_then(|reply| reply.body["position"].as_u64())
+    } else {
+        None
+    };
+    Some(LineView {
+        held_until: instant(&line["heldUntil"]).map(clock_time),
+        next_place: line["totalInQueue"].as_u64().unwrap_or(0) + 1,
+        my_place,
+    })
 }
 
 async fn ticket_page(
@@ -216,6 +258,11 @@ async fn ticket_page(
         }
         _ => None,
     };
+    let line = if ticket.is_reserved() && !own && my_order.is_none() {
+        fetch_line(&web, &visitor, &id).await
+    } else {
+        None
+    };
     let page = TicketPage {
         chrome: Chrome::new(ticket.title.clone(), &visitor)
             .with_notice(done_notice(outcome.done.as_deref())),
@@ -225,6 +272,7 @@ async fn ticket_page(
         idempotency_key: new_key(),
         ticket,
         event,
+        line,
     };
     html(StatusCode::OK, &page)
 }

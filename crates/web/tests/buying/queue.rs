@@ -37,6 +37,21 @@ async fn joining_the_line_waiting_for_a_turn_and_buying() {
     let page = site.ok_page(&line, &waiter).await;
     assert!(page.contains("You are #1 of 1"), "{page}");
     assert!(page.contains(">Check my position</a>") && page.contains(">Leave the line</button>"));
+    let ticket_page = format!("/tickets/{ticket}");
+    let ticket_view = site.ok_page(&ticket_page, &waiter).await;
+    assert!(
+        ticket_view.contains("Held by another buyer until about ") && ticket_view.contains(" UTC."),
+        "{ticket_view}"
+    );
+    assert!(
+        ticket_view.contains("You are #1 in line — see your place"),
+        "{ticket_view}"
+    );
+    let ticket_view = site.ok_page(&ticket_page, "").await;
+    assert!(
+        ticket_view.contains(">Join the line</a> <span>(you'd be #2)</span>"),
+        "{ticket_view}"
+    );
     assert!(!page.contains("http-equiv"), "no meta refresh");
     assert!(page.contains("/static/queue.js"));
     assert_eq!(
