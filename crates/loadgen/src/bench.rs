@@ -13,6 +13,7 @@ use std::time::Duration;
 use boxoffice_loadgen::chart;
 use boxoffice_loadgen::client::{Client, Minter};
 use boxoffice_loadgen::invariants::{self, Verdict};
+use boxoffice_loadgen::lag;
 use boxoffice_loadgen::report::{
     BasketSection, BrowseSection, FlashSaleSection, LineRushSection, Report, ServerStats,
 };
@@ -60,7 +61,10 @@ pub async fn run(sale: SaleArgs, read_secs: u64, out: PathBuf) -> anyhow::Result
     let (tickets, buyers) =
         flash_sale::set_up(&setup_client, &Minter::new(&server.jwt_key), &config).await?;
     let sale_client = Client::new(&server.base, sale.concurrency)?;
+    let lag_before = lag::buckets(&lag::scrape(&server.base).await, lag::PAYMENTS_CONSUMER);
     let outcome = flash_sale::run(&sale_client, tickets.clone(), buyers, &config).await?;
+    let lag_after = lag::buckets(&lag::scrape(&server.base).await, lag::PAYMENTS_CONSUMER);
+    let payments_lag = lag::between(lag::PAYMENTS_CONSUMER, &lag_before, &lag_after);
     let data_dir = server
         .data_dir
         .as_ref()
@@ -151,6 +155,7 @@ pub async fn run(sale: SaleArgs, read_secs: u64, out: PathBuf) -> anyhow::Result
             statuses: sale_client.recorder.statuses(),
             invariants: verdict.clone(),
             timeline: sale_client.recorder.timeline(),
+            payments_lag,
         },
         browse: browse_sections,
         line_rush,

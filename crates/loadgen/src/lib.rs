@@ -11,6 +11,7 @@
 //! * [`server`] — spawning `boxoffice` (and the hello-world server) and sampling their
 //!   memory and CPU from `/proc`.
 //! * [`hello`] — the minimal in-repo HTTP server that gives the machine's ceiling.
+//! * [`lag`] — a consumer's lag (event occurred → applied), from the server's histogram.
 //! * [`report`] — JSON and Markdown reports; [`chart`] — the PNG chart.
 //! * [`stats`] — percentiles.
 
@@ -18,6 +19,7 @@ pub mod chart;
 pub mod client;
 pub mod hello;
 pub mod invariants;
+pub mod lag;
 pub mod recorder;
 pub mod report;
 pub mod scenario;

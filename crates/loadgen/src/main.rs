@@ -1,17 +1,18 @@
 //! `boxoffice-loadgen`: workloads, invariant checks and the benchmark report.
 //!
-//! `bench` is the one command behind `docs/benchmarks.md` ([`bench`]): it starts the
+//! `bench` is the one command behind the reports in `docs/bench/` ([`bench`]): it starts the
 //! hello-world server and the release `boxoffice` itself, runs the ceiling, the flash sale,
 //! the browse mix, the line rush and the basket rush, checks the invariants, and writes the
 //! report and chart. `flash-sale` and `basket` run one scenario against a BoxOffice that is
 //! already running.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use boxoffice_loadgen::client::{Client, Minter};
 use boxoffice_loadgen::scenario::basket::{self, BasketRush};
-use boxoffice_loadgen::scenario::{Limits, flash_sale};
+use boxoffice_loadgen::scenario::{Limits, ceiling, flash_sale};
+use boxoffice_loadgen::server::Spawned;
 use boxoffice_loadgen::{hello, invariants};
 use clap::{Args, Parser, Subcommand};
 
@@ -114,7 +115,7 @@ impl BasketArgs {
     }
 }
 
-/// Where a running embedded BoxOffice is, for the one-scenario commands.
+/// Where a running BoxOffice is, for the one-scenario commands.
 #[derive(Debug, Args, Clone)]
 struct Target {
     #[arg(long, default_value = "http://127.0.0.1:3000")]
@@ -122,9 +123,41 @@ struct Target {
     /// The server's JWT_KEY (embedded mode: the content of DATA_DIR/jwt.key).
     #[arg(long, env = "JWT_KEY", hide_env_values = true)]
     jwt_key: String,
+    #[command(flatten)]
+    stores: StoreArgs,
+}
+
+/// Where the stores to check are: an embedded `DATA_DIR` or the distributed databases.
+#[derive(Debug, Args, Clone)]
+struct StoreArgs {
     /// The server's DATA_DIR, for the invariant checks.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "postgres")]
     data_dir: Option<PathBuf>,
+    /// The PostgreSQL server of a distributed deployment, for the invariant checks on its
+    /// databases (`{db_prefix}_orders`, …), e.g. postgres://postgres@127.0.0.1:5432.
+    #[arg(long)]
+    postgres: Option<String>,
+    /// The distributed databases' prefix (`scripts/distributed`'s DB_PREFIX).
+    #[arg(long, default_value = "boxoffice")]
+    db_prefix: String,
+    /// The distributed queue's Redis, whose events (under `{db_prefix}:queue`) are checked
+    /// with the databases', e.g. redis://127.0.0.1:6379.
+    #[arg(long, requires = "postgres")]
+    redis: Option<String>,
+}
+
+impl StoreArgs {
+    fn stores(&self) -> Option<invariants::Stores> {
+        match (&self.data_dir, &self.postgres) {
+            (Some(dir), _) => Some(invariants::Stores::Sqlite(dir.clone())),
+            (None, Some(server)) => Some(invariants::Stores::Postgres(invariants::Databases {
+                server: server.clone(),
+                prefix: self.db_prefix.clone(),
+                redis: self.redis.clone(),
+            })),
+            (None, None) => None,
+        }
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -138,16 +171,36 @@ enum Command {
         #[arg(long, default_value_t = 10)]
         read_secs: u64,
         /// Where to write benchmarks.md, benchmarks.json and flash-sale.png.
-        #[arg(long, default_value = "docs")]
+        #[arg(long, default_value = "docs/bench/1x")]
         out: PathBuf,
     },
-    /// A flash sale against a running embedded BoxOffice; checks the invariants on its
-    /// stores when `--data-dir` is given.
+    /// A flash sale against a running BoxOffice (embedded, or the distributed topology's
+    /// ingress); checks the invariants on its stores when `--data-dir` is given.
     FlashSale {
         #[command(flatten)]
         sale: SaleArgs,
         #[command(flatten)]
         target: Target,
+        /// First measure the hello-world ceiling for this many seconds, and report the
+        /// sale's order attempts/s as a share of it.
+        #[arg(long)]
+        ceiling_secs: Option<u64>,
+        /// Send a request again for up to this many seconds while the server cannot be
+        /// reached or answers 502/503/504 (a run in which services are killed).
+        #[arg(long)]
+        ride_out_secs: Option<u64>,
+        /// How long the invariant checks wait for the services to converge, in seconds.
+        #[arg(long, default_value_t = 30)]
+        patience_secs: u64,
+    },
+    /// Checks the invariants on the stores of a deployment (waiting for the services to
+    /// converge); prints the verdict and fails when a rule is broken.
+    Check {
+        #[command(flatten)]
+        stores: StoreArgs,
+        /// How long to wait for the services to converge, in seconds.
+        #[arg(long, default_value_t = 30)]
+        patience_secs: u64,
     },
     /// A basket rush (2–4 adjacent seats per order) against a running embedded BoxOffice;
     /// checks the invariants on its stores when `--data-dir` is given.
@@ -176,15 +229,56 @@ async fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
         Command::Hello { port } => hello::serve(port).await,
         Command::Propagation { url, tickets } => propagation::run(&url, tickets).await,
-        Command::FlashSale { sale, target } => {
+        Command::FlashSale {
+            sale,
+            target,
+            ceiling_secs,
+            ride_out_secs,
+            patience_secs,
+        } => {
+            // The machine's ceiling first, measured by the same client in this run, so the
+            // sale can be read as a share of it (e.g. against the distributed topology).
+            let ceiling = match ceiling_secs {
+                Some(secs) => Some(ceiling_now(sale.concurrency, secs).await?),
+                None => None,
+            };
             let config = sale.config();
-            let setup = Client::new(&target.url, sale.concurrency)?;
+            let client = || -> anyhow::Result<Client> {
+                let client = Client::new(&target.url, sale.concurrency)?;
+                Ok(match ride_out_secs {
+                    Some(secs) => client.riding_out_failures(Duration::from_secs(secs)),
+                    None => client,
+                })
+            };
+            let setup = client()?;
             let minter = Minter::new(&target.jwt_key);
             let (tickets, buyers) = flash_sale::set_up(&setup, &minter, &config).await?;
-            let timed = Client::new(&target.url, sale.concurrency)?;
+            let timed = client()?;
             let outcome = flash_sale::run(&timed, tickets, buyers, &config).await?;
             println!("{}", serde_json::to_string_pretty(&outcome)?);
-            check_stores(target.data_dir.as_deref()).await
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&timed.recorder.endpoints())?
+            );
+            if let Some(ceiling) = ceiling {
+                println!(
+                    "{}",
+                    serde_json::json!({
+                        "ceiling_requests_per_second": ceiling,
+                        "attempts_ceiling_ratio": outcome.attempts_per_second / ceiling,
+                    })
+                );
+            }
+            check_stores(target.stores.stores(), patience_secs).await
+        }
+        Command::Check {
+            stores,
+            patience_secs,
+        } => {
+            let stores = stores
+                .stores()
+                .ok_or_else(|| anyhow::anyhow!("give --data-dir or --postgres"))?;
+            check_stores(Some(stores), patience_secs).await
         }
         Command::Basket { rush, target } => {
             let config = rush.config();
@@ -198,7 +292,7 @@ async fn main() -> anyhow::Result<()> {
                 "{}",
                 serde_json::to_string_pretty(&timed.recorder.endpoints())?
             );
-            check_stores(target.data_dir.as_deref()).await
+            check_stores(target.stores.stores(), 30).await
         }
         Command::Bench {
             sale,
@@ -208,12 +302,28 @@ async fn main() -> anyhow::Result<()> {
     }
 }
 
-/// Checks the invariants on the stores under `data_dir`, if given; fails when they break.
-async fn check_stores(data_dir: Option<&Path>) -> anyhow::Result<()> {
-    let Some(dir) = data_dir else {
+/// Requests per second the same client gets from a hello-world server, over `secs`.
+async fn ceiling_now(concurrency: usize, secs: u64) -> anyhow::Result<f64> {
+    let hello = Spawned::hello().await?;
+    let client = Client::new(&hello.base, concurrency.min(64))?;
+    let limits = Limits {
+        concurrency: concurrency.min(64),
+        duration: Duration::from_secs(secs),
+        max_requests: u64::MAX,
+    };
+    Ok(ceiling::run(&client, limits).await?.requests_per_second)
+}
+
+/// Checks the invariants on `stores`, if given, waiting up to `patience_secs` for the
+/// services to converge; fails when they break.
+async fn check_stores(
+    stores: Option<invariants::Stores>,
+    patience_secs: u64,
+) -> anyhow::Result<()> {
+    let Some(stores) = stores else {
         return Ok(());
     };
-    let verdict = invariants::check_converged(dir, Duration::from_secs(30)).await?;
+    let verdict = invariants::check_converged(stores, Duration::from_secs(patience_secs)).await?;
     println!("{}", serde_json::to_string_pretty(&verdict)?);
     anyhow::ensure!(
         verdict.holds(),

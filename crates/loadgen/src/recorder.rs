@@ -8,6 +8,9 @@ use serde::Serialize;
 
 use crate::stats::percentile;
 
+/// The status of an answer shed for load.
+pub const SHED: u16 = 503;
+
 /// Collects measurements from many tasks.
 #[derive(Debug)]
 pub struct Recorder {
@@ -32,7 +35,10 @@ struct Second {
 #[derive(Debug, Clone, Serialize)]
 pub struct EndpointSummary {
     pub endpoint: String,
+    /// Every answer, shed ones included.
     pub requests: u64,
+    /// Answers shed for load (503), which the latencies leave out.
+    pub shed: u64,
     pub p50_ms: f64,
     pub p90_ms: f64,
     pub p99_ms: f64,
@@ -65,15 +71,20 @@ impl Recorder {
         }
     }
 
+    /// A request answered. An answer shed for load (503) is counted but not timed: the
+    /// latencies are those of the requests the server took on.
     pub fn record(&self, endpoint: &'static str, status: u16, latency: Duration) {
         let second = self.started.elapsed().as_secs() as usize;
         let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
-        inner.latencies.entry(endpoint).or_default().push(latency);
         *inner.statuses.entry((endpoint, status)).or_default() += 1;
         if inner.seconds.len() <= second {
             inner.seconds.resize(second + 1, Second::default());
         }
         inner.seconds[second].requests += 1;
+        if status == SHED {
+            return;
+        }
+        inner.latencies.entry(endpoint).or_default().push(latency);
         inner.seconds[second].latencies.push(latency);
     }
 
@@ -96,13 +107,15 @@ impl Recorder {
             .sum()
     }
 
-    /// Requests at `endpoint`, any status.
+    /// Requests at `endpoint` the server took on, whatever it answered: a try shed for load
+    /// (503) or lost in transport (recorded as status 0) is sent again by the client, so it
+    /// is not an attempt of its own.
     pub fn requests(&self, endpoint: &str) -> u64 {
         let inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
         inner
             .statuses
             .iter()
-            .filter(|((e, _), _)| *e == endpoint)
+            .filter(|((e, s), _)| *e == endpoint && *s != SHED && *s != 0)
             .map(|(_, n)| n)
             .sum()
     }
@@ -120,9 +133,15 @@ impl Recorder {
             .map(|(endpoint, samples)| {
                 let mut sorted = samples.clone();
                 sorted.sort();
+                let shed = inner
+                    .statuses
+                    .get(&(*endpoint, SHED))
+                    .copied()
+                    .unwrap_or_default();
                 EndpointSummary {
                     endpoint: (*endpoint).to_owned(),
-                    requests: sorted.len() as u64,
+                    requests: sorted.len() as u64 + shed,
+                    shed,
                     p50_ms: ms(percentile(&sorted, 50.0)),
                     p90_ms: ms(percentile(&sorted, 90.0)),
                     p99_ms: ms(percentile(&sorted, 99.0)),
@@ -183,6 +202,23 @@ mod tests {
         assert_eq!(
             recorder.timeline().iter().map(|p| p.requests).sum::<u64>(),
             101
+        );
+    }
+
+    #[test]
+    fn shed_answers_are_counted_but_not_timed() {
+        let recorder = Recorder::new();
+        recorder.record("POST /x", 201, Duration::from_millis(10));
+        recorder.record("POST /x", SHED, Duration::from_micros(50));
+        recorder.record("POST /x", SHED, Duration::from_micros(50));
+        let summary = &recorder.endpoints()[0];
+        assert_eq!((summary.requests, summary.shed), (3, 2));
+        assert_eq!(summary.p50_ms, 10.0, "{summary:?}");
+        assert_eq!(recorder.count("POST /x", SHED), 2);
+        assert_eq!(
+            recorder.requests("POST /x"),
+            1,
+            "shed tries are not attempts"
         );
     }
 }

@@ -20,12 +20,43 @@
 pub mod rules;
 pub mod snapshot;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde::Serialize;
 
 use snapshot::Snapshot;
+pub use snapshot::postgres::Databases;
+
+/// Where a deployment keeps its stores.
+#[derive(Debug, Clone)]
+pub enum Stores {
+    /// The embedded mode's `DATA_DIR`.
+    Sqlite(PathBuf),
+    /// The distributed mode's databases.
+    Postgres(Databases),
+}
+
+impl From<&Path> for Stores {
+    fn from(data_dir: &Path) -> Self {
+        Self::Sqlite(data_dir.to_owned())
+    }
+}
+
+impl From<&PathBuf> for Stores {
+    fn from(data_dir: &PathBuf) -> Self {
+        Self::Sqlite(data_dir.clone())
+    }
+}
+
+impl Stores {
+    async fn snapshot(&self) -> anyhow::Result<Snapshot> {
+        match self {
+            Self::Sqlite(dir) => snapshot::sqlite::read(dir).await,
+            Self::Postgres(databases) => snapshot::postgres::read(databases).await,
+        }
+    }
+}
 
 /// What the checks found.
 #[derive(Debug, Clone, Default, Serialize)]
@@ -39,6 +70,7 @@ pub struct Verdict {
     pub succeeded_payments: u64,
     pub refunded_payments: u64,
     pub unsent_events: u64,
+    pub dead_letters: u64,
     pub violations: Vec<String>,
 }
 
@@ -48,17 +80,21 @@ impl Verdict {
     }
 }
 
-/// Runs every check once on the stores under `data_dir`.
-pub async fn check(data_dir: &Path) -> anyhow::Result<Verdict> {
-    Ok(rules::judge(&Snapshot::read(data_dir).await?))
+/// Runs every check once on `stores`.
+pub async fn check(stores: impl Into<Stores>) -> anyhow::Result<Verdict> {
+    Ok(rules::judge(&stores.into().snapshot().await?))
 }
 
 /// Waits until the outboxes are drained and the checks pass, for at most `patience`;
 /// returns the last verdict either way.
-pub async fn check_converged(data_dir: &Path, patience: Duration) -> anyhow::Result<Verdict> {
+pub async fn check_converged(
+    stores: impl Into<Stores>,
+    patience: Duration,
+) -> anyhow::Result<Verdict> {
+    let stores = stores.into();
     let deadline = tokio::time::Instant::now() + patience;
     loop {
-        let verdict = check(data_dir).await?;
+        let verdict = rules::judge(&stores.snapshot().await?);
         if (verdict.holds() && verdict.unsent_events == 0)
             || tokio::time::Instant::now() >= deadline
         {

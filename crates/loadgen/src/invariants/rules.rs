@@ -33,9 +33,16 @@ pub fn judge(snapshot: &Snapshot) -> Verdict {
         succeeded_payments: snapshot.succeeded_payments.len() as u64,
         refunded_payments: snapshot.refunded_payments,
         unsent_events: snapshot.unsent_events,
+        dead_letters: snapshot.dead_letters,
         violations: snapshot.unreadable.clone(),
     };
     let v = &mut verdict.violations;
+    if snapshot.dead_letters > 0 {
+        v.push(format!(
+            "{} events were parked as dead letters instead of handled",
+            snapshot.dead_letters
+        ));
+    }
     one_holder_per_ticket(snapshot, v);
     live_orders_have_time_left(snapshot, v);
     holds_match_orders(snapshot, v);

@@ -1,15 +1,15 @@
 //! The services' stores read into plain values, so that the rules in [`super::rules`] are
 //! pure functions — testable on hand-made snapshots, without a server.
 //!
-//! Only the embedded mode's SQLite files are read, read-only, each once per check.
+//! Each backend reads the same rows ([`Rows`]): [`sqlite`] the embedded mode's files,
+//! read-only; [`postgres`] the distributed mode's databases. One function turns them into
+//! a snapshot.
 
-use std::path::Path;
-use std::str::FromStr;
+pub mod postgres;
+pub mod sqlite;
 
 use boxoffice_platform::db::sqlite::time_text;
 use serde::Deserialize;
-use sqlx::Row;
-use sqlx::sqlite::{SqliteConnectOptions, SqlitePool, SqlitePoolOptions};
 
 /// The order statuses in which an order holds its tickets until it is paid or lapses.
 pub const LIVE: [&str; 2] = ["created", "awaiting:payment"];
@@ -76,10 +76,34 @@ pub struct Snapshot {
     pub succeeded_payments: Vec<Payment>,
     pub refunded_payments: u64,
     pub unsent_events: u64,
+    /// Events a consumer parked after its last delivery, in any store.
+    pub dead_letters: u64,
     /// A live order whose hold ended before this moment should have been expired.
     pub stale_before: String,
     /// What could not be read (an unreadable basket); each is a violation.
     pub unreadable: Vec<String>,
+}
+
+/// The relational stores with an outbox and dead letters, whose unsent rows and dead
+/// letters a snapshot counts (the distributed queue keeps its own in Redis).
+pub const WITH_OUTBOX: [&str; 5] = ["auth", "tickets", "orders", "payments", "expiration"];
+
+/// The rows a snapshot is made of, as both backends read them (ids and times as text).
+#[derive(Debug, Default)]
+pub struct Rows {
+    /// `(id, status, expires_at, ticket_id, ticket_price, more_tickets)` of every order.
+    pub orders: Vec<(String, String, String, String, i64, Option<String>)>,
+    /// `(ticket_id, order_id)` of `ticket_holds`, read with the orders.
+    pub holds: Vec<(String, String)>,
+    /// `(id, status, order_id)` of the reserved and sold tickets not deleted.
+    pub tickets: Vec<(String, String, Option<String>)>,
+    /// `(id, order_id, amount)` of the succeeded payments.
+    pub succeeded_payments: Vec<(String, String, i64)>,
+    pub refunded_payments: i64,
+    /// Unsent outbox rows of every service's store.
+    pub unsent_events: i64,
+    /// Dead letters of every service's store.
+    pub dead_letters: i64,
 }
 
 /// A basket ticket after the first, as `orders.more_tickets` keeps it.
@@ -89,119 +113,58 @@ struct MoreTicket {
     price: i64,
 }
 
-async fn open(dir: &Path, name: &str) -> anyhow::Result<SqlitePool> {
-    let options = SqliteConnectOptions::from_str("sqlite://")?
-        .filename(dir.join(format!("{name}.db")))
-        .read_only(true);
-    Ok(SqlitePoolOptions::new()
-        .max_connections(1)
-        .connect_with(options)
-        .await?)
-}
-
-async fn count(pool: &SqlitePool, sql: &'static str) -> anyhow::Result<u64> {
-    let n: i64 = sqlx::query(sql).fetch_one(pool).await?.try_get(0)?;
-    Ok(u64::try_from(n).unwrap_or_default())
-}
-
 impl Snapshot {
-    /// Reads the stores under `data_dir`.
-    pub async fn read(data_dir: &Path) -> anyhow::Result<Self> {
-        let tickets = open(data_dir, "tickets").await?;
-        let orders = open(data_dir, "orders").await?;
-        let payments = open(data_dir, "payments").await?;
+    /// The snapshot of `rows`, read at `now`.
+    pub fn from_rows(rows: Rows, now: time::OffsetDateTime) -> Self {
         let mut snapshot = Self {
-            stale_before: time_text(time::OffsetDateTime::now_utc() - time::Duration::seconds(10)),
+            holds: rows.holds,
+            refunded_payments: u64::try_from(rows.refunded_payments).unwrap_or_default(),
+            unsent_events: u64::try_from(rows.unsent_events).unwrap_or_default(),
+            dead_letters: u64::try_from(rows.dead_letters).unwrap_or_default(),
+            stale_before: time_text(now - time::Duration::seconds(10)),
             ..Self::default()
         };
-        for name in ["tickets", "orders", "payments", "expiration"] {
-            let pool = open(data_dir, name).await?;
-            snapshot.unsent_events +=
-                count(&pool, "SELECT COUNT(*) FROM outbox WHERE sent_at IS NULL").await?;
-        }
-        snapshot.read_orders(&orders).await?;
-        snapshot.read_tickets(&tickets).await?;
-        snapshot.read_payments(&payments).await?;
-        Ok(snapshot)
-    }
-
-    /// Orders and their holds, read in one transaction: a basket placed meanwhile shows in
-    /// both or in neither.
-    async fn read_orders(&mut self, pool: &SqlitePool) -> anyhow::Result<()> {
-        let mut read = pool.begin().await?;
-        let rows = sqlx::query(
-            "SELECT id, status, expires_at, ticket_id, ticket_price, more_tickets FROM orders",
-        )
-        .fetch_all(&mut *read)
-        .await?;
-        for row in &rows {
-            let id: String = row.try_get(0)?;
+        for (id, status, expires_at, ticket_id, price, more) in rows.orders {
             let mut tickets = vec![OrderedTicket {
-                id: row.try_get(3)?,
-                price: row.try_get(4)?,
+                id: ticket_id,
+                price,
             }];
-            if let Some(more) = row.try_get::<Option<String>, _>(5)? {
+            if let Some(more) = more {
                 match serde_json::from_str::<Vec<MoreTicket>>(&more) {
                     Ok(more) => tickets.extend(more.into_iter().map(|t| OrderedTicket {
                         id: t.id,
                         price: t.price,
                     })),
-                    Err(err) => self.unreadable.push(format!(
+                    Err(err) => snapshot.unreadable.push(format!(
                         "order {id} has an unreadable basket ({err}): {more}"
                     )),
                 }
             }
-            self.orders.push(Order {
+            snapshot.orders.push(Order {
                 id,
-                status: row.try_get(1)?,
-                expires_at: row.try_get(2)?,
+                status,
+                expires_at,
                 tickets,
             });
         }
-        self.holds = sqlx::query("SELECT ticket_id, order_id FROM ticket_holds")
-            .fetch_all(&mut *read)
-            .await?
-            .iter()
-            .map(|row| Ok((row.try_get(0)?, row.try_get(1)?)))
-            .collect::<Result<_, sqlx::Error>>()?;
-        read.commit().await?;
-        Ok(())
-    }
-
-    async fn read_tickets(&mut self, pool: &SqlitePool) -> anyhow::Result<()> {
-        let rows = sqlx::query(
-            "SELECT id, status, order_id FROM tickets \
-             WHERE status IN ('reserved', 'sold') AND deleted = 0",
-        )
-        .fetch_all(pool)
-        .await?;
-        for row in &rows {
-            self.tickets.push(Ticket {
-                id: row.try_get(0)?,
-                status: row.try_get(1)?,
-                order_id: row.try_get::<Option<String>, _>(2)?.unwrap_or_default(),
-            });
-        }
-        Ok(())
-    }
-
-    async fn read_payments(&mut self, pool: &SqlitePool) -> anyhow::Result<()> {
-        let rows =
-            sqlx::query("SELECT id, order_id, amount FROM payments WHERE status = 'succeeded'")
-                .fetch_all(pool)
-                .await?;
-        for row in &rows {
-            self.succeeded_payments.push(Payment {
-                id: row.try_get(0)?,
-                order_id: row.try_get(1)?,
-                amount: row.try_get(2)?,
-            });
-        }
-        self.refunded_payments = count(
-            pool,
-            "SELECT COUNT(*) FROM payments WHERE status = 'refunded'",
-        )
-        .await?;
-        Ok(())
+        snapshot.tickets = rows
+            .tickets
+            .into_iter()
+            .map(|(id, status, order_id)| Ticket {
+                id,
+                status,
+                order_id: order_id.unwrap_or_default(),
+            })
+            .collect();
+        snapshot.succeeded_payments = rows
+            .succeeded_payments
+            .into_iter()
+            .map(|(id, order_id, amount)| Payment {
+                id,
+                order_id,
+                amount,
+            })
+            .collect();
+        snapshot
     }
 }
