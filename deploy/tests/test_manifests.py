@@ -37,11 +37,11 @@ CONTRACT_NAMES = {
     "REDIS_URL", "STRIPE_KEY", "STRIPE_WEBHOOK_SECRET", "STRIPE_API_BASE", "LOG_FORMAT",
 }
 # Values that are secrets: only ever from a Secret, never in a ConfigMap or a literal.
-SECRET_NAMES = {"JWT_KEY", "DATABASE_URL", "REDIS_URL", "STRIPE_KEY", "STRIPE_WEBHOOK_SECRET"}
+SECRET_NAMES = {"JWT_KEY", "ROOM_ADMISSION_KEY", "DATABASE_URL", "REDIS_URL", "STRIPE_KEY", "STRIPE_WEBHOOK_SECRET"}
 SECRET_OBJECT = "boxoffice-secrets"
 # The keys of that Secret, as README "Running in production" documents them.
 SECRET_KEYS = {
-    "jwt-key", "redis-url", "stripe-webhook-secret", "stripe-key", "stripe-publishable-key",
+    "jwt-key", "room-admission-key", "redis-url", "stripe-webhook-secret", "stripe-key", "stripe-publishable-key",
 } | {f"{s}-database-url" for s in DATABASE_SERVICES}
 LABELS = [f"app.kubernetes.io/{k}" for k in ("name", "instance", "component", "part-of", "version")]
 
@@ -244,6 +244,8 @@ class Configuration(unittest.TestCase):
                         self.assertIn("NATS_URL", names)
                     if service == "queue":
                         self.assertIn("REDIS_URL", names)
+                    if service in ("orders", "queue"):
+                        self.assertIn("ROOM_ADMISSION_KEY", names)
                     if service == "payments":
                         self.assertIn("STRIPE_WEBHOOK_SECRET", names)
                     if service == "web":

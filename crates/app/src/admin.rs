@@ -129,7 +129,11 @@ pub async fn backup(dir: &Path, settings: &Settings) -> anyhow::Result<Vec<PathB
         tracing::info!(service = service.name(), file = %target.display(), "store copied");
         written.push(target);
     }
-    for key in [keys::SESSION_KEY_FILE, keys::WEBHOOK_KEY_FILE] {
+    for key in [
+        keys::SESSION_KEY_FILE,
+        keys::WEBHOOK_KEY_FILE,
+        keys::ADMISSION_KEY_FILE,
+    ] {
         let source = data_dir.join(key);
         if source.exists() {
             let target = dir.join(key);

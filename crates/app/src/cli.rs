@@ -119,6 +119,59 @@ pub struct Settings {
     #[arg(long, env = "JWT_KEY", hide_env_values = true, global = true)]
     pub jwt_key: Option<Secret>,
 
+    /// The key waiting-room admissions are signed with (at least 32 characters; never the
+    /// session key). The embedded mode generates one into DATA_DIR when unset; the queue
+    /// and orders services of the distributed mode must share it.
+    #[arg(
+        long,
+        env = "ROOM_ADMISSION_KEY",
+        hide_env_values = true,
+        global = true
+    )]
+    pub room_admission_key: Option<Secret>,
+
+    /// How long a waiting-room place may show no sign of life before it is parked, in
+    /// seconds.
+    #[arg(
+        long,
+        env = "ROOM_LEASE_SECONDS",
+        default_value_t = 30,
+        value_parser = clap::value_parser!(u64).range(1..=3600),
+        global = true
+    )]
+    pub room_lease_seconds: u64,
+
+    /// How long a parked waiting-room place keeps its rank before it is released, in
+    /// seconds.
+    #[arg(
+        long,
+        env = "ROOM_GRACE_SECONDS",
+        default_value_t = 120,
+        value_parser = clap::value_parser!(u64).range(0..=86_400),
+        global = true
+    )]
+    pub room_grace_seconds: u64,
+
+    /// How long a waiting-room admission may go unused, in seconds.
+    #[arg(
+        long,
+        env = "ROOM_ADMISSION_SECONDS",
+        default_value_t = 120,
+        value_parser = clap::value_parser!(u64).range(10..=3600),
+        global = true
+    )]
+    pub room_admission_seconds: u64,
+
+    /// The most admissions a waiting room grants per minute.
+    #[arg(
+        long,
+        env = "ROOM_ADMIT_PER_MINUTE",
+        default_value_t = 600,
+        value_parser = clap::value_parser!(u32).range(1..=1_000_000),
+        global = true
+    )]
+    pub room_admit_per_minute: u32,
+
     /// How long a session lasts, in seconds (default: 7 days).
     #[arg(
         long,

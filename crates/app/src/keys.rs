@@ -17,6 +17,8 @@ pub const MIN_KEY_LEN: usize = 32;
 pub const SESSION_KEY_FILE: &str = "jwt.key";
 /// Where the generated webhook secret of the test processor is kept in `DATA_DIR`.
 pub const WEBHOOK_KEY_FILE: &str = "webhook.key";
+/// Where the generated waiting-room admission key is kept in `DATA_DIR`.
+pub const ADMISSION_KEY_FILE: &str = "admission.key";
 
 /// Refuses keys too short to be safe.
 pub fn check_key(key: &Secret) -> anyhow::Result<()> {

@@ -13,6 +13,7 @@ use boxoffice_payments::store::{PaymentStore, PostgresPaymentStore, SqlitePaymen
 use boxoffice_platform::Secret;
 use boxoffice_platform::fresh::{self, FreshIds};
 use boxoffice_platform::http::SessionKeys;
+use boxoffice_platform::http::admission::AdmissionKeys;
 use boxoffice_platform::runtime::ServiceParts;
 use boxoffice_queue::domain::Rules;
 use boxoffice_queue::store::{QueueStore, RedisQueueStore, SqliteQueueStore};
@@ -81,7 +82,9 @@ pub async fn build(
                 payment_hold_ceiling: settings.payment_hold_ceiling(),
                 max_tickets_per_order: usize::from(settings.max_tickets_per_order),
             };
-            let parts = boxoffice_orders::parts(store, wake, clock, config, fresh.clone());
+            let admissions = admission_keys(backend, settings)?;
+            let parts =
+                boxoffice_orders::parts(store, wake, clock, config, fresh.clone(), admissions);
             with_fresh_id_listener(parts, listen_on, fresh)
         }
         Service::Expiration => {
@@ -147,7 +150,25 @@ pub async fn build(
             // Replicas hear of each other's commits through Redis (the store's change
             // feed), so the queue needs no PostgreSQL listener.
             let fresh = FreshIds::new(service.name(), settings.fresh_id_wait());
-            boxoffice_queue::parts(store, wake, clock, Rules { turn }, fresh)
+            let rooms = boxoffice_queue::room::RoomSettings {
+                config: boxoffice_queue::room::engine::RoomConfig {
+                    lease_ms: millis(settings.room_lease_seconds),
+                    grace_ms: millis(settings.room_grace_seconds),
+                    admission_ms: millis(settings.room_admission_seconds),
+                    admit_per_minute: settings.room_admit_per_minute,
+                },
+                ..Default::default()
+            };
+            let admissions = admission_keys(backend, settings)?;
+            boxoffice_queue::parts(
+                store,
+                wake,
+                clock,
+                Rules { turn },
+                fresh,
+                (admissions, rooms),
+            )
+            .await?
         }
         // The pages are served in front of the API (`crate::web`), not as a service part.
         Service::Web => anyhow::bail!("the web UI has no store, consumers or timers"),
@@ -168,6 +189,26 @@ fn with_fresh_id_listener(
         }),
         None => parts,
     }
+}
+
+/// Whole seconds of a setting as the room engine's milliseconds.
+fn millis(seconds: u64) -> i64 {
+    i64::try_from(seconds.saturating_mul(1000)).unwrap_or(i64::MAX)
+}
+
+/// The key waiting-room admissions are signed with: its own, never the session key. The
+/// embedded mode generates one (kept in `DATA_DIR`).
+fn admission_keys(backend: &Backend, settings: &Settings) -> anyhow::Result<AdmissionKeys> {
+    let key = match (&settings.room_admission_key, backend) {
+        (Some(key), _) => key.clone(),
+        (None, Backend::Embedded { dir }) => keys::load_or_create(dir, keys::ADMISSION_KEY_FILE)?,
+        // The queue signs and the orders service verifies: both must be told the key.
+        (None, Backend::Distributed { .. }) => anyhow::bail!(
+            "ROOM_ADMISSION_KEY is required for `boxoffice serve orders` and `serve queue`"
+        ),
+    };
+    keys::check_key(&key).context("ROOM_ADMISSION_KEY")?;
+    Ok(AdmissionKeys::new(&key))
 }
 
 /// The secret payment webhooks are signed with. The embedded test processor makes one up

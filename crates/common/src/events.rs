@@ -57,6 +57,9 @@ pub const SESSION_REVOKED: &str = "session:revoked";
 /// A user signed out everywhere: every session of theirs started until then is over (auth
 /// → every service that authenticates requests).
 pub const USER_SIGNED_OUT_EVERYWHERE: &str = "user:signed-out-everywhere";
+/// An event's waiting room opened, changed or ended: whether orders for the event's
+/// tickets need an admission and how many tickets one account may hold (queue → orders).
+pub const ROOM_GATE: &str = "room:gate";
 
 /// An event payload knows its own type name.
 pub trait EventData: Serialize + for<'de> Deserialize<'de> {
@@ -327,6 +330,19 @@ pub struct UserSignedOutEverywhere {
     pub valid_after: OffsetDateTime,
 }
 
+/// `room:gate`: the waiting room of `event_id` as the orders service must enforce it. Each
+/// event carries the whole gate, so a newer `version` simply replaces an older one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RoomGate {
+    pub event_id: Id,
+    pub version: i64,
+    /// Orders for the event's tickets need an admission while this is true.
+    pub open: bool,
+    /// Most tickets one account may hold in live or paid orders for the event.
+    pub per_account_limit: u32,
+}
+
 macro_rules! event_types {
     ($($ty:ident => $name:ident),* $(,)?) => {$(
         impl EventData for $ty {
@@ -355,6 +371,7 @@ event_types!(
     EventUpdated => EVENT_UPDATED,
     SessionRevoked => SESSION_REVOKED,
     UserSignedOutEverywhere => USER_SIGNED_OUT_EVERYWHERE,
+    RoomGate => ROOM_GATE,
 );
 
 /// Every event a service may receive, read from an envelope's `type` and `data`.
@@ -404,6 +421,8 @@ pub enum Event {
     SessionRevoked(SessionRevoked),
     #[serde(rename = "user:signed-out-everywhere")]
     UserSignedOutEverywhere(UserSignedOutEverywhere),
+    #[serde(rename = "room:gate")]
+    RoomGate(RoomGate),
     /// A type this build does not know.
     #[serde(other)]
     Unknown,

@@ -50,6 +50,7 @@ impl EventHandler for OrderEvents {
             | Event::EventUpdated(_)
             | Event::SessionRevoked(_)
             | Event::UserSignedOutEverywhere(_)
+            | Event::RoomGate(_)
             | Event::Unknown => return Ok(Handled::Ignored),
         };
         let claim = Claim {

@@ -17,7 +17,7 @@ pub use boxoffice_common::order::{CancelReason, OrderStatus};
 use boxoffice_common::{Id, Money, OrderId, UserId};
 use time::OffsetDateTime;
 
-pub use self::replica::{LineGate, TicketReplica, VersionCheck, check_version};
+pub use self::replica::{LineGate, RoomGate, TicketReplica, VersionCheck, check_version};
 
 pub const TICKET_ID_REQUIRED: &str = "TicketId must be provided";
 pub const ALREADY_RESERVED: &str = "Ticket is already reserved";

@@ -6,7 +6,8 @@ use std::sync::{Arc, Mutex};
 
 use boxoffice_common::events::{
     EXPIRATION_COMPLETE, Event, PAYMENT_AUTHORIZED, PAYMENT_CREATED, PAYMENT_FAILED,
-    PAYMENT_PENDING, PAYMENT_REFUNDED, QUEUE_LINE, TICKET_CREATED, TICKET_DELETED, TICKET_UPDATED,
+    PAYMENT_PENDING, PAYMENT_REFUNDED, QUEUE_LINE, ROOM_GATE, TICKET_CREATED, TICKET_DELETED,
+    TICKET_UPDATED,
 };
 use boxoffice_common::{Clock, Id, Money};
 use boxoffice_platform::bus::Envelope;
@@ -16,7 +17,9 @@ use boxoffice_platform::metrics;
 use boxoffice_platform::store::{Claim, Decision, Modified};
 use boxoffice_platform::telemetry::names::{EXPIRATION_LAG, ORDERS_CANCELLED, ORDERS_COMPLETED};
 
-use crate::domain::{LineGate, Order, OrderEvent, TicketReplica, VersionCheck, check_version};
+use crate::domain::{
+    LineGate, Order, OrderEvent, RoomGate, TicketReplica, VersionCheck, check_version,
+};
 use crate::service::envelope;
 use crate::store::{OrderStore, ReplicaDecision, ReplicaOutcome};
 
@@ -29,6 +32,7 @@ pub const SUBSCRIBES_TO: &[&str] = &[
     TICKET_DELETED,
     EXPIRATION_COMPLETE,
     QUEUE_LINE,
+    ROOM_GATE,
 ];
 /// The second durable consumer, for the payments service's events only. A buyer who pays
 /// waits for the orders service's decision on `payment:authorized`; in an on-sale the main
@@ -214,7 +218,14 @@ impl OrdersEvents {
 }
 
 /// A listed ticket as `ticket:created` and `ticket:updated` describe it.
-fn listed(id: Id, title: String, price: i64, seller: Id, version: i64) -> TicketReplica {
+fn listed(
+    id: Id,
+    title: String,
+    price: i64,
+    seller: Id,
+    version: i64,
+    event_id: Option<Id>,
+) -> TicketReplica {
     TicketReplica {
         id,
         title,
@@ -222,6 +233,7 @@ fn listed(id: Id, title: String, price: i64, seller: Id, version: i64) -> Ticket
         user_id: seller,
         version,
         deleted: false,
+        event_id,
     }
 }
 
@@ -238,11 +250,11 @@ impl EventHandler for OrdersEvents {
     async fn handle(&self, event: &Envelope) -> anyhow::Result<Handled> {
         match event.event()? {
             Event::TicketCreated(t) => {
-                let replica = listed(t.id, t.title, t.price, t.user_id, t.version);
+                let replica = listed(t.id, t.title, t.price, t.user_id, t.version, t.event_id);
                 self.replicate(event, replica).await
             }
             Event::TicketUpdated(t) => {
-                let replica = listed(t.id, t.title, t.price, t.user_id, t.version);
+                let replica = listed(t.id, t.title, t.price, t.user_id, t.version, t.event_id);
                 self.replicate(event, replica).await
             }
             Event::TicketDeleted(t) => {
@@ -264,6 +276,19 @@ impl EventHandler for OrdersEvents {
                     turn: line.turn.map(|turn| (turn.user_id, turn.expires_at)),
                 };
                 self.keep_line(event, gate).await
+            }
+            Event::RoomGate(room) => {
+                let gate = RoomGate {
+                    event_id: room.event_id,
+                    version: room.version,
+                    open: room.open,
+                    per_account_limit: room.per_account_limit,
+                };
+                let outcome = self.store.apply_room_gate(claim(event), &gate).await?;
+                Ok(match outcome {
+                    ReplicaOutcome::Applied => Handled::Applied,
+                    _ => Handled::Ignored,
+                })
             }
             Event::ExpirationComplete(data) => {
                 self.transition(event, data.order_id, Transition::Expire)

@@ -5,7 +5,8 @@
 //! * [`domain`] — `Order` and its state machine (each transition returns the event it
 //!   causes); the ticket replica, its version rule and the line gate. Pure.
 //! * [`service`] — the use-cases: place, list, show, cancel; wraps domain events in envelopes.
-//! * [`events`] — ticket events → replica; `queue:line` → line gate; expiry and payment
+//! * [`events`] — ticket events → replica; `queue:line` → line gate; `room:gate` → an
+//!   event's waiting room (admission needed, per-account limit); expiry and payment
 //!   events → order transitions.
 //! * [`http`] — the `/api/orders` routes with their OpenAPI descriptions.
 //! * [`store`] — the `OrderStore` trait with SQLite and PostgreSQL implementations sharing
@@ -22,6 +23,7 @@ use std::time::Duration;
 
 use boxoffice_common::Clock;
 use boxoffice_platform::fresh::FreshIds;
+use boxoffice_platform::http::admission::AdmissionKeys;
 use boxoffice_platform::runtime::ServiceParts;
 use boxoffice_platform::store::StoreProbe;
 pub use service::OrdersService;
@@ -46,6 +48,9 @@ pub struct Config {
 /// outbox, woken by `wake` — the notice the store gives after each commit that wrote
 /// to the outbox. It has no timers of its own: expiry arrives as an event.
 ///
+/// `admissions` verifies the waiting-room admissions an order for the tickets of an event
+/// with an open room needs.
+///
 /// `fresh` lets an order for a ticket listed moments ago wait for the ticket replica;
 /// the consumer wakes it. With several replicas on PostgreSQL the process must also run
 /// `boxoffice_platform::fresh::postgres::listen` for it (the composition root does).
@@ -55,12 +60,14 @@ pub fn parts(
     clock: Arc<dyn Clock>,
     config: Config,
     fresh: FreshIds,
+    admissions: AdmissionKeys,
 ) -> ServiceParts {
     let service = OrdersService::new(
         Arc::clone(&store),
         Arc::clone(&clock),
         config,
         fresh.clone(),
+        admissions,
     );
     let handler = OrdersEvents::new(
         Arc::clone(&store),

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use boxoffice_common::{Clock, Id, OrderId, TicketId, UserId, new_id};
 use boxoffice_platform::bus::Envelope;
 use boxoffice_platform::fresh::FreshIds;
+use boxoffice_platform::http::admission::{ADMISSION_REQUIRED, AdmissionKeys};
 use boxoffice_platform::metrics;
 use boxoffice_platform::store::{Decision, Modified};
 use boxoffice_platform::telemetry::names::{
@@ -15,9 +16,13 @@ use time::OffsetDateTime;
 
 use crate::Config;
 use crate::domain::{
-    ALREADY_RESERVED, NEXT_IN_LINE, OWN_TICKET, Order, OrderError, OrderEvent, refusal,
+    ALREADY_RESERVED, NEXT_IN_LINE, OWN_TICKET, Order, OrderError, OrderEvent, TicketReplica,
+    refusal,
 };
-use crate::store::OrderStore;
+use crate::store::{AccountLimit, OrderStore, Placement};
+
+/// The contract's refusal of an order past an open room's per-account limit (400).
+pub const TICKET_LIMIT_REACHED: &str = "Ticket limit for this event reached";
 
 /// Name of this service in event envelopes.
 pub const SOURCE: &str = "orders";
@@ -41,6 +46,8 @@ pub struct OrdersService {
     config: Config,
     /// Waits for tickets listed moments ago that the replica has not applied yet.
     fresh: FreshIds,
+    /// Verifies waiting-room admissions, locally (the queue service signs them).
+    admissions: AdmissionKeys,
 }
 
 /// The envelope an order event travels in; the one way this service publishes.
@@ -60,12 +67,14 @@ impl OrdersService {
         clock: Arc<dyn Clock>,
         config: Config,
         fresh: FreshIds,
+        admissions: AdmissionKeys,
     ) -> Self {
         Self {
             store,
             clock,
             config,
             fresh,
+            admissions,
         }
     }
 
@@ -90,8 +99,18 @@ impl OrdersService {
     /// held tickets decides. A ticket listed moments ago that the replica has not applied
     /// yet is waited for (bounded), so a client may order a ticket the moment
     /// `POST /api/tickets` returned it.
-    pub async fn place(&self, buyer: UserId, tickets: &[TicketId]) -> Result<Order, OrdersError> {
-        let placed = self.try_place(buyer, tickets).await;
+    ///
+    /// While an event's waiting room is open, its tickets need one of `admissions` to be
+    /// the buyer's valid admission to that event, and the buyer's tickets for the event
+    /// (this order's included) must stay within the room's per-account limit — counted
+    /// by the store in the inserting transaction.
+    pub async fn place(
+        &self,
+        buyer: UserId,
+        tickets: &[TicketId],
+        admissions: &[String],
+    ) -> Result<Order, OrdersError> {
+        let placed = self.try_place(buyer, tickets, admissions).await;
         let refused = match &placed {
             Ok(_) => {
                 metrics::counter!(ORDERS_PLACED).increment(1);
@@ -100,6 +119,10 @@ impl OrdersService {
             Err(OrdersError::NotFound) => Some("not_found"),
             Err(OrdersError::Rule(OrderError::Refused(OWN_TICKET))) => Some("own_ticket"),
             Err(OrdersError::Rule(OrderError::Refused(NEXT_IN_LINE))) => Some("next_in_line"),
+            Err(OrdersError::Rule(OrderError::Refused(ADMISSION_REQUIRED))) => Some("no_admission"),
+            Err(OrdersError::Rule(OrderError::Refused(TICKET_LIMIT_REACHED))) => {
+                Some("account_limit")
+            }
             Err(OrdersError::Rule(OrderError::Refused(_))) => Some("reserved"),
             Err(_) => None,
         };
@@ -109,7 +132,12 @@ impl OrdersService {
         placed
     }
 
-    async fn try_place(&self, buyer: UserId, tickets: &[TicketId]) -> Result<Order, OrdersError> {
+    async fn try_place(
+        &self,
+        buyer: UserId,
+        tickets: &[TicketId],
+        admissions: &[String],
+    ) -> Result<Order, OrdersError> {
         let ids: Vec<Id> = tickets.iter().map(|ticket| ticket.get()).collect();
         if let Some(refused) = self.refused_from_memory(buyer, &ids) {
             return Err(refused);
@@ -130,20 +158,66 @@ impl OrdersService {
             }
             replicas.push(replica);
         }
+        let limits = self.room_limits(buyer, &replicas, admissions).await?;
         let now = self.clock.now();
         let window = self.config.expiration_window;
         let (order, created) = Order::place(OrderId(new_id()), buyer, replicas, now, window)?;
-        if self
-            .store
-            .insert(&order, &envelope(OrderEvent::Created(created), now))
-            .await?
-        {
-            Ok(order)
-        } else {
-            // Another order won a ticket between the look above and the insert.
-            metrics::counter!(CLAIM_CONFLICTS).increment(1);
-            Err(OrderError::Refused(ALREADY_RESERVED).into())
+        let event = envelope(OrderEvent::Created(created), now);
+        match self.store.insert_within(&order, &event, &limits).await? {
+            Placement::Placed => Ok(order),
+            Placement::Held => {
+                // Another order won a ticket between the look above and the insert.
+                metrics::counter!(CLAIM_CONFLICTS).increment(1);
+                Err(OrderError::Refused(ALREADY_RESERVED).into())
+            }
+            Placement::OverLimit => Err(OrderError::Refused(TICKET_LIMIT_REACHED).into()),
         }
+    }
+
+    /// The per-account limits an order for `tickets` must keep, one per event whose
+    /// waiting room is open — or the refusal of a buyer who holds no valid admission of
+    /// their own to such an event, or who asks for more of its tickets at once than the
+    /// limit. Events without a room, or whose room has ended, add nothing.
+    async fn room_limits(
+        &self,
+        buyer: UserId,
+        tickets: &[TicketReplica],
+        admissions: &[String],
+    ) -> Result<Vec<AccountLimit>, OrdersError> {
+        let mut events: Vec<Id> = tickets.iter().filter_map(|t| t.event_id).collect();
+        events.sort_unstable();
+        events.dedup();
+        let mut limits = Vec::new();
+        for event_id in events {
+            let Some(gate) = self.store.room_gate(event_id).await? else {
+                continue;
+            };
+            if !gate.open {
+                continue;
+            }
+            let admitted = admissions.iter().any(|token| {
+                self.admissions
+                    .verify(token, buyer.get(), event_id)
+                    .is_some()
+            });
+            if !admitted {
+                return Err(OrderError::Refused(ADMISSION_REQUIRED).into());
+            }
+            let asked = tickets
+                .iter()
+                .filter(|t| t.event_id == Some(event_id))
+                .count();
+            let asked = u32::try_from(asked).unwrap_or(u32::MAX);
+            if asked > gate.per_account_limit {
+                return Err(OrderError::Refused(TICKET_LIMIT_REACHED).into());
+            }
+            limits.push(AccountLimit {
+                event_id,
+                limit: gate.per_account_limit,
+                tickets: asked,
+            });
+        }
+        Ok(limits)
     }
 
     /// The refusal [`place`](Self::place) would give, when the store's memory decides it

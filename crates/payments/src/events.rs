@@ -119,6 +119,7 @@ impl EventHandler for OrderEvents {
             | Event::EventUpdated(_)
             | Event::SessionRevoked(_)
             | Event::UserSignedOutEverywhere(_)
+            | Event::RoomGate(_)
             | Event::Unknown => return Ok(Handled::Ignored),
         };
         // Later events carry no buyer or amount: they update a known order.

@@ -109,6 +109,7 @@ impl EventHandler for QueueEvents {
             | Event::EventUpdated(_)
             | Event::SessionRevoked(_)
             | Event::UserSignedOutEverywhere(_)
+            | Event::RoomGate(_)
             | Event::Unknown => return Ok(Handled::Ignored),
         };
         handled(outcome)

@@ -257,10 +257,10 @@ struct Feed {
 
 /// One open live-update stream: counted up when made, down when dropped (the client went
 /// away or the stream ended).
-struct OpenStream;
+pub(crate) struct OpenStream;
 
 impl OpenStream {
-    fn new() -> Self {
+    pub(crate) fn new() -> Self {
         metrics::gauge!(SSE_CONNECTIONS).increment(1.0);
         Self
     }

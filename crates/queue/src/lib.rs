@@ -14,8 +14,9 @@
 //! * [`scheduler`] — the timer that hands on turns nobody used.
 //! * [`http`] — `/api/queue/:ticketId` (join, look, leave) and its live feed (SSE).
 //! * [`store`] — the `QueueStore` trait: SQLite (embedded) and Redis (distributed).
-//! * [`room`] — an event's on-sale waiting room: its rules, fairness log and verifier
-//!   (pure; not yet served).
+//! * [`room`] — an event's on-sale waiting room (`/api/events/{id}/room`): fair admission
+//!   tied to stock, the hash-chained fairness log and its verifier, signed admissions the
+//!   orders service checks. Served where the store keeps rooms (embedded).
 
 pub mod domain;
 pub mod events;
@@ -29,6 +30,7 @@ use std::sync::Arc;
 
 use boxoffice_common::Clock;
 use boxoffice_platform::fresh::FreshIds;
+use boxoffice_platform::http::admission::AdmissionKeys;
 use boxoffice_platform::runtime::ServiceParts;
 use boxoffice_platform::store::StoreProbe;
 use tokio::sync::Notify;
@@ -44,14 +46,17 @@ pub const SOURCE: &str = "queue";
 
 /// The queue service on `store`, whose outbox writes notify `wake`, with turns as long
 /// as `rules` say; joins for a ticket listed moments ago wait for it through `fresh`.
-pub fn parts(
+/// Where the store keeps rooms, the waiting rooms run too (`room`), signing admissions
+/// with `admissions`; they are brought back from their logs first.
+pub async fn parts(
     store: Arc<dyn QueueStore>,
     wake: Arc<Notify>,
     clock: Arc<dyn Clock>,
     rules: Rules,
     fresh: FreshIds,
-) -> ServiceParts {
-    let service = QueueService::new(Arc::clone(&store), clock, rules, fresh.clone());
+    (admissions, room): (AdmissionKeys, room::RoomSettings),
+) -> anyhow::Result<ServiceParts> {
+    let service = QueueService::new(Arc::clone(&store), Arc::clone(&clock), rules, fresh.clone());
     let probe = StoreProbe::new("queue-store", store.plumbing());
     let timer = TurnTimer::new(service.clone());
     // Subscribed now, before anything is served, so no change is missed; a waker started
@@ -61,7 +66,16 @@ pub fn parts(
     let feed = Arc::clone(&store);
     let waiting = fresh.clone();
     let waker = service.clone();
-    let mut parts = ServiceParts::new(SOURCE, http::router(service.clone()), vec![probe])
+    let mut api = http::router(service.clone());
+    let mut rooms = None;
+    if let Some(room_store) = store.rooms() {
+        let (writer, writer_task) = room::writer::log_writer(Arc::clone(&room_store));
+        let live =
+            room::Rooms::load(Arc::clone(&room_store), clock, admissions, room, writer).await?;
+        api = api.merge(room::http::router(live.clone()));
+        rooms = Some((room_store, live, writer_task));
+    }
+    let mut parts = ServiceParts::new(SOURCE, api, vec![probe])
         .consumer(CONSUMER, SUBSCRIBES_TO, Arc::new(QueueEvents::new(service)))
         .events(store.plumbing(), wake)
         .task("turn-timer", move |stop| timer.clone().run(stop))
@@ -78,5 +92,18 @@ pub fn parts(
     if let Some(background) = store.background() {
         parts = parts.task("change-feed", background);
     }
-    parts
+    if let Some((room_store, live, writer_task)) = rooms {
+        let handler = room::events::RoomEvents::new(room_store, live.clone(), store.plumbing());
+        parts = parts
+            .consumer(
+                room::events::CONSUMER,
+                room::events::SUBSCRIBES_TO,
+                Arc::new(handler),
+            )
+            .task("room-log-writer", move |stop| writer_task.clone().run(stop))
+            .task("room-ticker", move |stop| {
+                room::run_ticker(live.clone(), stop)
+            });
+    }
+    Ok(parts)
 }

@@ -141,6 +141,7 @@ impl EventHandler for OrderEvents {
             | Event::EventUpdated(_)
             | Event::SessionRevoked(_)
             | Event::UserSignedOutEverywhere(_)
+            | Event::RoomGate(_)
             | Event::Unknown => Ok(Handled::Ignored),
         }
     }

@@ -9,7 +9,7 @@ use boxoffice_app::cli::Settings;
 use boxoffice_platform::Secret;
 use tokio::time::Instant;
 
-use crate::helpers::{TEST_KEY, User, WEBHOOK_SECRET, spawn_app, start};
+use crate::helpers::{ADMISSION_KEY, TEST_KEY, User, WEBHOOK_SECRET, spawn_app, start};
 
 /// An order the API confirmed, and when the confirmation arrived.
 struct Placed {
@@ -101,6 +101,7 @@ async fn a_backup_taken_during_sales_restores_every_order_committed_before_it() 
     }
     let mut settings = Settings::for_data_dir(restored_dir.path());
     settings.jwt_key = Some(Secret::new(TEST_KEY));
+    settings.room_admission_key = Some(Secret::new(ADMISSION_KEY));
     settings.stripe_webhook_secret = Some(Secret::new(WEBHOOK_SECRET));
     let restored = start(
         Application::embedded(&settings)

@@ -16,11 +16,14 @@ use reqwest::Method;
 use serde_json::{Value, json};
 use sqlx::Row;
 
-use crate::helpers::{EVENTUALLY, TEST_KEY, TestApp, User, WEBHOOK_SECRET, eventually, start};
+use crate::helpers::{
+    ADMISSION_KEY, EVENTUALLY, TEST_KEY, TestApp, User, WEBHOOK_SECRET, eventually, start,
+};
 
 fn settings(database: &TestDatabase, nats: &TestNats) -> Settings {
     let mut settings = Settings::for_data_dir("unused");
     settings.jwt_key = Some(Secret::new(TEST_KEY));
+    settings.room_admission_key = Some(Secret::new(ADMISSION_KEY));
     settings.database_url = Some(Secret::new(database.url()));
     settings.nats_url = Some(nats.url().to_owned());
     settings.stripe_webhook_secret = Some(Secret::new(WEBHOOK_SECRET));
@@ -38,6 +41,7 @@ impl OrdersProcess {
         let child = Command::new(env!("CARGO_BIN_EXE_boxoffice"))
             .args(["serve", "orders", "--port", &port.to_string()])
             .env("JWT_KEY", TEST_KEY)
+            .env("ROOM_ADMISSION_KEY", ADMISSION_KEY)
             .env("DATABASE_URL", database.url())
             .env("NATS_URL", nats.url())
             .env("RUST_LOG", "warn")

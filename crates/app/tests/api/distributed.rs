@@ -12,7 +12,7 @@ use boxoffice_platform::testing::{TestDatabase, TestNats, TestRedis};
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::helpers::{TEST_KEY, TestApp, User, WEBHOOK_SECRET, eventually, start};
+use crate::helpers::{ADMISSION_KEY, TEST_KEY, TestApp, User, WEBHOOK_SECRET, eventually, start};
 
 pub(crate) struct Cluster {
     pub(crate) auth: TestApp,
@@ -41,6 +41,7 @@ async fn replicas(
     for _ in 0..count {
         let mut settings = Settings::for_data_dir("unused");
         settings.jwt_key = Some(Secret::new(TEST_KEY));
+        settings.room_admission_key = Some(Secret::new(ADMISSION_KEY));
         settings.database_url = Some(Secret::new(database.url()));
         settings.nats_url = Some(nats.url().to_owned());
         settings.redis_url = Some(Secret::new(redis.url()));
@@ -429,6 +430,7 @@ async fn a_signed_out_session_is_refused_by_every_replica_of_every_service() {
     // A replica started later learns of the ended sessions before it serves.
     let mut settings = Settings::for_data_dir("unused");
     settings.jwt_key = Some(Secret::new(TEST_KEY));
+    settings.room_admission_key = Some(Secret::new(ADMISSION_KEY));
     settings.database_url = Some(Secret::new(c._databases[1].url()));
     settings.nats_url = Some(c._nats.url().to_owned());
     let late = start(

@@ -26,6 +26,7 @@ mod payment_safety;
 mod payments;
 mod queue;
 mod queue_feed;
+mod rooms;
 mod topology;
 
 mod platform;

@@ -14,8 +14,13 @@ pub(crate) struct EventStream {
 
 impl EventStream {
     pub(crate) async fn open(app: &TestApp, user: &User, ticket_id: &str) -> Self {
+        Self::open_at(app, user, &format!("/api/queue/{ticket_id}/events")).await
+    }
+
+    /// The live feed at `path` (a room's, say).
+    pub(crate) async fn open_at(app: &TestApp, user: &User, path: &str) -> Self {
         let response = app
-            .as_user(user, Method::GET, &format!("/api/queue/{ticket_id}/events"))
+            .as_user(user, Method::GET, path)
             .send()
             .await
             .expect("request");

@@ -37,6 +37,19 @@ pub struct TicketReplica {
     pub user_id: Id,
     pub version: i64,
     pub deleted: bool,
+    /// The event the ticket is for, if any: its waiting room may gate orders.
+    pub event_id: Option<Id>,
+}
+
+/// The queue service's word on an event's waiting room (`room:gate`), newest version kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RoomGate {
+    pub event_id: Id,
+    pub version: i64,
+    /// Orders for the event's tickets need an admission while the room is open.
+    pub open: bool,
+    /// Most tickets one account may hold in live or paid orders for the event.
+    pub per_account_limit: u32,
 }
 
 /// What to do with a versioned replica update.

@@ -43,6 +43,7 @@ fn a_placed_order_holds_its_ticket_for_the_window_and_says_so() {
         user_id: new_id(),
         version: 3,
         deleted: false,
+        event_id: None,
     };
     let (id, buyer) = (OrderId(new_id()), UserId(new_id()));
     let window = std::time::Duration::from_secs(900);
@@ -290,6 +291,7 @@ fn a_basket_holds_every_ticket_and_its_events_name_them_all() {
         user_id: seller,
         version: 0,
         deleted: false,
+        event_id: None,
     };
     let (a, b, c) = (ticket(1000), ticket(2550), ticket(450));
     let buyer = UserId(new_id());
@@ -337,6 +339,7 @@ fn a_tickets_refusal_follows_the_contracts_order() {
         user_id: new_id(),
         version: 0,
         deleted: false,
+        event_id: None,
     };
     let own = TicketReplica {
         user_id: buyer.get(),

@@ -103,6 +103,33 @@ pub struct PlaceOrderRequest {
     #[serde(default)]
     #[schema(value_type = Option<Vec<String>>)]
     ticket_ids: Option<serde_json::Value>,
+    /// Your waiting-room admission (`room-admitted` of `/api/events/{id}/room/events`),
+    /// needed while the tickets' event has an open room. Browsers need not send it: the
+    /// admission also arrives as a cookie, which is read too.
+    #[serde(default)]
+    admission_token: Option<String>,
+}
+
+/// The cookie an admission to an event's room travels in: one per event, so admissions
+/// to two rooms do not overwrite each other.
+pub const ADMISSION_COOKIE_PREFIX: &str = "admission-";
+
+/// Every admission the request offers: the body's `admissionToken` and each admission
+/// cookie. Which one (if any) is the buyer's for which event, the service decides.
+fn admissions_offered(body: &PlaceOrderRequest, headers: &HeaderMap) -> Vec<String> {
+    let mut offered: Vec<String> = body.admission_token.iter().cloned().collect();
+    for header in headers.get_all(axum::http::header::COOKIE) {
+        let Ok(text) = header.to_str() else { continue };
+        for pair in text.split(';') {
+            if let Some((name, value)) = pair.trim().split_once('=')
+                && name.starts_with(ADMISSION_COOKIE_PREFIX)
+                && !value.is_empty()
+            {
+                offered.push(value.to_owned());
+            }
+        }
+    }
+    offered
 }
 
 /// Order a ticket, or several at once: they are held for you until `expiresAt`.
@@ -121,7 +148,7 @@ pub struct PlaceOrderRequest {
     params(("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe")),
     responses(
         (status = 201, description = "Placed; `order:created` published", body = OrderBody),
-        (status = 400, description = "`TicketId must be provided`, `Ticket is already reserved`, `Cannot buy your own ticket`, `Ticket is reserved for the next buyer in line` (someone in the ticket's line has the turn, see `/api/queue`); for `ticketIds` the same messages with `field` `ticketIds`, and `TicketIds must be a list of 1 to N ticket ids`, `TicketIds must not repeat a ticket`, `Send either ticketId or ticketIds, not both`", body = ErrorBody),
+        (status = 400, description = "`TicketId must be provided`, `Ticket is already reserved`, `Cannot buy your own ticket`, `Ticket is reserved for the next buyer in line` (someone in the ticket's line has the turn, see `/api/queue`), `Waiting room admission required` (the tickets' event has an open waiting room and no valid admission of yours to it was offered), `Ticket limit for this event reached` (the room's per-account limit); for `ticketIds` the same messages with `field` `ticketIds`, and `TicketIds must be a list of 1 to N ticket ids`, `TicketIds must not repeat a ticket`, `Send either ticketId or ticketIds, not both`", body = ErrorBody),
         (status = 401, description = "Not signed in", body = ErrorBody),
         (status = 404, description = "No such ticket. A ticket listed moments ago is waited for (up to `FRESH_ID_WAIT_SECONDS` after its creation) rather than answered 404", body = ErrorBody),
     ),
@@ -135,6 +162,7 @@ async fn place_order(
 ) -> Result<Response, ApiError> {
     let buyer = user.id();
     let asked = Asked::parse(&body, service.max_tickets())?;
+    let admissions = admissions_offered(&body, &headers);
     let keys = service.store().idempotency();
     respond_once(
         keys.as_ref(),
@@ -143,7 +171,7 @@ async fn place_order(
         &asked.request_hash(),
         service.clock().now(),
         || async {
-            match service.place(buyer, asked.tickets()).await {
+            match service.place(buyer, asked.tickets(), &admissions).await {
                 Ok(order) => {
                     (StatusCode::CREATED, axum::Json(OrderBody::from(order))).into_response()
                 }

@@ -96,6 +96,7 @@ mod tests {
             user_id: Id::nil(),
             version,
             deleted: false,
+            event_id: None,
         }
     }
 

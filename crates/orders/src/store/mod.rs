@@ -38,7 +38,7 @@ use boxoffice_platform::store::{Claim, Decision, Modified, Plumbing};
 pub use postgres::PostgresOrderStore;
 pub use sqlite::SqliteOrderStore;
 
-use crate::domain::{LineGate, Order, OrderError, TicketReplica};
+use crate::domain::{LineGate, Order, OrderError, RoomGate, TicketReplica};
 
 /// A change to one order, decided without I/O.
 pub type Change = Box<dyn FnOnce(&mut Order) -> Result<Decision, OrderError> + Send>;
@@ -68,6 +68,26 @@ pub enum ReplicaOutcome {
     NotYet,
 }
 
+/// A waiting room's per-account limit an order must stay within: the buyer's tickets of
+/// `event_id` in live or paid orders, this order's `tickets` included, at most `limit`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AccountLimit {
+    pub event_id: Id,
+    pub limit: u32,
+    /// How many of the new order's tickets are for the event.
+    pub tickets: u32,
+}
+
+/// What became of an order the store was asked to place.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Placement {
+    Placed,
+    /// Another live or completed order holds one of its tickets.
+    Held,
+    /// The buyer would hold more of an event's tickets than its room allows.
+    OverLimit,
+}
+
 /// Persistence for orders and the ticket replica.
 #[async_trait::async_trait]
 pub trait OrderStore: Send + Sync + 'static {
@@ -75,7 +95,19 @@ pub trait OrderStore: Send + Sync + 'static {
     /// Inserts a new order with its `order:created` event, holding all of its tickets.
     /// `false` when another live or completed order already holds any of them (then
     /// nothing was written).
-    async fn insert(&self, order: &Order, event: &Envelope) -> anyhow::Result<bool>;
+    async fn insert(&self, order: &Order, event: &Envelope) -> anyhow::Result<bool> {
+        Ok(self.insert_within(order, event, &[]).await? == Placement::Placed)
+    }
+    /// [`Self::insert`] within the waiting rooms' `limits`: the buyer's count for each
+    /// event is taken in the inserting transaction, with concurrent orders of the same
+    /// buyer kept out (SQLite's single writer; a per-buyer-and-event lock on PostgreSQL),
+    /// so two orders can never both pass a limit only one of them fits in.
+    async fn insert_within(
+        &self,
+        order: &Order,
+        event: &Envelope,
+        limits: &[AccountLimit],
+    ) -> anyhow::Result<Placement>;
     async fn get(&self, id: Id) -> anyhow::Result<Option<Order>>;
     /// A buyer's orders, oldest first.
     async fn for_user(&self, user: Id) -> anyhow::Result<Vec<Order>>;
@@ -112,6 +144,14 @@ pub trait OrderStore: Send + Sync + 'static {
         &self,
         claim: Claim<'_>,
         gate: &LineGate,
+    ) -> anyhow::Result<ReplicaOutcome>;
+    /// The event's waiting room as the queue service last reported it.
+    async fn room_gate(&self, event: Id) -> anyhow::Result<Option<RoomGate>>;
+    /// Keeps `gate` if it is newer than the one stored, recording the event in the inbox.
+    async fn apply_room_gate(
+        &self,
+        claim: Claim<'_>,
+        gate: &RoomGate,
     ) -> anyhow::Result<ReplicaOutcome>;
     /// Idempotency keys of `POST /api/orders`, in this store's database.
     fn idempotency(&self) -> Arc<dyn IdempotencyKeys>;

@@ -20,10 +20,10 @@ use sqlx::postgres::PgPool;
 use tokio::sync::Notify;
 
 use super::{
-    Change, OrderModified, OrderStore, ReplicaChange, ReplicaDecision, ReplicaOutcome, holds,
-    reads, rows, sql,
+    AccountLimit, Change, OrderModified, OrderStore, Placement, ReplicaChange, ReplicaDecision,
+    ReplicaOutcome, holds, reads, rows, sql,
 };
-use crate::domain::{LineGate, Order, OrderStatus, TicketReplica};
+use crate::domain::{LineGate, Order, OrderStatus, RoomGate, TicketReplica};
 
 #[derive(Debug, Clone)]
 pub struct PostgresOrderStore {
@@ -55,25 +55,51 @@ impl OrderStore for PostgresOrderStore {
         reads::replica(&self.pool, id).await
     }
 
-    async fn insert(&self, order: &Order, event: &Envelope) -> anyhow::Result<bool> {
+    async fn insert_within(
+        &self,
+        order: &Order,
+        event: &Envelope,
+        limits: &[AccountLimit],
+    ) -> anyhow::Result<Placement> {
         let mut tx = self.pool.begin().await?;
+        // One order of a buyer for a limited event at a time, across every instance: the
+        // count below is then theirs alone until this commits. Locks are taken in event
+        // order so two baskets spanning the same events wait rather than deadlock.
+        let mut events: Vec<Id> = limits.iter().map(|limit| limit.event_id).collect();
+        events.sort_unstable();
+        for event_id in events {
+            sqlx::query(sql::LOCK_BUYER_EVENT_PG)
+                .bind(DbId(order.user_id))
+                .bind(DbId(event_id))
+                .execute(&mut *tx)
+                .await
+                .context("locking a buyer's orders for an event")?;
+        }
         match rows::bind_new_order(sqlx::query(sql::INSERT_ORDER), order)
             .execute(&mut *tx)
             .await
         {
             Ok(_) => {}
-            Err(err) if is_unique_violation(&err) => return Ok(false),
+            Err(err) if is_unique_violation(&err) => return Ok(Placement::Held),
             Err(err) => return Err(anyhow::Error::new(err).context("inserting order")),
         }
         match holds::hold(&mut *tx, order).await {
             Ok(()) => {}
-            Err(err) if is_unique_violation(&err) => return Ok(false),
+            Err(err) if is_unique_violation(&err) => return Ok(Placement::Held),
             Err(err) => return Err(anyhow::Error::new(err).context("holding tickets")),
+        }
+        for limit in limits {
+            let held = reads::tickets_of_buyer_for_event(&mut *tx, order.user_id, limit.event_id)
+                .await
+                .context("counting a buyer's tickets for an event")?;
+            if held > i64::from(limit.limit) {
+                return Ok(Placement::OverLimit);
+            }
         }
         outbox::enqueue(&mut tx, event).await?;
         tx.commit().await?;
         self.outbox_written.notify_one();
-        Ok(true)
+        Ok(Placement::Placed)
     }
 
     async fn get(&self, id: Id) -> anyhow::Result<Option<Order>> {
@@ -192,6 +218,31 @@ impl OrderStore for PostgresOrderStore {
             .execute(&mut *tx)
             .await
             .context("saving a ticket's line")?;
+        tx.commit().await?;
+        Ok(if saved.rows_affected() == 1 {
+            ReplicaOutcome::Applied
+        } else {
+            ReplicaOutcome::Kept
+        })
+    }
+
+    async fn room_gate(&self, event: Id) -> anyhow::Result<Option<RoomGate>> {
+        reads::room_gate(&self.pool, event).await
+    }
+
+    async fn apply_room_gate(
+        &self,
+        claim: Claim<'_>,
+        gate: &RoomGate,
+    ) -> anyhow::Result<ReplicaOutcome> {
+        let mut tx = self.pool.begin().await?;
+        if !outbox::claim(&mut tx, claim.consumer, claim.event_id).await? {
+            return Ok(ReplicaOutcome::Duplicate);
+        }
+        let saved = rows::bind_room_gate(sqlx::query(sql::UPSERT_ROOM_GATE), gate)
+            .execute(&mut *tx)
+            .await
+            .context("saving an event's room gate")?;
         tx.commit().await?;
         Ok(if saved.rows_affected() == 1 {
             ReplicaOutcome::Applied

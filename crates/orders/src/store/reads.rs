@@ -9,9 +9,9 @@ use boxoffice_common::Id;
 use boxoffice_platform::db::DbId;
 use sqlx::{Database, Encode, Executor, FromRow, IntoArguments, Type};
 
-use super::rows::{OrderRow, ReplicaRow, TicketLineRow};
+use super::rows::{OrderRow, ReplicaRow, RoomGateRow, TicketLineRow};
 use super::sql;
-use crate::domain::{LineGate, Order, TicketReplica};
+use crate::domain::{LineGate, Order, RoomGate, TicketReplica};
 
 /// One order by `statement` (`sql::ORDER_BY_ID` or a locking form of it).
 pub(super) async fn order<'c, E, DB>(
@@ -85,4 +85,43 @@ where
         .fetch_optional(conn)
         .await?;
     Ok(row.map(Into::into))
+}
+
+/// An event's room gate (`sql::ROOM_GATE`).
+pub(super) async fn room_gate<'c, E, DB>(conn: E, event: Id) -> anyhow::Result<Option<RoomGate>>
+where
+    E: Executor<'c, Database = DB>,
+    DB: Database,
+    DB::Arguments: IntoArguments<DB>,
+    DbId: Encode<'static, DB> + Type<DB>,
+    RoomGateRow: for<'r> FromRow<'r, DB::Row>,
+{
+    let row = sqlx::query_as::<DB, RoomGateRow>(sql::ROOM_GATE)
+        .bind(DbId(event))
+        .fetch_optional(conn)
+        .await?;
+    Ok(row.map(Into::into))
+}
+
+/// How many tickets of `event` `buyer` holds in live or paid orders
+/// (`sql::TICKETS_OF_BUYER_FOR_EVENT`), on `conn`: the inserting transaction, after the
+/// new order's holds are written, so they count too.
+pub(super) async fn tickets_of_buyer_for_event<'c, E, DB>(
+    conn: E,
+    buyer: Id,
+    event: Id,
+) -> anyhow::Result<i64>
+where
+    E: Executor<'c, Database = DB>,
+    DB: Database,
+    DB::Arguments: IntoArguments<DB>,
+    DbId: Encode<'static, DB> + Type<DB>,
+    (i64,): for<'r> FromRow<'r, DB::Row>,
+{
+    let (held,): (i64,) = sqlx::query_as(sql::TICKETS_OF_BUYER_FOR_EVENT)
+        .bind(DbId(buyer))
+        .bind(DbId(event))
+        .fetch_one(conn)
+        .await?;
+    Ok(held)
 }

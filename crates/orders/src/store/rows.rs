@@ -13,7 +13,9 @@ use serde::{Deserialize, Serialize};
 use sqlx::query::Query;
 use sqlx::{Database, Encode, Type};
 
-use crate::domain::{CancelReason, LineGate, Order, OrderStatus, OrderedTicket, TicketReplica};
+use crate::domain::{
+    CancelReason, LineGate, Order, OrderStatus, OrderedTicket, RoomGate, TicketReplica,
+};
 
 /// A statement with its placeholders being filled.
 pub(super) type Statement<'q, DB> = Query<'q, DB, <DB as Database>::Arguments>;
@@ -118,6 +120,7 @@ pub(super) struct ReplicaRow {
     user_id: DbId,
     version: i64,
     deleted: bool,
+    event_id: Option<DbId>,
 }
 
 impl From<ReplicaRow> for TicketReplica {
@@ -129,6 +132,7 @@ impl From<ReplicaRow> for TicketReplica {
             user_id: row.user_id.into(),
             version: row.version,
             deleted: row.deleted,
+            event_id: row.event_id.map(Into::into),
         }
     }
 }
@@ -224,6 +228,7 @@ where
     String: Encode<'static, DB> + Type<DB>,
     i64: Encode<'static, DB> + Type<DB>,
     bool: Encode<'static, DB> + Type<DB>,
+    Option<DbId>: Encode<'static, DB>,
 {
     statement
         .bind(DbId(replica.id))
@@ -232,6 +237,45 @@ where
         .bind(DbId(replica.user_id))
         .bind(replica.version)
         .bind(replica.deleted)
+        .bind(replica.event_id.map(DbId))
+}
+
+/// `event_rooms` as `sql::ROOM_GATE` selects it.
+#[derive(Debug, sqlx::FromRow)]
+pub(super) struct RoomGateRow {
+    event_id: DbId,
+    version: i64,
+    open: bool,
+    per_account_limit: i64,
+}
+
+impl From<RoomGateRow> for RoomGate {
+    fn from(row: RoomGateRow) -> Self {
+        Self {
+            event_id: row.event_id.into(),
+            version: row.version,
+            open: row.open,
+            per_account_limit: u32::try_from(row.per_account_limit).unwrap_or(u32::MAX),
+        }
+    }
+}
+
+/// Fills `sql::UPSERT_ROOM_GATE`.
+pub(super) fn bind_room_gate<'q, DB>(
+    statement: Statement<'q, DB>,
+    gate: &RoomGate,
+) -> Statement<'q, DB>
+where
+    DB: Database,
+    DbId: Encode<'static, DB> + Type<DB>,
+    i64: Encode<'static, DB> + Type<DB>,
+    bool: Encode<'static, DB> + Type<DB>,
+{
+    statement
+        .bind(DbId(gate.event_id))
+        .bind(gate.version)
+        .bind(gate.open)
+        .bind(i64::from(gate.per_account_limit))
 }
 
 /// Fills `sql::UPSERT_LINE`.

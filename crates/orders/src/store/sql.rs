@@ -44,11 +44,11 @@ pub const UPDATE_ORDER: &str = "UPDATE orders SET status = $1, cancel_reason = $
 
 /// One ticket of the replica.
 pub const TICKET_BY_ID: &str =
-    "SELECT id, title, price, user_id, version, deleted FROM tickets WHERE id = $1";
+    "SELECT id, title, price, user_id, version, deleted, event_id FROM tickets WHERE id = $1";
 
 /// A ticket of the replica with its line, if the queue service ever reported one.
 pub const TICKET_WITH_LINE: &str = "SELECT t.id, t.title, t.price, t.user_id, t.version, \
-     t.deleted, l.version AS line_version, l.waiting, l.turn_user_id, l.turn_expires_at \
+     t.deleted, t.event_id, l.version AS line_version, l.waiting, l.turn_user_id, l.turn_expires_at \
      FROM tickets t LEFT JOIN ticket_lines l ON l.ticket_id = t.id WHERE t.id = $1";
 
 /// Serialises replica updates of one ticket across instances of this service
@@ -57,9 +57,34 @@ pub const LOCK_TICKET_PG: &str = "SELECT pg_advisory_xact_lock(hashtextextended(
 
 /// Stores a ticket's new replica version.
 pub const UPSERT_TICKET: &str = "INSERT INTO tickets (id, title, price, user_id, version, \
-     deleted) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (id) DO UPDATE SET \
+     deleted, event_id) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (id) DO UPDATE SET \
      title = excluded.title, price = excluded.price, user_id = excluded.user_id, \
-     version = excluded.version, deleted = excluded.deleted";
+     version = excluded.version, deleted = excluded.deleted, event_id = excluded.event_id";
+
+/// An event's waiting room as the queue service last reported it.
+pub const ROOM_GATE: &str =
+    "SELECT event_id, version, open, per_account_limit FROM event_rooms WHERE event_id = $1";
+
+/// Keeps an event's room gate if it is newer than the stored one (one row affected) or
+/// leaves the stored one (none).
+pub const UPSERT_ROOM_GATE: &str = "INSERT INTO event_rooms (event_id, version, open, \
+     per_account_limit) VALUES ($1, $2, $3, $4) ON CONFLICT (event_id) DO UPDATE SET \
+     version = excluded.version, open = excluded.open, \
+     per_account_limit = excluded.per_account_limit \
+     WHERE event_rooms.version < excluded.version";
+
+/// How many tickets of `$2` (an event) `$1` (a buyer) holds in live or paid orders: what
+/// the event's per-account limit counts. Run in the transaction that places the order,
+/// after the buyer's lock (PostgreSQL) or under the single writer (SQLite), so two
+/// orders of one buyer cannot both pass it.
+pub const TICKETS_OF_BUYER_FOR_EVENT: &str = "SELECT COUNT(*) FROM ticket_holds h \
+     JOIN orders o ON o.id = h.order_id JOIN tickets t ON t.id = h.ticket_id \
+     WHERE o.user_id = $1 AND t.event_id = $2";
+
+/// Serialises the orders of one buyer for one event across instances of this service
+/// (PostgreSQL only), so the per-account count above is decided one order at a time.
+pub const LOCK_BUYER_EVENT_PG: &str =
+    "SELECT pg_advisory_xact_lock(hashtextextended($1::text || '/' || $2::text, 0))";
 
 /// Keeps a ticket's line if it is newer than the stored one (one row affected) or
 /// leaves the stored one (none).

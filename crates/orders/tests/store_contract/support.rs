@@ -120,6 +120,7 @@ pub fn replica(id: Uuid, version: i64, title: &str) -> TicketReplica {
         user_id: Uuid::nil(),
         version,
         deleted: false,
+        event_id: None,
     }
 }
 

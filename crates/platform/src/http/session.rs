@@ -194,6 +194,26 @@ impl SessionKeys {
         )
     }
 
+    /// The `Set-Cookie` value of another HttpOnly, `SameSite=Lax` cookie of this site (a
+    /// waiting-room admission), `Secure` on the same terms as the session's.
+    pub fn cookie(
+        &self,
+        name: &str,
+        value: &str,
+        max_age: Duration,
+        request_headers: &HeaderMap,
+    ) -> String {
+        let secure = if self.is_secure(request_headers) {
+            "; Secure"
+        } else {
+            ""
+        };
+        format!(
+            "{name}={value}; HttpOnly; SameSite=Lax; Path=/; Max-Age={}{secure}",
+            max_age.as_secs()
+        )
+    }
+
     /// The `Set-Cookie` value that ends a session.
     pub fn clearing_cookie(&self, request_headers: &HeaderMap) -> String {
         let secure = if self.is_secure(request_headers) {

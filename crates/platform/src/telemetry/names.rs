@@ -79,7 +79,14 @@ pub const TASK_DEATHS: &str = "boxoffice_background_task_deaths_total";
 pub const TASK_RESTARTS: &str = "boxoffice_background_task_restarts_total";
 
 /// Why an order was refused (`reason` of [`ORDERS_REFUSED`]).
-pub const REFUSAL_REASONS: &[&str] = &["own_ticket", "reserved", "next_in_line", "not_found"];
+pub const REFUSAL_REASONS: &[&str] = &[
+    "own_ticket",
+    "reserved",
+    "next_in_line",
+    "not_found",
+    "no_admission",
+    "account_limit",
+];
 /// Why an order was cancelled (`reason` of [`ORDERS_CANCELLED`]).
 pub const CANCEL_REASONS: &[&str] = &["user", "expired", "payment_failed"];
 /// Where a payment ended up (`outcome` of [`PAYMENTS`]).

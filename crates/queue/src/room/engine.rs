@@ -160,6 +160,45 @@ impl Room {
         self.state
     }
 
+    /// Whether the sale is over (sold out or closed): nothing more will be admitted.
+    pub fn has_ended(&self) -> bool {
+        matches!(self.state, RoomState::SoldOut | RoomState::Closed)
+    }
+
+    /// When the prequeue is shuffled and admission begins (Unix milliseconds).
+    pub fn opens_at(&self) -> i64 {
+        self.opens_at
+    }
+
+    /// Moves the opening; only before it happened. Whether it moved.
+    pub fn reschedule(&mut self, opens_at: i64) -> bool {
+        if self.state != RoomState::Prequeue {
+            return false;
+        }
+        self.opens_at = opens_at;
+        true
+    }
+
+    /// SHA-256 of the seed, published before anyone joins.
+    pub fn commitment(&self) -> String {
+        self.seed.commitment()
+    }
+
+    /// Admissions granted in the minute before `now`: the measured pace waits are
+    /// estimated from.
+    pub fn admissions_last_minute(&self, now: i64) -> usize {
+        self.recent_admissions
+            .iter()
+            .filter(|&&at| now - at < MINUTE_MS)
+            .count()
+    }
+
+    /// The share of recent admissions that ordered, once any admission has ended.
+    pub fn conversion(&self) -> Option<f64> {
+        let ordered = self.outcomes.iter().filter(|&&o| o).count();
+        (!self.outcomes.is_empty()).then(|| ordered as f64 / self.outcomes.len() as f64)
+    }
+
     /// Each pseudonym once, at its current place, in the room's order, with its place.
     fn in_order(&self) -> impl Iterator<Item = (&String, &Place)> {
         self.order.iter().enumerate().filter_map(|(i, pid)| {
@@ -496,5 +535,6 @@ impl Room {
     }
 }
 
+mod replay;
 #[cfg(test)]
 mod tests;

@@ -90,6 +90,26 @@ pub struct FairnessLog {
 }
 
 impl FairnessLog {
+    /// A log read back from storage, refused unless every entry chains onto the one
+    /// before with no gap: a damaged log must not be served or appended to.
+    pub fn from_entries(entries: Vec<Entry>) -> anyhow::Result<Self> {
+        let mut prev = GENESIS.to_owned();
+        for (index, entry) in entries.iter().enumerate() {
+            anyhow::ensure!(
+                entry.seq == index as u64 + 1 && entry.prev == prev,
+                "the fairness log breaks at entry {}",
+                index + 1
+            );
+            anyhow::ensure!(
+                entry.hash == entry.expected_hash(),
+                "entry {} of the fairness log does not match its hash",
+                entry.seq
+            );
+            prev.clone_from(&entry.hash);
+        }
+        Ok(Self { entries })
+    }
+
     /// Appends `what` at `at` (Unix milliseconds) and returns the new entry.
     pub fn append(&mut self, at: i64, what: What) -> &Entry {
         let seq = self.entries.len() as u64 + 1;

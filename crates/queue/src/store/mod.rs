@@ -70,6 +70,11 @@ pub trait QueueStore: Send + Sync + 'static {
     fn background(&self) -> Option<TaskStart> {
         None
     }
+    /// Where this store keeps waiting rooms, if it keeps them (the embedded SQLite store
+    /// does; the distributed mode has no room store yet).
+    fn rooms(&self) -> Option<Arc<dyn crate::room::store::RoomStore>> {
+        None
+    }
 }
 
 impl std::fmt::Debug for dyn QueueStore {

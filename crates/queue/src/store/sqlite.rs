@@ -236,4 +236,11 @@ impl QueueStore for SqliteQueueStore {
     fn plumbing(&self) -> Arc<dyn Plumbing> {
         Arc::new(self.db.clone())
     }
+
+    fn rooms(&self) -> Option<Arc<dyn crate::room::store::RoomStore>> {
+        Some(Arc::new(crate::room::store::SqliteRoomStore::new(
+            self.db.clone(),
+            Arc::clone(&self.outbox_written),
+        )))
+    }
 }

@@ -25,6 +25,8 @@ pub use reply::Reply;
 
 /// The signing key tests use, so they can forge tokens (expired, tampered) on purpose.
 pub const TEST_KEY: &str = "test-session-key-0123456789abcdef-0123456789";
+/// The waiting-room admission key of tests that run services apart (never the session key).
+pub const ADMISSION_KEY: &str = "test-admission-key-0123456789abcdef-01234567";
 /// The webhook secret tests use, so they can sign provider webhooks themselves.
 pub const WEBHOOK_SECRET: &str = "whsec_test_0123456789abcdef";
 

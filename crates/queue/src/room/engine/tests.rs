@@ -201,3 +201,53 @@ fn the_views_of_all_places_agree_with_each_place_s_own() {
         assert_eq!(views[pid.as_str()], room.view(&pid), "{pid}");
     }
 }
+
+#[test]
+fn a_room_restored_from_its_log_stands_where_it_stood_and_goes_on_alike() {
+    let seed = Seed::generate().expect("seed");
+    let config = RoomConfig {
+        lease_ms: 10 * SECOND,
+        grace_ms: 20 * SECOND,
+        admission_ms: 30 * SECOND,
+        admit_per_minute: 100,
+    };
+    let mut room = Room::new(seed.clone(), 5 * SECOND, config, 0);
+    for pid in ["a", "b", "c", "d", "e"] {
+        room.join(pid, SECOND);
+    }
+    let admitted = room.tick(5 * SECOND, stock(2, 0));
+    assert_eq!(admitted.len(), 2);
+    room.ordered(&admitted[0], 6 * SECOND);
+    room.leave(&admitted[1], 7 * SECOND);
+    room.join("late", 8 * SECOND);
+    for pid in ["a", "b", "c", "d", "e", "late"] {
+        room.touch(pid, 8 * SECOND);
+    }
+
+    let entries = room.log().entries().to_vec();
+    let mut restored =
+        Room::restore(seed, 5 * SECOND, config, entries, 8 * SECOND).expect("restores");
+    assert_eq!(restored.state(), room.state());
+    assert_eq!(restored.views(), room.views());
+    assert_eq!(restored.log().head(), room.log().head());
+    assert_eq!(restored.conversion(), room.conversion());
+    assert_eq!(
+        restored.tick(9 * SECOND, stock(1, 1)),
+        room.tick(9 * SECOND, stock(1, 1)),
+        "both admit the same next place"
+    );
+    assert_eq!(restored.log().head(), room.log().head());
+}
+
+#[test]
+fn a_damaged_log_is_not_restored() {
+    let seed = Seed::generate().expect("seed");
+    let mut room = Room::new(seed.clone(), 5 * SECOND, RoomConfig::default(), 0);
+    room.join("a", SECOND);
+    room.join("b", SECOND);
+    let mut entries = room.log().entries().to_vec();
+    entries[1].at += 1;
+    let err = Room::restore(seed, 5 * SECOND, RoomConfig::default(), entries, SECOND)
+        .expect_err("a tampered entry");
+    assert!(err.to_string().contains("entry 2"), "{err}");
+}

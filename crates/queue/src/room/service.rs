@@ -1,0 +1,749 @@
+//! The rooms as the queue service runs them: each live room's engine in memory, every
+//! decision written to its fairness log before the buyer hears of it, admissions signed
+//! for the orders service, and a snapshot of every place published after each tick for
+//! the live feeds.
+//!
+//! One lock per room guards its engine; what a change appended to the log is handed, in
+//! order and still under the lock, to the [`LogWriter`], which writes whatever has queued
+//! up in one transaction (group commit) and then lets the callers answer.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+
+use anyhow::Context;
+use boxoffice_common::events::RoomGate;
+use boxoffice_common::{Clock, Id};
+use boxoffice_platform::bus::Envelope;
+use boxoffice_platform::http::admission::AdmissionKeys;
+use time::OffsetDateTime;
+use tokio::sync::{oneshot, watch};
+
+use super::engine::{PlaceState, PlaceView, Room, RoomConfig, RoomState, Stock};
+use super::fairness::{Seed, pid};
+use super::log::{Entry, Head, What};
+use super::store::{RoomRecord, RoomStore};
+use super::writer::{Appendix, LogWriter};
+use crate::SOURCE;
+
+/// How the rooms of this service run.
+#[derive(Debug, Clone, Copy)]
+pub struct RoomSettings {
+    pub config: RoomConfig,
+    /// How often every room is moved on (admissions, leases, the published snapshot).
+    pub tick: Duration,
+}
+
+impl Default for RoomSettings {
+    fn default() -> Self {
+        Self {
+            config: RoomConfig::default(),
+            tick: Duration::from_millis(250),
+        }
+    }
+}
+
+/// A refusal of a room request.
+#[derive(Debug, thiserror::Error)]
+pub enum RoomError {
+    #[error("not found")]
+    NotFound,
+    #[error("not the event's creator")]
+    NotCreator,
+    #[error("{field}: {message}")]
+    Invalid {
+        field: &'static str,
+        message: &'static str,
+    },
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+/// An admission handed to a buyer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Granted {
+    pub token: String,
+    pub expires_at: OffsetDateTime,
+}
+
+/// A room as anyone may see it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoomInfo {
+    pub event_id: Id,
+    pub state: RoomState,
+    pub opens_at: i64,
+    pub per_account_limit: u32,
+    pub commitment: String,
+    pub head: Head,
+}
+
+/// Everything the live feeds of one room need after a tick, computed once for all.
+#[derive(Debug, Clone)]
+pub struct Snapshot {
+    pub state: RoomState,
+    pub views: HashMap<String, PlaceView>,
+    pub admissions: HashMap<String, Granted>,
+    pub head: Head,
+    pub stock: Stock,
+    /// Admissions in the last minute.
+    pub pace_per_minute: usize,
+    /// The share of admissions that ordered, once known.
+    pub conversion: Option<f64>,
+}
+
+/// One live room.
+#[derive(Debug)]
+struct LiveRoom {
+    event_id: Id,
+    salt: Vec<u8>,
+    starts_at: i64,
+    cell: Mutex<Cell>,
+    snapshot: watch::Sender<Arc<Snapshot>>,
+}
+
+#[derive(Debug)]
+struct Cell {
+    room: Room,
+    record: RoomRecord,
+    /// Log entries already handed to the writer.
+    handed: usize,
+    members: HashMap<String, Id>,
+    admissions: HashMap<String, Granted>,
+    stock: Stock,
+}
+
+/// The rooms of this service. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Rooms {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    store: Arc<dyn RoomStore>,
+    clock: Arc<dyn Clock>,
+    keys: AdmissionKeys,
+    settings: RoomSettings,
+    live: RwLock<HashMap<Id, Arc<LiveRoom>>>,
+    writer: LogWriter,
+}
+
+fn millis(at: OffsetDateTime) -> i64 {
+    (at.unix_timestamp_nanos() / 1_000_000) as i64
+}
+
+impl Rooms {
+    /// The rooms kept in `store`, brought back from their logs.
+    pub async fn load(
+        store: Arc<dyn RoomStore>,
+        clock: Arc<dyn Clock>,
+        keys: AdmissionKeys,
+        settings: RoomSettings,
+        writer: LogWriter,
+    ) -> anyhow::Result<Self> {
+        let rooms = Self {
+            inner: Arc::new(Inner {
+                store: Arc::clone(&store),
+                clock,
+                keys,
+                settings,
+                live: RwLock::new(HashMap::new()),
+                writer,
+            }),
+        };
+        let now = rooms.now();
+        for record in store.rooms().await? {
+            let event_id = record.event_id;
+            let seed = Seed::from_hex(&record.seed).context("a room's stored seed")?;
+            let entries = store.log(event_id).await?;
+            let handed = entries.len();
+            let room = Room::restore(seed, record.opens_at, settings.config, entries, now)
+                .with_context(|| format!("restoring the room of event {event_id}"))?;
+            let members = store.members(event_id).await?.into_iter().collect();
+            let starts_at = store
+                .event(event_id)
+                .await?
+                .map_or(i64::MAX, |e| e.starts_at);
+            let live = LiveRoom::new(event_id, &record, starts_at, room, handed, members)?;
+            rooms.write_live().insert(event_id, Arc::new(live));
+        }
+        Ok(rooms)
+    }
+
+    fn now(&self) -> i64 {
+        millis(self.inner.clock.now())
+    }
+
+    fn write_live(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<Id, Arc<LiveRoom>>> {
+        self.inner
+            .live
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn room(&self, event: Id) -> Option<Arc<LiveRoom>> {
+        self.inner
+            .live
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(&event)
+            .cloned()
+    }
+
+    fn all(&self) -> Vec<Arc<LiveRoom>> {
+        self.inner
+            .live
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .values()
+            .cloned()
+            .collect()
+    }
+
+    pub fn settings(&self) -> RoomSettings {
+        self.inner.settings
+    }
+
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.inner.clock
+    }
+
+    /// Puts a room in front of `event`'s tickets, or changes it: `caller` must have
+    /// created the event; the opening must lie ahead (and before the event starts), and
+    /// can move only until it happened; the limit is at least 1.
+    pub async fn set_up(
+        &self,
+        caller: Id,
+        event: Id,
+        opens_at: OffsetDateTime,
+        per_account_limit: u32,
+    ) -> Result<RoomInfo, RoomError> {
+        let facts = self
+            .inner
+            .store
+            .event(event)
+            .await?
+            .ok_or(RoomError::NotFound)?;
+        if facts.creator != caller {
+            return Err(RoomError::NotCreator);
+        }
+        if per_account_limit < 1 {
+            return Err(invalid(
+                "perAccountLimit",
+                "PerAccountLimit must be at least 1",
+            ));
+        }
+        let now = self.now();
+        let opens_at = millis(opens_at);
+        if opens_at >= facts.starts_at {
+            return Err(invalid(
+                "opensAt",
+                "OpensAt must be before the event starts",
+            ));
+        }
+        if let Some(live) = self.room(event) {
+            return self.change(&live, opens_at, per_account_limit, now).await;
+        }
+        if opens_at <= now {
+            return Err(invalid("opensAt", "OpensAt must be in the future"));
+        }
+        let seed = Seed::generate()?;
+        let mut salt = [0_u8; 32];
+        getrandom::fill(&mut salt).map_err(|err| anyhow::anyhow!("no randomness: {err}"))?;
+        let record = RoomRecord {
+            event_id: event,
+            opens_at,
+            per_account_limit,
+            seed: seed.reveal(),
+            salt: hex::encode(salt),
+            gate_version: 0,
+        };
+        let room = Room::new(seed, opens_at, self.inner.settings.config, now);
+        let entries = room.log().entries().to_vec();
+        let gate = gate_event(&record, true, self.inner.clock.now());
+        self.inner
+            .store
+            .save_room(&record, &entries, Some(&gate))
+            .await?;
+        let live = LiveRoom::new(
+            event,
+            &record,
+            facts.starts_at,
+            room,
+            entries.len(),
+            HashMap::new(),
+        )?;
+        let live = Arc::new(live);
+        let info = live.info();
+        // A second set-up racing this one lost at the store's primary key only if it
+        // wrote first; either way one room is kept.
+        self.write_live().entry(event).or_insert(live);
+        Ok(info)
+    }
+
+    async fn change(
+        &self,
+        live: &LiveRoom,
+        opens_at: i64,
+        per_account_limit: u32,
+        now: i64,
+    ) -> Result<RoomInfo, RoomError> {
+        let (record, gate) = {
+            let mut cell = live.lock();
+            if cell.room.has_ended() {
+                return Err(invalid("opensAt", "The sale of this room is over"));
+            }
+            if opens_at != cell.room.opens_at() {
+                if opens_at <= now {
+                    return Err(invalid("opensAt", "OpensAt must be in the future"));
+                }
+                if !cell.room.reschedule(opens_at) {
+                    return Err(invalid(
+                        "opensAt",
+                        "The room is open; its opening cannot move",
+                    ));
+                }
+            }
+            cell.record.opens_at = opens_at;
+            let limit_changed = cell.record.per_account_limit != per_account_limit;
+            cell.record.per_account_limit = per_account_limit;
+            let gate = limit_changed.then(|| {
+                cell.record.gate_version += 1;
+                gate_event(&cell.record, true, self.inner.clock.now())
+            });
+            (cell.record.clone(), gate)
+        };
+        self.inner
+            .store
+            .save_room(&record, &[], gate.as_ref())
+            .await?;
+        Ok(live.info())
+    }
+
+    /// The room in front of `event`, if any.
+    pub fn info(&self, event: Id) -> Option<RoomInfo> {
+        self.room(event).map(|live| live.info())
+    }
+
+    /// `user` takes a place in `event`'s room, or keeps theirs (a sign of life).
+    pub async fn join(&self, user: Id, event: Id) -> Result<Place, RoomError> {
+        let live = self.room(event).ok_or(RoomError::NotFound)?;
+        let pid = live.pid_of(user);
+        let now = self.now();
+        let written = {
+            let mut cell = live.lock();
+            if !cell.members.contains_key(&pid) {
+                cell.members.insert(pid.clone(), user);
+            }
+            cell.room.join(&pid, now);
+            self.hand_over(&live, &mut cell, vec![(pid.clone(), user)], None)
+        };
+        written.await?;
+        Ok(live.place(&pid, now, &self.inner.settings))
+    }
+
+    /// A sign of life from `user`'s place (a heartbeat, a page load); their place.
+    pub async fn touch(&self, user: Id, event: Id) -> Result<Place, RoomError> {
+        let live = self.room(event).ok_or(RoomError::NotFound)?;
+        let pid = live.pid_of(user);
+        let now = self.now();
+        let written = {
+            let mut cell = live.lock();
+            if !cell.members.contains_key(&pid) {
+                return Err(RoomError::NotFound);
+            }
+            cell.room.touch(&pid, now);
+            self.hand_over(&live, &mut cell, Vec::new(), None)
+        };
+        written.await?;
+        Ok(live.place(&pid, now, &self.inner.settings))
+    }
+
+    /// `user`'s place, without a sign of life.
+    pub fn place(&self, user: Id, event: Id) -> Result<Place, RoomError> {
+        let live = self.room(event).ok_or(RoomError::NotFound)?;
+        let pid = live.pid_of(user);
+        if !live.lock().members.contains_key(&pid) {
+            return Err(RoomError::NotFound);
+        }
+        Ok(live.place(&pid, self.now(), &self.inner.settings))
+    }
+
+    /// `user` leaves `event`'s room (fine if they were not in it).
+    pub async fn leave(&self, user: Id, event: Id) -> Result<(), RoomError> {
+        let live = self.room(event).ok_or(RoomError::NotFound)?;
+        let pid = live.pid_of(user);
+        let now = self.now();
+        let written = {
+            let mut cell = live.lock();
+            cell.room.leave(&pid, now);
+            cell.admissions.remove(&pid);
+            self.hand_over(&live, &mut cell, Vec::new(), None)
+        };
+        written.await?;
+        Ok(())
+    }
+
+    /// `user` ordered tickets of `event`: their admission was used.
+    pub async fn ordered(&self, user: Id, event: Id) -> anyhow::Result<()> {
+        let Some(live) = self.room(event) else {
+            return Ok(());
+        };
+        let pid = live.pid_of(user);
+        let now = self.now();
+        let written = {
+            let mut cell = live.lock();
+            cell.room.ordered(&pid, now);
+            self.hand_over(&live, &mut cell, Vec::new(), None)
+        };
+        written.await
+    }
+
+    /// `user`'s pseudonym in `event`'s room and the room's live snapshots, for a feed.
+    pub fn follow(
+        &self,
+        user: Id,
+        event: Id,
+    ) -> Result<(String, watch::Receiver<Arc<Snapshot>>), RoomError> {
+        let live = self.room(event).ok_or(RoomError::NotFound)?;
+        let pid = live.pid_of(user);
+        if !live.lock().members.contains_key(&pid) {
+            return Err(RoomError::NotFound);
+        }
+        Ok((pid, live.snapshot.subscribe()))
+    }
+
+    /// A sign of life from a live feed: no need to wait for the log.
+    pub fn feed_alive(&self, event: Id, pid: &str) {
+        if let Some(live) = self.room(event) {
+            let now = self.now();
+            let mut cell = live.lock();
+            cell.room.touch(pid, now);
+            drop(self.hand_over(&live, &mut cell, Vec::new(), None));
+        }
+    }
+
+    /// The room's whole fairness log, as exported lines.
+    pub async fn log_lines(&self, event: Id) -> Result<String, RoomError> {
+        let live = self.room(event).ok_or(RoomError::NotFound)?;
+        let lines = {
+            let cell = live.lock();
+            let entries = &cell.room.log().entries()[..cell.handed];
+            entries_to_lines(entries)
+        };
+        Ok(lines)
+    }
+
+    /// Moves every room on to now: admissions, leases, the opening, the end of the sale.
+    pub async fn tick(&self) -> anyhow::Result<()> {
+        for live in self.all() {
+            if live.lock().room.has_ended() && live.snapshot.borrow().state == live.state() {
+                continue;
+            }
+            let stock = self.inner.store.stock(live.event_id).await?;
+            let written = self.tick_room(&live, stock)?;
+            written.await?;
+        }
+        Ok(())
+    }
+
+    fn tick_room(
+        &self,
+        live: &Arc<LiveRoom>,
+        stock: Stock,
+    ) -> anyhow::Result<impl std::future::Future<Output = anyhow::Result<()>> + use<>> {
+        let now_at = self.inner.clock.now();
+        let now = millis(now_at);
+        let mut cell = live.lock();
+        cell.stock = stock;
+        let was_open = !cell.room.has_ended();
+        let admitted = if now >= live.starts_at {
+            cell.room.close(now);
+            Vec::new()
+        } else {
+            let admitted = cell.room.tick(now, stock);
+            if cell.room.state() == RoomState::SoldOut && was_open {
+                cell.room.close(now);
+            }
+            admitted
+        };
+        let ttl = Duration::from_millis(self.inner.settings.config.admission_ms.max(0) as u64);
+        for pid in admitted {
+            let Some(&user) = cell.members.get(&pid) else {
+                continue;
+            };
+            let seq = cell
+                .room
+                .log()
+                .entries()
+                .iter()
+                .rev()
+                .find(|e| matches!(&e.what, What::Admit { pid: p } if *p == pid))
+                .map_or(0, |e| e.seq);
+            let (token, admission) =
+                self.inner
+                    .keys
+                    .issue(user, live.event_id, seq, now_at, ttl)?;
+            cell.admissions.insert(
+                pid,
+                Granted {
+                    token,
+                    expires_at: admission.expires_at,
+                },
+            );
+        }
+        let views: HashMap<String, PlaceView> = cell
+            .room
+            .views()
+            .into_iter()
+            .map(|(pid, view)| (pid.to_owned(), view))
+            .collect();
+        cell.admissions.retain(|pid, _| {
+            views
+                .get(pid)
+                .is_some_and(|view| view.state == PlaceState::Admitted)
+        });
+        let gate = if was_open && cell.room.has_ended() {
+            cell.record.gate_version += 1;
+            Some((
+                cell.record.gate_version,
+                gate_event(&cell.record, false, now_at),
+            ))
+        } else {
+            None
+        };
+        let snapshot = Snapshot {
+            state: cell.room.state(),
+            views,
+            admissions: cell.admissions.clone(),
+            head: cell.room.log().head(),
+            stock,
+            pace_per_minute: cell.room.admissions_last_minute(now),
+            conversion: cell.room.conversion(),
+        };
+        let written = self.hand_over(live, &mut cell, Vec::new(), gate);
+        drop(cell);
+        live.snapshot.send_replace(Arc::new(snapshot));
+        Ok(written)
+    }
+
+    /// Hands what `cell`'s log gained since the last hand-over to the writer, with new
+    /// `members` and a `gate` to publish; the future resolves once it is written.
+    fn hand_over(
+        &self,
+        live: &LiveRoom,
+        cell: &mut Cell,
+        members: Vec<(String, Id)>,
+        gate: Option<(i64, Envelope)>,
+    ) -> impl std::future::Future<Output = anyhow::Result<()>> + use<> {
+        let entries: Vec<Entry> = cell.room.log().entries()[cell.handed..].to_vec();
+        cell.handed += entries.len();
+        let nothing = entries.is_empty() && members.is_empty() && gate.is_none();
+        let (done, written) = oneshot::channel();
+        if !nothing {
+            self.inner.writer.hand(Appendix {
+                event: live.event_id,
+                entries,
+                members,
+                gate,
+                done,
+            });
+        }
+        async move {
+            if nothing {
+                return Ok(());
+            }
+            written
+                .await
+                .map_err(|_| anyhow::anyhow!("the fairness log writer stopped"))?
+        }
+    }
+}
+
+fn invalid(field: &'static str, message: &'static str) -> RoomError {
+    RoomError::Invalid { field, message }
+}
+
+/// `room:gate` for `record`'s room, open or ended.
+fn gate_event(record: &RoomRecord, open: bool, now: OffsetDateTime) -> Envelope {
+    Envelope::new(
+        SOURCE,
+        now,
+        &RoomGate {
+            event_id: record.event_id,
+            version: record.gate_version,
+            open,
+            per_account_limit: record.per_account_limit,
+        },
+    )
+}
+
+fn entries_to_lines(entries: &[Entry]) -> String {
+    let mut out = String::new();
+    for entry in entries {
+        out.push_str(&serde_json::to_string(entry).unwrap_or_default());
+        out.push('\n');
+    }
+    out
+}
+
+/// A buyer's place with what they are told about it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Place {
+    pub pid: String,
+    pub view: PlaceView,
+    pub room_state: RoomState,
+    pub estimate: Estimate,
+    pub admission: Option<Granted>,
+    pub head: Head,
+}
+
+/// The honest part of a place: a range, a chance and the numbers behind them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Estimate {
+    /// Seconds; `None` when no pace is known yet.
+    pub low_seconds: Option<u64>,
+    pub high_seconds: Option<u64>,
+    pub chance: Chance,
+    /// Tickets not yet sold (free or held by unpaid orders).
+    pub tickets_left: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Chance {
+    Likely,
+    Even,
+    Unlikely,
+    SoldOut,
+}
+
+/// What `view` may expect in a room with `snapshot`'s pace and stock.
+pub fn estimate(view: &PlaceView, snapshot: &Snapshot, settings: &RoomSettings) -> Estimate {
+    let tickets_left = snapshot.stock.free + snapshot.stock.held;
+    let ended = matches!(snapshot.state, RoomState::SoldOut)
+        || view.state == PlaceState::SoldOut
+        || (tickets_left == 0 && snapshot.state != RoomState::Prequeue);
+    let ahead = view.ahead.unwrap_or(0);
+    // Admissions a minute: as measured, or — before any — the most the room may grant,
+    // which makes the low end of the range honest and leaves the high end unknown.
+    let measured = snapshot.pace_per_minute as f64;
+    let ceiling = f64::from(settings.config.admit_per_minute);
+    let (low, high) = if view.position.is_none() {
+        (Some(0), Some(0))
+    } else if measured > 0.0 {
+        let seconds = ahead as f64 * 60.0 / measured;
+        (
+            Some((seconds * 0.5).floor() as u64),
+            Some((seconds * 1.5).ceil() as u64),
+        )
+    } else {
+        (Some((ahead as f64 * 60.0 / ceiling).floor() as u64), None)
+    };
+    let buyers_ahead = ahead as f64 * snapshot.conversion.unwrap_or(1.0);
+    let cover = f64::from(tickets_left) / (buyers_ahead + 1.0);
+    let chance = if ended {
+        Chance::SoldOut
+    } else if cover >= 1.5 {
+        Chance::Likely
+    } else if cover >= 0.75 {
+        Chance::Even
+    } else {
+        Chance::Unlikely
+    };
+    Estimate {
+        low_seconds: low,
+        high_seconds: high,
+        chance,
+        tickets_left,
+    }
+}
+
+impl LiveRoom {
+    fn new(
+        event_id: Id,
+        record: &RoomRecord,
+        starts_at: i64,
+        room: Room,
+        handed: usize,
+        members: HashMap<String, Id>,
+    ) -> anyhow::Result<Self> {
+        let salt = hex::decode(&record.salt).context("a room's stored salt")?;
+        let snapshot = Snapshot {
+            state: room.state(),
+            views: HashMap::new(),
+            admissions: HashMap::new(),
+            head: room.log().head(),
+            stock: Stock { free: 0, held: 0 },
+            pace_per_minute: 0,
+            conversion: None,
+        };
+        let (snapshot, _) = watch::channel(Arc::new(snapshot));
+        Ok(Self {
+            event_id,
+            salt,
+            starts_at,
+            cell: Mutex::new(Cell {
+                room,
+                record: record.clone(),
+                handed,
+                members,
+                admissions: HashMap::new(),
+                stock: Stock { free: 0, held: 0 },
+            }),
+            snapshot,
+        })
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Cell> {
+        self.cell
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn pid_of(&self, user: Id) -> String {
+        pid(&self.salt, &user.to_string())
+    }
+
+    fn state(&self) -> RoomState {
+        self.lock().room.state()
+    }
+
+    fn info(&self) -> RoomInfo {
+        let cell = self.lock();
+        RoomInfo {
+            event_id: self.event_id,
+            state: cell.room.state(),
+            opens_at: cell.room.opens_at(),
+            per_account_limit: cell.record.per_account_limit,
+            commitment: cell.room.commitment(),
+            head: cell.room.log().head(),
+        }
+    }
+
+    /// `pid`'s place now: their view from the engine (exact, not the last tick's) and the
+    /// estimate from the last tick's pace and stock.
+    fn place(&self, pid: &str, now: i64, settings: &RoomSettings) -> Place {
+        let cell = self.lock();
+        let view = cell.room.view(pid);
+        let snapshot = Snapshot {
+            state: cell.room.state(),
+            views: HashMap::new(),
+            admissions: HashMap::new(),
+            head: cell.room.log().head(),
+            stock: cell.stock,
+            pace_per_minute: cell.room.admissions_last_minute(now),
+            conversion: cell.room.conversion(),
+        };
+        Place {
+            pid: pid.to_owned(),
+            estimate: estimate(&view, &snapshot, settings),
+            admission: (view.state == PlaceState::Admitted)
+                .then(|| cell.admissions.get(pid).cloned())
+                .flatten(),
+            room_state: cell.room.state(),
+            head: snapshot.head,
+            view,
+        }
+    }
+}

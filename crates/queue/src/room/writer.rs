@@ -1,0 +1,109 @@
+//! The fairness log's writer: one task that writes whatever the rooms appended since its
+//! last write in one transaction (group commit), in the order it was handed over, and
+//! then lets each waiting request answer. A burst of joins costs a few transactions,
+//! not one each; no buyer hears of a place the log does not hold.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use boxoffice_common::Id;
+use boxoffice_platform::bus::Envelope;
+use tokio::sync::{Mutex, mpsc, oneshot};
+use tokio_util::sync::CancellationToken;
+
+use super::log::Entry;
+use super::store::RoomStore;
+
+/// What one change of one room adds to the store.
+#[derive(Debug)]
+pub struct Appendix {
+    pub event: Id,
+    pub entries: Vec<Entry>,
+    /// New members: (pseudonym, user).
+    pub members: Vec<(String, Id)>,
+    /// A `room:gate` to publish, with the version it sets.
+    pub gate: Option<(i64, Envelope)>,
+    /// Told once the appendix is written.
+    pub done: oneshot::Sender<anyhow::Result<()>>,
+}
+
+/// The rooms' side: hands appendices over, in order.
+#[derive(Debug, Clone)]
+pub struct LogWriter {
+    queue: mpsc::UnboundedSender<Appendix>,
+}
+
+/// The task's side: what it writes.
+#[derive(Debug, Clone)]
+pub struct LogWriterTask {
+    store: Arc<dyn RoomStore>,
+    /// Shared so that a task started again after a failure takes up the same queue.
+    queue: Arc<Mutex<mpsc::UnboundedReceiver<Appendix>>>,
+}
+
+/// The most appendices written in one transaction.
+const MAX_BATCH: usize = 2_048;
+
+/// A writer for `store` and the task that must run for it.
+pub fn log_writer(store: Arc<dyn RoomStore>) -> (LogWriter, LogWriterTask) {
+    let (queue, received) = mpsc::unbounded_channel();
+    (
+        LogWriter { queue },
+        LogWriterTask {
+            store,
+            queue: Arc::new(Mutex::new(received)),
+        },
+    )
+}
+
+impl LogWriter {
+    /// Queues `appendix`; its `done` is told when it is written (or that the writer is
+    /// gone, when the service is stopping).
+    pub fn hand(&self, appendix: Appendix) {
+        if let Err(mpsc::error::SendError(appendix)) = self.queue.send(appendix) {
+            let _ = appendix
+                .done
+                .send(Err(anyhow::anyhow!("the fairness log writer stopped")));
+        }
+    }
+}
+
+impl LogWriterTask {
+    /// Writes until `stop`. A failed write is tried again (the database may be busy or
+    /// briefly away) — never skipped, since the log must have no gap.
+    pub async fn run(self, stop: CancellationToken) -> anyhow::Result<()> {
+        let mut queue = self.queue.lock().await;
+        let mut batch = Vec::new();
+        loop {
+            tokio::select! {
+                () = stop.cancelled() => return Ok(()),
+                received = queue.recv_many(&mut batch, MAX_BATCH) => {
+                    if received == 0 {
+                        return Ok(());
+                    }
+                }
+            }
+            let mut pause = Duration::from_millis(50);
+            loop {
+                let refs: Vec<&Appendix> = batch.iter().collect();
+                match self.store.append(&refs).await {
+                    Ok(()) => break,
+                    Err(err) => {
+                        tracing::warn!(
+                            error = format!("{err:#}"),
+                            "writing the fairness log; trying again"
+                        );
+                        tokio::select! {
+                            () = stop.cancelled() => return Ok(()),
+                            () = tokio::time::sleep(pause) => {}
+                        }
+                        pause = (pause * 2).min(Duration::from_secs(5));
+                    }
+                }
+            }
+            for appendix in batch.drain(..) {
+                let _ = appendix.done.send(Ok(()));
+            }
+        }
+    }
+}
