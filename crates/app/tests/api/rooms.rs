@@ -333,3 +333,84 @@ async fn a_room_admits_as_stock_allows_and_orders_need_the_buyers_own_admission(
     assert!(log.contains(r#""kind":"order""#), "{log}");
     app.assert_settled().await;
 }
+
+#[tokio::test]
+async fn ten_joins_at_once_of_one_account_take_one_place() {
+    let app = spawn_app_with(|_| {}).await;
+    let (creator, buyer) = (app.user().await, app.user().await);
+    let event = event(&app, &creator).await;
+    let soon = rfc3339(OffsetDateTime::now_utc() + time::Duration::minutes(5));
+    let room = set_up(&app, &creator, &event, json!({"opensAt": soon})).await;
+    assert_eq!(room.status, 200, "{}", room.body);
+
+    let path = format!("/api/events/{event}/room/join");
+    let joins = (0..10).map(|_| send(&app, &buyer, Method::POST, &path, json!({})));
+    let replies = futures::future::join_all(joins).await;
+    let pids: std::collections::HashSet<&str> = replies
+        .iter()
+        .map(|reply| {
+            assert_eq!(reply.status, 202, "{}", reply.body);
+            reply.body["pid"].as_str().expect("pid")
+        })
+        .collect();
+    assert_eq!(pids.len(), 1, "one pseudonym");
+    let log = app
+        .client
+        .get(app.url(&format!("/api/events/{event}/room/log")))
+        .send()
+        .await
+        .expect("log")
+        .text()
+        .await
+        .expect("text");
+    assert_eq!(
+        log.matches(r#""kind":"join""#).count(),
+        1,
+        "one place: {log}"
+    );
+    app.assert_settled().await;
+}
+
+#[tokio::test]
+async fn a_room_and_its_places_survive_a_restart() {
+    use boxoffice_app::application::Application;
+    use boxoffice_app::cli::Settings;
+
+    use crate::helpers::start;
+
+    let dir = tempfile::tempdir().expect("temp dir");
+    let settings = Settings::for_data_dir(dir.path());
+    let first = start(
+        Application::embedded(&settings).await.expect("start"),
+        None,
+        None,
+    );
+    let (creator, buyer, other) = (first.user().await, first.user().await, first.user().await);
+    let event = event(&first, &creator).await;
+    let soon = rfc3339(OffsetDateTime::now_utc() + time::Duration::minutes(5));
+    let room = set_up(&first, &creator, &event, json!({"opensAt": soon})).await;
+    assert_eq!(room.status, 200, "{}", room.body);
+    let path = format!("/api/events/{event}/room/join");
+    let mine = send(&first, &buyer, Method::POST, &path, json!({})).await;
+    send(&first, &other, Method::POST, &path, json!({})).await;
+    let head = first
+        .get(&format!("/api/events/{event}/room/log/head"))
+        .await;
+    first.assert_settled().await;
+    first.stop().await;
+
+    let second = start(
+        Application::embedded(&settings).await.expect("restart"),
+        None,
+        None,
+    );
+    let shown = second.get(&format!("/api/events/{event}/room")).await;
+    assert_eq!(shown.status, 200, "{}", shown.body);
+    assert_eq!(shown.body["commitment"], room.body["commitment"]);
+    assert_eq!(shown.body["logHead"], head.body, "the same log");
+    let again = me(&second, &buyer, &event).await;
+    assert_eq!(again.status, 200, "{}", again.body);
+    assert_eq!(again.body["pid"], mine.body["pid"]);
+    assert_eq!(again.body["state"], "prequeue");
+    second.assert_settled().await;
+}
