@@ -60,6 +60,16 @@ impl Client {
         self
     }
 
+    /// A plain `GET` of `path` as `token`, unrecorded: for a live feed read as it streams,
+    /// or a text export.
+    pub fn get_raw(&self, path: &str, token: Option<&str>) -> reqwest::RequestBuilder {
+        let request = self.http.get(format!("{}{path}", self.base));
+        match token {
+            Some(token) => request.bearer_auth(token),
+            None => request,
+        }
+    }
+
     /// Sends a request; `endpoint` names it in the report (`"POST /api/orders"`).
     pub async fn send(
         &self,

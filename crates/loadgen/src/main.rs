@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use boxoffice_loadgen::client::{Client, Minter};
 use boxoffice_loadgen::scenario::basket::{self, BasketRush};
-use boxoffice_loadgen::scenario::{Limits, ceiling, flash_sale};
+use boxoffice_loadgen::scenario::{Limits, ceiling, flash_sale, room};
 use boxoffice_loadgen::server::Spawned;
 use boxoffice_loadgen::{hello, invariants};
 use clap::{Args, Parser, Subcommand};
@@ -210,6 +210,38 @@ enum Command {
         #[command(flatten)]
         target: Target,
     },
+    /// An on-sale waiting room against a running embedded BoxOffice: buyers join before
+    /// it opens, are admitted as stock allows, buy and pay; checks the room's promises
+    /// (and the stores' invariants with `--data-dir`). Run the server with a high
+    /// `ROOM_ADMIT_PER_MINUTE` to measure the room rather than its pace limit.
+    Room {
+        #[command(flatten)]
+        target: Target,
+        /// Seats on sale.
+        #[arg(long, default_value_t = 500)]
+        tickets: usize,
+        /// Buyers who join.
+        #[arg(long, default_value_t = 5000)]
+        buyers: usize,
+        /// Buyers who follow the live feed instead of polling.
+        #[arg(long, default_value_t = 500)]
+        watchers: usize,
+        /// Seconds from set-up to the opening (the joins happen in between).
+        #[arg(long, default_value_t = 10)]
+        opens_in_secs: u64,
+        /// How often a polling buyer looks at its place, in milliseconds.
+        #[arg(long, default_value_t = 5000)]
+        poll_ms: u64,
+        /// Requests in flight at once.
+        #[arg(long, default_value_t = 256)]
+        concurrency: usize,
+        /// Longest the timed part may run, in seconds.
+        #[arg(long, default_value_t = 300)]
+        duration_secs: u64,
+        /// Where to save the room's fairness log (for `boxoffice verify-room`).
+        #[arg(long)]
+        log_out: Option<PathBuf>,
+    },
     /// Time from a ticket's 201 until an order for it succeeds.
     Propagation {
         #[arg(long, default_value = "http://127.0.0.1:3000")]
@@ -299,6 +331,53 @@ async fn main() -> anyhow::Result<()> {
             read_secs,
             out,
         } => bench::run(sale, read_secs, out).await,
+        Command::Room {
+            target,
+            tickets,
+            buyers,
+            watchers,
+            opens_in_secs,
+            poll_ms,
+            concurrency,
+            duration_secs,
+            log_out,
+        } => {
+            let config = room::RoomSale {
+                tickets,
+                buyers,
+                watchers,
+                opens_in: Duration::from_secs(opens_in_secs),
+                poll: Duration::from_millis(poll_ms),
+                limits: Limits {
+                    concurrency,
+                    duration: Duration::from_secs(duration_secs),
+                    max_requests: u64::MAX,
+                },
+            };
+            let setup = Client::new(&target.url, concurrency)?;
+            let stock = room::set_up(&setup, &Minter::new(&target.jwt_key), &config).await?;
+            let event_id = stock.event_id.clone();
+            let timed = Client::new(&target.url, concurrency)?;
+            let outcome = room::run(&timed, stock, &config).await?;
+            println!("{}", serde_json::to_string_pretty(&outcome)?);
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&timed.recorder.endpoints())?
+            );
+            if let Some(path) = log_out {
+                let log = timed
+                    .get_raw(&format!("/api/events/{event_id}/room/log"), None)
+                    .send()
+                    .await?
+                    .text()
+                    .await?;
+                std::fs::write(&path, log)?;
+                println!("fairness log saved to {}", path.display());
+            }
+            let broken = outcome.broken_promises();
+            anyhow::ensure!(broken.is_empty(), "ROOM PROMISES BROKEN: {broken:?}");
+            check_stores(target.stores.stores(), 30).await
+        }
     }
 }
 

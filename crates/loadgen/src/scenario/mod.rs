@@ -9,6 +9,7 @@ pub mod browse;
 pub mod ceiling;
 pub mod flash_sale;
 pub mod line_rush;
+pub mod room;
 pub mod seat_map;
 pub mod steps;
 

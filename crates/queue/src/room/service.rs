@@ -721,11 +721,17 @@ impl LiveRoom {
         }
     }
 
-    /// `pid`'s place now: their view from the engine (exact, not the last tick's) and the
-    /// estimate from the last tick's pace and stock.
+    /// `pid`'s place: as the last tick saw it (what the live feeds were told, and one
+    /// look-up rather than a walk of the line), or from the engine for a place the last
+    /// tick has not seen yet; the estimate from the last tick's pace and stock.
     fn place(&self, pid: &str, now: i64, settings: &RoomSettings) -> Place {
+        let ticked = Arc::clone(&self.snapshot.borrow());
         let cell = self.lock();
-        let view = cell.room.view(pid);
+        let view = ticked
+            .views
+            .get(pid)
+            .cloned()
+            .unwrap_or_else(|| cell.room.view(pid));
         let snapshot = Snapshot {
             state: cell.room.state(),
             views: HashMap::new(),
