@@ -44,6 +44,15 @@ BUSINESS = {
         "Ticket is reserved for the next buyer in line",
         # Ids compare case-insensitively; JSON Schema's uniqueItems compares text.
         "TicketIds must not repeat a ticket",
+        # The tickets' event has an open waiting room (CONTRACT §12).
+        "Waiting room admission required",
+        "Ticket limit for this event reached",
+    },
+    "PUT /api/events/{id}/room": {
+        "OpensAt must be in the future",
+        "OpensAt must be before the event starts",
+        "The room is open; its opening cannot move",
+        "The sale of this room is over",
     },
     "DELETE /api/orders/{id}": {"Cannot cancel a completed order", "Order is already cancelled"},
     "POST /api/payments": {

@@ -3,7 +3,7 @@
 import { screenshots } from '../audit';
 import { buyInPage, expect, order, pay, sell, test } from '../fixtures';
 
-test('screenshots of browse, ticket, sell with errors, checkout, confirmation, orders, queue', async ({ users }) => {
+test('screenshots of browse, ticket, sell with errors, checkout, confirmation, orders, queue, waiting room', async ({ users }) => {
   test.setTimeout(60_000);
   const seller = await users('seller');
   const holder = await users('holder');
@@ -53,4 +53,23 @@ test('screenshots of browse, ticket, sell with errors, checkout, confirmation, o
   await page.getByRole('button', { name: 'Join the line' }).click();
   await expect(page.locator('[data-position-text]')).toHaveText('You are #1 of 1');
   await screenshots(page, 'queue');
+
+  const startsAt = new Date(Date.now() + 30 * 24 * 3600 * 1000).toISOString();
+  const created = await seller.context.request.post('/api/events', {
+    data: { name: 'Midsummer Festival — opening night', venue: 'Riverside Park', startsAt },
+  });
+  const event = (await created.json()).id;
+  await seller.context.request.post('/api/tickets', {
+    data: { title: 'General admission', price: 55, eventId: event },
+  });
+  const opensAt = new Date(Date.now() + 10 * 60 * 1000).toISOString();
+  await expect
+    .poll(async () => (await seller.context.request.put(`/api/events/${event}/room`, {
+      data: { opensAt, perAccountLimit: 2 },
+    })).status(), { timeout: 10_000 })
+    .toBe(200);
+  await page.goto(`/events/${event}/room`);
+  await page.getByRole('button', { name: 'Join the waiting room' }).click();
+  await expect(page.locator('[data-position-text]')).toBeVisible();
+  await screenshots(page, 'room');
 });

@@ -111,6 +111,9 @@ pub struct Unreachable(String);
 pub struct Call<'a> {
     /// The browser's session token, forwarded as the `session` cookie.
     pub session: Option<&'a str>,
+    /// The browser's waiting-room admission cookies (`admission-{eventId}=…; …`),
+    /// forwarded beside the session to an order (see `crate::visitor::admission_cookies`).
+    pub admissions: Option<&'a str>,
     pub body: Option<Value>,
     pub idempotency_key: Option<&'a str>,
 }
@@ -161,6 +164,17 @@ impl Api {
     }
 }
 
+/// The `Cookie` header a call forwards: the session, then any admissions.
+fn forwarded_cookies(call: &Call<'_>) -> Option<String> {
+    let session = call.session.map(|token| format!("session={token}"));
+    match (session, call.admissions.filter(|a| !a.is_empty())) {
+        (Some(session), Some(admissions)) => Some(format!("{session}; {admissions}")),
+        (Some(session), None) => Some(session),
+        (None, Some(admissions)) => Some(admissions.to_owned()),
+        (None, None) => None,
+    }
+}
+
 async fn in_process(
     router: &Router,
     method: Method,
@@ -168,8 +182,8 @@ async fn in_process(
     call: Call<'_>,
 ) -> Result<Reply, Unreachable> {
     let mut request = Request::builder().method(method).uri(path);
-    if let Some(token) = call.session {
-        request = request.header(header::COOKIE, format!("session={token}"));
+    if let Some(cookies) = forwarded_cookies(&call) {
+        request = request.header(header::COOKIE, cookies);
     }
     if let Some(key) = call.idempotency_key {
         request = request.header("idempotency-key", key);
@@ -210,8 +224,8 @@ async fn over_http(
     let method = reqwest::Method::from_bytes(method.as_str().as_bytes())
         .map_err(|err| Unreachable(err.to_string()))?;
     let mut request = client.request(method, format!("{base}{path}"));
-    if let Some(token) = call.session {
-        request = request.header("cookie", format!("session={token}"));
+    if let Some(cookies) = forwarded_cookies(&call) {
+        request = request.header("cookie", cookies);
     }
     if let Some(key) = call.idempotency_key {
         request = request.header("idempotency-key", key);

@@ -16,6 +16,8 @@ const CHECKOUT_JS: &str = include_str!("../static/checkout.js");
 const STRIPE_PAY_JS: &str = include_str!("../static/stripe-pay.js");
 /// The queue page's live place (Server-Sent Events).
 const QUEUE_JS: &str = include_str!("../static/queue.js");
+/// The waiting room's live place (Server-Sent Events).
+const ROOM_JS: &str = include_str!("../static/room.js");
 
 pub fn routes() -> Router<Web> {
     Router::new()
@@ -23,6 +25,7 @@ pub fn routes() -> Router<Web> {
         .route("/static/site.js", get(js))
         .route("/static/checkout.js", get(|| script(CHECKOUT_JS)))
         .route("/static/queue.js", get(|| script(QUEUE_JS)))
+        .route("/static/room.js", get(|| script(ROOM_JS)))
         .route("/static/stripe-pay.js", get(|| script(STRIPE_PAY_JS)))
 }
 

@@ -34,6 +34,28 @@ impl Visitor {
     }
 }
 
+/// The request's waiting-room admission cookies, as `name=value` pairs joined by `; `,
+/// ready to forward to an order; `None` when there are none.
+pub fn admission_cookies(headers: &HeaderMap) -> Option<String> {
+    let pairs: Vec<&str> = headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|cookies| cookies.split(';'))
+        .map(str::trim)
+        .filter(|pair| {
+            pair.split_once('=').is_some_and(|(name, value)| {
+                name.starts_with("admission-")
+                    && !value.is_empty()
+                    && value
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+            })
+        })
+        .collect();
+    (!pairs.is_empty()).then(|| pairs.join("; "))
+}
+
 /// The `session` cookie's value, if the request carries one.
 pub fn session_cookie(headers: &HeaderMap) -> Option<String> {
     headers

@@ -156,7 +156,7 @@ async fn setting_up_a_room_is_the_creators_and_checks_its_input() {
         &app,
         &creator,
         &event,
-        json!({"opensAt": later, "perAccountLimit": 2}),
+        json!({"opensAt": later, "perAccountLimit": 2.0}),
     )
     .await;
     assert_eq!(moved.status, 200, "{}", moved.body);

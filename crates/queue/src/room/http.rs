@@ -193,12 +193,12 @@ pub struct SetUpRoomRequest {
     /// When the prequeue is shuffled and admissions begin (RFC 3339, in the future,
     /// before the event starts).
     #[serde(default)]
-    #[schema(value_type = String, format = DateTime)]
+    #[schema(value_type = String, format = DateTime, required = true)]
     opens_at: Option<serde_json::Value>,
     /// Most tickets one account may hold for the event while the room is open (default
     /// 4).
     #[serde(default)]
-    #[schema(value_type = Option<u32>)]
+    #[schema(value_type = Option<u32>, minimum = 1)]
     per_account_limit: Option<serde_json::Value>,
 }
 
@@ -240,8 +240,15 @@ async fn set_up_room(
     };
     let limit = match &body.per_account_limit {
         None | Some(serde_json::Value::Null) => DEFAULT_PER_ACCOUNT_LIMIT,
+        // 2.0 is a whole number too, as JSON Schema's `integer` has it.
         Some(value) => value
             .as_u64()
+            .or_else(|| {
+                value
+                    .as_f64()
+                    .filter(|f| f.fract() == 0.0 && *f >= 0.0 && *f <= f64::from(u32::MAX))
+                    .map(|f| f as u64)
+            })
             .and_then(|n| u32::try_from(n).ok())
             .filter(|&n| n >= 1)
             .ok_or_else(|| {

@@ -87,6 +87,8 @@ pub struct Snapshot {
     pub stock: Stock,
     /// Admissions in the last minute.
     pub pace_per_minute: usize,
+    /// Places waiting (in the prequeue, in line or parked).
+    pub waiting: u64,
     /// The share of admissions that ordered, once known.
     pub conversion: Option<f64>,
 }
@@ -498,6 +500,15 @@ impl Rooms {
             .into_iter()
             .map(|(pid, view)| (pid.to_owned(), view))
             .collect();
+        let waiting = views
+            .values()
+            .filter(|view| {
+                matches!(
+                    view.state,
+                    PlaceState::Prequeue | PlaceState::Waiting | PlaceState::Parked
+                )
+            })
+            .count() as u64;
         cell.admissions.retain(|pid, _| {
             views
                 .get(pid)
@@ -520,6 +531,7 @@ impl Rooms {
             stock,
             pace_per_minute: cell.room.admissions_last_minute(now),
             conversion: cell.room.conversion(),
+            waiting,
         };
         let written = self.hand_over(live, &mut cell, Vec::new(), gate);
         drop(cell);
@@ -640,13 +652,22 @@ pub fn estimate(view: &PlaceView, snapshot: &Snapshot, settings: &RoomSettings) 
     } else {
         (Some((ahead as f64 * 60.0 / ceiling).floor() as u64), None)
     };
+    // Before the opening nobody has a rank yet: on average half the others will be
+    // drawn ahead.
+    let ahead = if view.state == PlaceState::Prequeue {
+        snapshot.waiting.saturating_sub(1) / 2
+    } else {
+        ahead
+    };
+    // Tickets for each buyer ahead expected to buy, and one for this one: at least one
+    // each is likely, half as many even.
     let buyers_ahead = ahead as f64 * snapshot.conversion.unwrap_or(1.0);
     let cover = f64::from(tickets_left) / (buyers_ahead + 1.0);
     let chance = if ended {
         Chance::SoldOut
-    } else if cover >= 1.5 {
+    } else if cover >= 1.0 {
         Chance::Likely
-    } else if cover >= 0.75 {
+    } else if cover >= 0.5 {
         Chance::Even
     } else {
         Chance::Unlikely
@@ -677,6 +698,7 @@ impl LiveRoom {
             stock: Stock { free: 0, held: 0 },
             pace_per_minute: 0,
             conversion: None,
+            waiting: 0,
         };
         let (snapshot, _) = watch::channel(Arc::new(snapshot));
         Ok(Self {
@@ -740,6 +762,7 @@ impl LiveRoom {
             stock: cell.stock,
             pace_per_minute: cell.room.admissions_last_minute(now),
             conversion: cell.room.conversion(),
+            waiting: ticked.waiting,
         };
         Place {
             pid: pid.to_owned(),

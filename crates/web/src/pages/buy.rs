@@ -14,7 +14,7 @@
 use askama::Template;
 use axum::Router;
 use axum::extract::State;
-use axum::http::{Method, StatusCode};
+use axum::http::{HeaderMap, Method, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::post;
 use serde::Deserialize;
@@ -26,7 +26,7 @@ use crate::Web;
 use crate::api::{Call, Reply};
 use crate::chrome::Chrome;
 use crate::failure::Failure;
-use crate::visitor::Visitor;
+use crate::visitor::{Visitor, admission_cookies};
 
 pub fn routes() -> Router<Web> {
     Router::new()
@@ -58,6 +58,7 @@ struct BuyForm {
 /// `POST /tickets/{id}/buy`: order one ticket.
 async fn buy(
     State(web): State<Web>,
+    headers: HeaderMap,
     visitor: Visitor,
     PageId(id): PageId,
     PageForm(form): PageForm<BuyForm>,
@@ -65,7 +66,15 @@ async fn buy(
     let back = format!("/tickets/{id}");
     require_user(&visitor, &back)?;
     let body = json!({ "ticketId": id });
-    let reply = place(&web, &visitor, body, &form.idempotency_key).await?;
+    let admissions = admission_cookies(&headers);
+    let reply = place(
+        &web,
+        &visitor,
+        body,
+        &form.idempotency_key,
+        admissions.as_deref(),
+    )
+    .await?;
     if reply.is_success() {
         return to_checkout(&reply.body);
     }
@@ -83,6 +92,7 @@ async fn buy(
 /// the form has one, says which event page to go back to.
 async fn basket(
     State(web): State<Web>,
+    headers: HeaderMap,
     visitor: Visitor,
     PageForm(fields): PageForm<Vec<(String, String)>>,
 ) -> Result<Response, Failure> {
@@ -110,7 +120,9 @@ async fn basket(
         return refused_page(&visitor, "Choose at least one ticket.".to_owned(), back);
     }
     let key = field("idempotency_key").unwrap_or_default();
-    let reply = place(&web, &visitor, json!({ "ticketIds": ids }), key).await?;
+    let admissions = admission_cookies(&headers);
+    let body = json!({ "ticketIds": ids });
+    let reply = place(&web, &visitor, body, key, admissions.as_deref()).await?;
     if reply.is_success() {
         return to_checkout(&reply.body);
     }
@@ -122,11 +134,19 @@ async fn basket(
     refused(&visitor, &reply, back)
 }
 
-/// `POST /api/orders` with the form's key (none if the form had no usable one).
-async fn place(web: &Web, visitor: &Visitor, body: Value, key: &str) -> Result<Reply, Failure> {
+/// `POST /api/orders` with the form's key (none if the form had no usable one) and the
+/// browser's waiting-room admissions (an open room's tickets need one).
+async fn place(
+    web: &Web,
+    visitor: &Visitor,
+    body: Value,
+    key: &str,
+    admissions: Option<&str>,
+) -> Result<Reply, Failure> {
     let key = key.trim();
     let call = Call {
         session: visitor.session(),
+        admissions,
         body: Some(body),
         idempotency_key: (1..=255).contains(&key.len()).then_some(key),
     };

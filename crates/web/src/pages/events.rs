@@ -199,6 +199,8 @@ struct EventPage {
     refusal: Option<&'static str>,
     /// The basket form's `Idempotency-Key`, new for every render.
     idempotency_key: String,
+    /// While the event's tickets are behind a waiting room: what it is doing, in words.
+    room: Option<String>,
 }
 
 impl EventPage {
@@ -228,6 +230,13 @@ async fn event_page(
     if !reply.is_success() {
         return Err(Failure::from_reply(&reply, &format!("/events/{id}")));
     }
+    let room = web
+        .api
+        .get(&format!("/api/events/{}/room", event.id), None)
+        .await?;
+    let room = (room.is_success()
+        && !matches!(room.body["state"].as_str(), Some("sold_out" | "closed")))
+    .then(|| super::room::room_words(&room.body));
     let notice = match outcome.done.as_deref() {
         Some("created") => Some("Event created".to_owned()),
         Some("exists") => Some("This event was already listed; here it is".to_owned()),
@@ -240,6 +249,7 @@ async fn event_page(
         viewer: visitor.user.as_ref().map(|user| user.id.clone()),
         refusal: refusal(outcome.error.as_deref()),
         idempotency_key: new_key(),
+        room,
     };
     html(StatusCode::OK, &page)
 }

@@ -12,6 +12,7 @@
 //!   countdown, confirmation, cancelling), `pay` (paying, test 3-D Secure), `order_view`
 //!   (an order in the pages' words).
 //! * `queue` — the line for a held ticket, live over SSE.
+//! * `room` — an event's waiting room, live over SSE.
 //! * `common` — what they share: rendering, extractors, `?done=` words, API refusals.
 
 mod auth;
@@ -27,6 +28,7 @@ mod order_view;
 mod orders;
 mod pay;
 mod queue;
+mod room;
 mod tickets;
 
 use axum::Router;
@@ -44,4 +46,5 @@ pub fn routes() -> Router<Web> {
         .merge(event_new::routes())
         .merge(orders::routes())
         .merge(queue::routes())
+        .merge(room::routes())
 }

@@ -67,6 +67,7 @@ async fn pay(
         session: visitor.session(),
         body: Some(json!({ "orderId": id, "token": token })),
         idempotency_key: (1..=255).contains(&key.len()).then_some(key),
+        ..Call::default()
     };
     let reply = web.api.send(Method::POST, "/api/payments", call).await?;
     if reply.is_success() {
