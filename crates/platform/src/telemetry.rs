@@ -105,6 +105,12 @@ fn describe_and_start() {
     }
     metrics::counter!(WEBHOOKS, "type" => "other", "result" => "ignored").absolute(0);
     metrics::gauge!(SSE_CONNECTIONS).set(0.0);
+    for state in ROOM_PLACE_STATES {
+        metrics::gauge!(ROOM_PLACES, "state" => *state).set(0.0);
+    }
+    metrics::gauge!(ROOM_INVERSIONS).set(0.0);
+    metrics::counter!(ROOM_ADMISSIONS).absolute(0);
+    metrics::counter!(ROOM_LOG_FAULTS).absolute(0);
     // Histograms without a label appear (empty) from the start.
     for name in [EXPIRATION_LAG, WEBHOOK_LAG] {
         let _ = metrics::histogram!(name);

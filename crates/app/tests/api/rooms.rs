@@ -333,6 +333,18 @@ async fn a_room_admits_as_stock_allows_and_orders_need_the_buyers_own_admission(
     assert_eq!(verification.shuffle_matches, Some(true), "{log}");
     assert_eq!(verification.inversions, 0);
     assert!(log.contains(r#""kind":"order""#), "{log}");
+
+    // The same promises, exported for monitoring.
+    let metrics = app.metrics().await;
+    let value = |series: &str| -> f64 {
+        metrics
+            .lines()
+            .find_map(|line| line.strip_prefix(series)?.trim().parse().ok())
+            .unwrap_or_else(|| panic!("{series} missing from /metrics"))
+    };
+    assert!(value("boxoffice_room_admissions_total") >= 2.0);
+    assert_eq!(value("boxoffice_room_inversions"), 0.0);
+    assert_eq!(value("boxoffice_room_log_faults_total"), 0.0);
     app.assert_settled().await;
 }
 

@@ -60,6 +60,12 @@ pub const QUEUE_PLACES: &str = "boxoffice_queue_places_total";
 pub const QUEUE_TURNS: &str = "boxoffice_queue_turns_total";
 pub const SSE_CONNECTIONS: &str = "boxoffice_sse_connections";
 
+// Waiting rooms.
+pub const ROOM_PLACES: &str = "boxoffice_room_places";
+pub const ROOM_ADMISSIONS: &str = "boxoffice_room_admissions_total";
+pub const ROOM_INVERSIONS: &str = "boxoffice_room_inversions";
+pub const ROOM_LOG_FAULTS: &str = "boxoffice_room_log_faults_total";
+
 // Event pipeline.
 pub const OUTBOX_PENDING: &str = "boxoffice_outbox_pending";
 pub const OUTBOX_OLDEST_AGE: &str = "boxoffice_outbox_oldest_age_seconds";
@@ -95,6 +101,9 @@ pub const PAYMENT_OUTCOMES: &[&str] = &["started", "succeeded", "failed", "voide
 pub const CONSUMER_RESULTS: &[&str] = &["applied", "ignored", "deferred", "failed", "parked"];
 /// Ticket states (`state` of [`TICKETS`]).
 pub const TICKET_STATES: &[&str] = &["available", "reserved", "sold"];
+
+/// States of waiting-room places (`state` of [`ROOM_PLACES`]).
+pub const ROOM_PLACE_STATES: &[&str] = &["waiting", "parked", "admitted"];
 
 /// The catalogue: what `/metrics` may show, with its type and help text.
 pub const CATALOG: &[Metric] = &[
@@ -172,6 +181,26 @@ pub const CATALOG: &[Metric] = &[
         name: QUEUE_TURNS,
         kind: Kind::Counter,
         help: "Turns in ticket lines, by outcome (started, lapsed).",
+    },
+    Metric {
+        name: ROOM_PLACES,
+        kind: Kind::Gauge,
+        help: "Places in the waiting rooms, by state (waiting — prequeue included —, parked, admitted), as of the last tick.",
+    },
+    Metric {
+        name: ROOM_ADMISSIONS,
+        kind: Kind::Counter,
+        help: "Waiting-room admissions granted.",
+    },
+    Metric {
+        name: ROOM_INVERSIONS,
+        kind: Kind::Gauge,
+        help: "Places admitted while a live place ranked ahead still waited, over the rooms whose sale ended since the start (a fair room has 0).",
+    },
+    Metric {
+        name: ROOM_LOG_FAULTS,
+        kind: Kind::Counter,
+        help: "Ended rooms whose fairness log did not verify (broken chain, seed or shuffle); should stay 0.",
     },
     Metric {
         name: SSE_CONNECTIONS,

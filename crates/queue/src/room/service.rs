@@ -8,6 +8,7 @@
 //! up in one transaction (group commit) and then lets the callers answer.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
@@ -16,6 +17,10 @@ use boxoffice_common::events::RoomGate;
 use boxoffice_common::{Clock, Id};
 use boxoffice_platform::bus::Envelope;
 use boxoffice_platform::http::admission::AdmissionKeys;
+use boxoffice_platform::metrics;
+use boxoffice_platform::telemetry::names::{
+    ROOM_ADMISSIONS, ROOM_INVERSIONS, ROOM_LOG_FAULTS, ROOM_PLACE_STATES, ROOM_PLACES,
+};
 use time::OffsetDateTime;
 use tokio::sync::{oneshot, watch};
 
@@ -23,6 +28,7 @@ use super::engine::{PlaceState, PlaceView, Room, RoomConfig, RoomState, Stock};
 use super::fairness::{Seed, pid};
 use super::log::{Entry, Head, What};
 use super::store::{RoomRecord, RoomStore};
+use super::verify::verify;
 use super::writer::{Appendix, LogWriter};
 use crate::SOURCE;
 
@@ -128,6 +134,8 @@ struct Inner {
     settings: RoomSettings,
     live: RwLock<HashMap<Id, Arc<LiveRoom>>>,
     writer: LogWriter,
+    /// Inversions found in the logs of the rooms that ended since the start.
+    inversions: AtomicU64,
 }
 
 fn millis(at: OffsetDateTime) -> i64 {
@@ -151,6 +159,7 @@ impl Rooms {
                 settings,
                 live: RwLock::new(HashMap::new()),
                 writer,
+                inversions: AtomicU64::new(0),
             }),
         };
         let now = rooms.now();
@@ -438,6 +447,7 @@ impl Rooms {
 
     /// Moves every room on to now: admissions, leases, the opening, the end of the sale.
     pub async fn tick(&self) -> anyhow::Result<()> {
+        let mut places = [0_u64; 3];
         for live in self.all() {
             if live.lock().room.has_ended() && live.snapshot.borrow().state == live.state() {
                 continue;
@@ -445,6 +455,17 @@ impl Rooms {
             let stock = self.inner.store.stock(live.event_id).await?;
             let written = self.tick_room(&live, stock)?;
             written.await?;
+            for view in live.snapshot.borrow().views.values() {
+                match view.state {
+                    PlaceState::Prequeue | PlaceState::Waiting => places[0] += 1,
+                    PlaceState::Parked => places[1] += 1,
+                    PlaceState::Admitted => places[2] += 1,
+                    _ => {}
+                }
+            }
+        }
+        for (state, count) in ROOM_PLACE_STATES.iter().zip(places) {
+            metrics::gauge!(ROOM_PLACES, "state" => *state).set(count as f64);
         }
         Ok(())
     }
@@ -469,6 +490,7 @@ impl Rooms {
             }
             admitted
         };
+        metrics::counter!(ROOM_ADMISSIONS).increment(admitted.len() as u64);
         let ttl = Duration::from_millis(self.inner.settings.config.admission_ms.max(0) as u64);
         for pid in admitted {
             let Some(&user) = cell.members.get(&pid) else {
@@ -514,6 +536,20 @@ impl Rooms {
                 .get(pid)
                 .is_some_and(|view| view.state == PlaceState::Admitted)
         });
+        if was_open && cell.room.has_ended() {
+            // The sale is over and the seed revealed: check the room's own log, as anyone
+            // may with `boxoffice verify-room`.
+            let verification = verify(cell.room.log().entries());
+            self.inner
+                .inversions
+                .fetch_add(verification.inversions, Ordering::Relaxed);
+            metrics::gauge!(ROOM_INVERSIONS)
+                .set(self.inner.inversions.load(Ordering::Relaxed) as f64);
+            if !verification.holds() {
+                metrics::counter!(ROOM_LOG_FAULTS).increment(1);
+                tracing::error!(event = %live.event_id, ?verification, "a room's fairness log does not verify");
+            }
+        }
         let gate = if was_open && cell.room.has_ended() {
             cell.record.gate_version += 1;
             Some((
