@@ -19,6 +19,7 @@ use std::collections::{HashMap, VecDeque};
 
 use serde::Serialize;
 
+pub use self::projection::Projection;
 use super::fairness::Seed;
 use super::log::{FairnessLog, What};
 
@@ -182,15 +183,6 @@ impl Room {
     /// SHA-256 of the seed, published before anyone joins.
     pub fn commitment(&self) -> String {
         self.seed.commitment()
-    }
-
-    /// Admissions granted in the minute before `now`: the measured pace waits are
-    /// estimated from.
-    pub fn admissions_last_minute(&self, now: i64) -> usize {
-        self.recent_admissions
-            .iter()
-            .filter(|&&at| now - at < MINUTE_MS)
-            .count()
     }
 
     /// The share of recent admissions that ordered, once any admission has ended.
@@ -535,6 +527,7 @@ impl Room {
     }
 }
 
+mod projection;
 mod replay;
 #[cfg(test)]
 mod tests;

@@ -24,7 +24,7 @@ use boxoffice_platform::telemetry::names::{
 use time::OffsetDateTime;
 use tokio::sync::{oneshot, watch};
 
-use super::engine::{PlaceState, PlaceView, Room, RoomConfig, RoomState, Stock};
+use super::engine::{PlaceState, PlaceView, Projection, Room, RoomConfig, RoomState, Stock};
 use super::fairness::{Seed, pid};
 use super::log::{Entry, Head, What};
 use super::store::{RoomRecord, RoomStore};
@@ -91,10 +91,14 @@ pub struct Snapshot {
     pub admissions: HashMap<String, Granted>,
     pub head: Head,
     pub stock: Stock,
-    /// Admissions in the last minute.
-    pub pace_per_minute: usize,
+    /// When this snapshot was taken (Unix milliseconds).
+    pub at: i64,
+    /// When each waiting place is expected to be admitted.
+    pub projection: Arc<Projection>,
     /// Places waiting (in the prequeue, in line or parked).
     pub waiting: u64,
+    /// Milliseconds until the opening; 0 once open.
+    pub opens_in: i64,
     /// The share of admissions that ordered, once known.
     pub conversion: Option<f64>,
 }
@@ -176,6 +180,7 @@ impl Rooms {
                 .await?
                 .map_or(i64::MAX, |e| e.starts_at);
             let live = LiveRoom::new(event_id, &record, starts_at, room, handed, members)?;
+            live.lock().stock = store.stock(event_id).await?;
             rooms.write_live().insert(event_id, Arc::new(live));
         }
         Ok(rooms)
@@ -284,6 +289,8 @@ impl Rooms {
             entries.len(),
             HashMap::new(),
         )?;
+        // Known from the start, so the first joiners are told the truth before a tick.
+        live.lock().stock = self.inner.store.stock(event).await?;
         let live = Arc::new(live);
         let info = live.info();
         // A second set-up racing this one lost at the store's primary key only if it
@@ -565,9 +572,11 @@ impl Rooms {
             admissions: cell.admissions.clone(),
             head: cell.room.log().head(),
             stock,
-            pace_per_minute: cell.room.admissions_last_minute(now),
+            at: now,
+            projection: Arc::new(cell.room.projection(now, stock)),
             conversion: cell.room.conversion(),
             waiting,
+            opens_in: (cell.room.opens_at() - now).max(0),
         };
         let written = self.hand_over(live, &mut cell, Vec::new(), gate);
         drop(cell);
@@ -666,6 +675,10 @@ pub enum Chance {
     SoldOut,
 }
 
+/// The range shown around a projected wait, as shares of it.
+const WAIT_LOW: f64 = 0.7;
+const WAIT_HIGH: f64 = 1.3;
+
 /// What `view` may expect in a room with `snapshot`'s pace and stock.
 pub fn estimate(view: &PlaceView, snapshot: &Snapshot, settings: &RoomSettings) -> Estimate {
     let tickets_left = snapshot.stock.free + snapshot.stock.held;
@@ -673,19 +686,24 @@ pub fn estimate(view: &PlaceView, snapshot: &Snapshot, settings: &RoomSettings) 
         || view.state == PlaceState::SoldOut
         || (tickets_left == 0 && snapshot.state != RoomState::Prequeue);
     let ahead = view.ahead.unwrap_or(0);
-    // Admissions a minute: as measured, or — before any — the most the room may grant,
-    // which makes the low end of the range honest and leaves the high end unknown.
-    let measured = snapshot.pace_per_minute as f64;
     let ceiling = f64::from(settings.config.admit_per_minute);
-    let (low, high) = if view.position.is_none() {
+    let (low, high) = if view.state == PlaceState::Prequeue {
+        // Nobody has a rank before the opening: at least the time until it, the rest
+        // unknown until the draw.
+        (Some(snapshot.opens_in.max(0) as u64 / 1_000), None)
+    } else if view.position.is_none() {
         (Some(0), Some(0))
-    } else if measured > 0.0 {
-        let seconds = ahead as f64 * 60.0 / measured;
+    } else if let Some(at) = view.position.and_then(|p| snapshot.projection.at(p)) {
+        // The projected admission, give or take what a projection of people's choices
+        // can know.
+        let seconds = (at - snapshot.at).max(0) as f64 / 1_000.0;
         (
-            Some((seconds * 0.5).floor() as u64),
-            Some((seconds * 1.5).ceil() as u64),
+            Some((seconds * WAIT_LOW).floor() as u64),
+            Some((seconds * WAIT_HIGH).ceil() as u64 + 1),
         )
     } else {
+        // The tickets are expected to run out first: only the shortest wait (the room's
+        // most admissions a minute) can be said.
         (Some((ahead as f64 * 60.0 / ceiling).floor() as u64), None)
     };
     // Before the opening nobody has a rank yet: on average half the others will be
@@ -732,9 +750,13 @@ impl LiveRoom {
             admissions: HashMap::new(),
             head: room.log().head(),
             stock: Stock { free: 0, held: 0 },
-            pace_per_minute: 0,
+            at: 0,
+            projection: Arc::new(Projection {
+                admitted_at: Vec::new(),
+            }),
             conversion: None,
             waiting: 0,
+            opens_in: 0,
         };
         let (snapshot, _) = watch::channel(Arc::new(snapshot));
         Ok(Self {
@@ -796,9 +818,11 @@ impl LiveRoom {
             admissions: HashMap::new(),
             head: cell.room.log().head(),
             stock: cell.stock,
-            pace_per_minute: cell.room.admissions_last_minute(now),
+            at: now,
+            projection: Arc::clone(&ticked.projection),
             conversion: cell.room.conversion(),
             waiting: ticked.waiting,
+            opens_in: (cell.room.opens_at() - now).max(0),
         };
         Place {
             pid: pid.to_owned(),

@@ -8,6 +8,7 @@ use std::collections::HashMap;
 use super::engine::{PlaceState, Room, RoomConfig, RoomState, Stock};
 use super::fairness::{Seed, pid};
 use super::log::What;
+use super::service::{RoomSettings, Snapshot, estimate};
 use super::verify::verify;
 
 /// One tick of the room's scheduler, in milliseconds.
@@ -44,6 +45,9 @@ struct Buyer {
     /// Left the room: acts no more.
     gone: bool,
     last_position: Option<u64>,
+    /// The wait shown to the buyer at its first look once the room was open:
+    /// (when, low, high) in milliseconds.
+    shown_wait: Option<(i64, i64, Option<i64>)>,
 }
 
 /// What a sale did, for the properties over many sales.
@@ -53,6 +57,9 @@ pub struct SaleReport {
     pub stock: u32,
     /// Arrival index and rank of each place that was in the prequeue when the room opened.
     pub prequeue_ranks: Vec<(usize, usize)>,
+    /// For each buyer admitted after being shown a wait: (low, high, actual), in
+    /// milliseconds; `high` is `None` when the room expected the tickets to run out first.
+    pub waits: Vec<(i64, Option<i64>, i64)>,
 }
 
 /// Runs one sale of `stock` tickets to `buyers` scripted buyers, checking every promise of
@@ -95,6 +102,7 @@ pub fn run_sale(seed: u64, buyers: usize, stock: u32, convert: f64) -> SaleRepor
                 ordered: false,
                 gone: false,
                 last_position: None,
+                shown_wait: None,
             }
         })
         .collect();
@@ -167,6 +175,7 @@ pub fn run_sale(seed: u64, buyers: usize, stock: u32, convert: f64) -> SaleRepor
             let buyer = &mut people[index_of[pid]];
             buyer.admitted_at = Some(now);
         }
+        show_waits(&room, &mut people, now, stock_now, config);
         check_tick(
             &room,
             &mut people,
@@ -180,10 +189,56 @@ pub fn run_sale(seed: u64, buyers: usize, stock: u32, convert: f64) -> SaleRepor
     }
     assert!(sold <= stock, "sold {sold} of {stock}");
     check_log(&mut room, &people, &silent_since, config, now);
+    let waits = people
+        .iter()
+        .filter_map(|b| {
+            let (shown, low, high) = b.shown_wait?;
+            Some((low, high, b.admitted_at? - shown))
+        })
+        .collect();
     SaleReport {
         sold,
         stock,
         prequeue_ranks: prequeue_ranks(&room, &index_of),
+        waits,
+    }
+}
+
+/// What each live waiting buyer is told of its wait at its first look after the opening,
+/// recorded once per buyer, with the estimate the service gives.
+fn show_waits(room: &Room, people: &mut [Buyer], now: i64, stock: Stock, config: RoomConfig) {
+    if room.state() == RoomState::Prequeue {
+        return;
+    }
+    let snapshot = Snapshot {
+        state: room.state(),
+        views: HashMap::new(),
+        admissions: HashMap::new(),
+        head: room.log().head(),
+        stock,
+        at: now,
+        projection: std::sync::Arc::new(room.projection(now, stock)),
+        conversion: room.conversion(),
+        waiting: 0,
+        opens_in: 0,
+    };
+    let settings = RoomSettings {
+        config,
+        ..RoomSettings::default()
+    };
+    let views = room.views();
+    for buyer in people.iter_mut().filter(|b| b.shown_wait.is_none()) {
+        let Some(view) = views.get(buyer.pid.as_str()) else {
+            continue;
+        };
+        if view.state != PlaceState::Waiting {
+            continue;
+        }
+        let shown = estimate(view, &snapshot, &settings);
+        let millis = |s: u64| s as i64 * 1_000;
+        if let Some(low) = shown.low_seconds {
+            buyer.shown_wait = Some((now, millis(low), shown.high_seconds.map(millis)));
+        }
     }
 }
 
@@ -372,6 +427,35 @@ fn two_hundred_sales_keep_every_promise_and_shuffle_without_bias() {
     assert!(
         mean.abs() < 0.1,
         "arrival and rank correlate: mean ρ {mean}"
+    );
+}
+
+/// CONTRACT §12's promise about waits: the range shown holds at least 70 % of the actual
+/// waits, and its middle is off by less than a quarter in the median — over sales whose
+/// buyers idle, leave and convert at random.
+#[test]
+fn the_waits_shown_are_honest_ranges() {
+    let mut errors = Vec::new();
+    let (mut inside, mut shown) = (0_usize, 0_usize);
+    for sale in 0..60 {
+        for (low, high, actual) in run_sale(1_000 + sale, 300, 80, 0.7).waits {
+            let Some(high) = high else { continue };
+            shown += 1;
+            if (low..=high).contains(&actual) {
+                inside += 1;
+            }
+            let middle = (low + high) as f64 / 2.0;
+            errors.push((middle - actual as f64).abs() / (actual as f64).max(TICK as f64));
+        }
+    }
+    assert!(shown > 1_000, "only {shown} waits were shown");
+    errors.sort_by(f64::total_cmp);
+    let median = errors[errors.len() / 2];
+    let share = inside as f64 / shown as f64;
+    assert!(median < 0.25, "median error {median:.3} over {shown} waits");
+    assert!(
+        share >= 0.70,
+        "{share:.3} of {shown} waits inside the range shown"
     );
 }
 

@@ -251,3 +251,42 @@ fn a_damaged_log_is_not_restored() {
         .expect_err("a tampered entry");
     assert!(err.to_string().contains("entry 2"), "{err}");
 }
+
+#[test]
+fn the_projection_admits_a_wave_at_the_opening_and_more_as_admissions_go_unused() {
+    let mut room = room(10 * SECOND);
+    for pid in ["a", "b", "c", "d"] {
+        room.join(pid, SECOND);
+    }
+    // Two free tickets, conversion unknown (assumed a half), admissions last 30 s.
+    let projection = room.projection(2 * SECOND, stock(2, 0));
+    let first = projection.at(1).expect("the first place");
+    let second = projection.at(2).expect("the second place");
+    assert!(
+        (10 * SECOND..12 * SECOND).contains(&first),
+        "{projection:?}"
+    );
+    assert!(first <= second && second < 12 * SECOND, "{projection:?}");
+    let third = projection
+        .at(3)
+        .expect("a slot returns from the first wave");
+    assert!(
+        (40 * SECOND..42 * SECOND).contains(&third),
+        "{projection:?}"
+    );
+    // Each later wave is half the one before (half of the admitted do not order), so the
+    // fourth place's turn is several windows away — and there is no fifth place.
+    let fourth = projection.at(4).expect("the fourth place");
+    assert!(fourth >= third + 60 * SECOND, "{projection:?}");
+    assert_eq!(projection.at(5), None);
+
+    let ended = {
+        let mut sold = room;
+        sold.tick(10 * SECOND, stock(0, 0));
+        sold.projection(11 * SECOND, stock(0, 0))
+    };
+    assert!(
+        ended.admitted_at.is_empty(),
+        "nothing to project once sold out"
+    );
+}
