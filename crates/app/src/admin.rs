@@ -238,7 +238,14 @@ mod tests {
         for i in 0..6 {
             room.join(&format!("p{i}"), 100);
         }
-        room.tick(1_000, Stock { free: 2, held: 0 });
+        room.tick(
+            1_000,
+            Stock {
+                free: 2,
+                held: 0,
+                sold: 0,
+            },
+        );
         room.close(2_000);
         room.log().to_lines()
     }

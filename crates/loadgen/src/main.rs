@@ -241,6 +241,10 @@ enum Command {
         /// Where to save the room's fairness log (for `boxoffice verify-room`).
         #[arg(long)]
         log_out: Option<PathBuf>,
+        /// Carry the live feeds over HTTP/2, 150 to a connection (past one process's
+        /// open-files limit).
+        #[arg(long)]
+        http2: bool,
     },
     /// Time from a ticket's 201 until an order for it succeeds.
     Propagation {
@@ -341,6 +345,7 @@ async fn main() -> anyhow::Result<()> {
             concurrency,
             duration_secs,
             log_out,
+            http2,
         } => {
             let config = room::RoomSale {
                 tickets,
@@ -348,6 +353,7 @@ async fn main() -> anyhow::Result<()> {
                 watchers,
                 opens_in: Duration::from_secs(opens_in_secs),
                 poll: Duration::from_millis(poll_ms),
+                http2,
                 limits: Limits {
                     concurrency,
                     duration: Duration::from_secs(duration_secs),

@@ -428,3 +428,70 @@ async fn a_room_and_its_places_survive_a_restart() {
     assert_eq!(again.body["state"], "prequeue");
     second.assert_settled().await;
 }
+
+#[tokio::test]
+async fn an_open_live_feed_keeps_a_place_alive_and_silence_parks_it() {
+    let app = spawn_app_with(|settings| settings.room_lease_seconds = 2).await;
+    let (creator, watching, silent) = (app.user().await, app.user().await, app.user().await);
+    let event = event(&app, &creator).await;
+    // Leases count once the room is open (at the opening, places silent for a lease are
+    // parked at once); it opens in two seconds.
+    let soon = rfc3339(OffsetDateTime::now_utc() + time::Duration::seconds(2));
+    let room = set_up(&app, &creator, &event, json!({"opensAt": soon})).await;
+    assert_eq!(room.status, 200, "{}", room.body);
+    let path = format!("/api/events/{event}/room/join");
+    let mut pids = Vec::new();
+    for buyer in [&watching, &silent] {
+        let joined = send(&app, buyer, Method::POST, &path, json!({})).await;
+        pids.push(joined.body["pid"].as_str().expect("pid").to_owned());
+    }
+    let mut feed =
+        EventStream::open_at(&app, &watching, &format!("/api/events/{event}/room/events")).await;
+    let reader = tokio::spawn(async move { while feed.next().await.is_some() {} });
+
+    // Three leases later: the silent place has lapsed, the watched one never did.
+    let log_path = app.url(&format!("/api/events/{event}/room/log"));
+    let lapses = |log: &str, pid: &str| {
+        log.lines()
+            .filter(|line| line.contains(r#""kind":"lapse""#) && line.contains(pid))
+            .count()
+    };
+    let deadline = tokio::time::Instant::now() + crate::helpers::EVENTUALLY;
+    let log = loop {
+        let log = app
+            .client
+            .get(&log_path)
+            .send()
+            .await
+            .expect("log")
+            .text()
+            .await
+            .expect("text");
+        if lapses(&log, &pids[1]) > 0 {
+            break log;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "silence never parked: {log}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let log = app
+        .client
+        .get(&log_path)
+        .send()
+        .await
+        .expect("log")
+        .text()
+        .await
+        .map(|later| if later.len() > log.len() { later } else { log })
+        .expect("text");
+    assert_eq!(
+        lapses(&log, &pids[0]),
+        0,
+        "the open feed kept its place: {log}"
+    );
+    reader.abort();
+    app.assert_settled().await;
+}

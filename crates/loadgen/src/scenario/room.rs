@@ -35,6 +35,11 @@ pub const LIST: &str = "POST /api/tickets (room seat)";
 pub const SOLD_OUT_NOTICE: &str = "last payment → room-sold-out";
 /// A place admitted → its order placed.
 pub const ADMITTED_TO_ORDER: &str = "admitted → order placed";
+/// The room computed a `room-state` → a watcher read it.
+pub const UPDATE_LAG: &str = "room-state computed → read by a watcher";
+/// Live feeds a load-generator connection carries over HTTP/2 (the server takes 200
+/// streams per connection).
+const FEEDS_PER_CONNECTION: usize = 150;
 
 pub const SHOW_ORDER: &str = "GET /api/orders/:id";
 /// How long a buyer whose payment is still processing waits for its order to complete.
@@ -54,6 +59,9 @@ pub struct RoomSale {
     pub opens_in: Duration,
     /// How often a polling buyer looks at its place.
     pub poll: Duration,
+    /// Carry the live feeds over HTTP/2 (prior knowledge), many per connection, instead of
+    /// one connection each: past the open-files limit of one process.
+    pub http2: bool,
     pub limits: Limits,
 }
 
@@ -301,11 +309,11 @@ pub async fn run(
     }
     let joined_in = shared.started.elapsed().as_secs_f64();
 
-    let feed_client = reqwest::Client::builder().build()?;
+    let feed_clients = feed_clients(config)?;
     let buyers = shared.stock.buyers.clone();
     let tasks = buyers.into_iter().enumerate().map(|(i, buyer)| {
         let shared = Arc::clone(&shared);
-        let feed_client = feed_client.clone();
+        let feed_client = feed_clients[(i / FEEDS_PER_CONNECTION) % feed_clients.len()].clone();
         async move {
             if i < shared.config.watchers {
                 watch(&shared, &feed_client, &buyer).await
@@ -318,6 +326,22 @@ pub async fn run(
         outcome?;
     }
     outcome(&shared, joined_in).await
+}
+
+/// The clients the live feeds go over: one (a connection per feed) over HTTP/1.1; over
+/// HTTP/2, one per [`FEEDS_PER_CONNECTION`] feeds, each its own connection.
+fn feed_clients(config: &RoomSale) -> anyhow::Result<Vec<reqwest::Client>> {
+    if !config.http2 {
+        return Ok(vec![reqwest::Client::builder().build()?]);
+    }
+    (0..config.watchers.div_ceil(FEEDS_PER_CONNECTION).max(1))
+        .map(|_| {
+            reqwest::Client::builder()
+                .http2_prior_knowledge()
+                .build()
+                .map_err(Into::into)
+        })
+        .collect()
 }
 
 /// A buyer that follows the live feed.
@@ -347,6 +371,22 @@ async fn watch(shared: &Shared, http: &reqwest::Client, buyer: &str) -> anyhow::
                 .map(str::trim)
                 .collect();
             match name {
+                Some("room-state") => {
+                    let data: Value = serde_json::from_str(&data).unwrap_or(Value::Null);
+                    if let Some(at) = data["asOf"].as_str().and_then(|t| {
+                        time::OffsetDateTime::parse(
+                            t,
+                            &time::format_description::well_known::Rfc3339,
+                        )
+                        .ok()
+                    }) {
+                        let lag = time::OffsetDateTime::now_utc() - at;
+                        shared.client.recorder.record_span(
+                            UPDATE_LAG,
+                            Duration::from_secs_f64(lag.as_seconds_f64().max(0.0)),
+                        );
+                    }
+                }
                 Some("room-admitted") => {
                     let data: Value = serde_json::from_str(&data).unwrap_or(Value::Null);
                     let token = data["admissionToken"].as_str().unwrap_or_default();

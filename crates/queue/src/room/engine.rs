@@ -65,6 +65,9 @@ pub struct Stock {
     pub free: u32,
     /// Tickets held by orders not yet paid.
     pub held: u32,
+    /// Tickets sold. A room with nothing free or held is sold out only once something was
+    /// sold: before, its tickets may simply not be listed (or known) yet.
+    pub sold: u32,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -298,7 +301,7 @@ impl Room {
             self.open(now);
         }
         self.expire(now);
-        if stock.free == 0 && stock.held == 0 {
+        if stock.free == 0 && stock.held == 0 && stock.sold > 0 {
             self.sell_out(now);
             return Vec::new();
         }

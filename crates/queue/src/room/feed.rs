@@ -36,7 +36,7 @@ struct RoomStateEvent {
 
 /// Live updates of your place in an event's waiting room (Server-Sent Events):
 /// `room-state` `{state, roomState, position, ahead, estimatedWait, chance, ticketsLeft,
-/// logHead}` whenever any of it changes, `room-admitted` `{admissionToken, expiresAt}`
+/// logHead, asOf}` whenever any of it changes (`asOf`: when the room computed it), `room-admitted` `{admissionToken, expiresAt}`
 /// when your turn to buy comes, and `room-sold-out` `{}` when nothing is left — then the
 /// stream ends. The open stream keeps your place alive.
 #[utoipa::path(
@@ -64,6 +64,7 @@ pub async fn follow_room(
         last: None,
         admitted: None,
         first: true,
+        renewed: tokio::time::Instant::now(),
         done: false,
         pending: Vec::new(),
         _open: OpenStream::new(),
@@ -78,6 +79,17 @@ pub async fn follow_room(
         .into_response())
 }
 
+/// Unix milliseconds in RFC 3339.
+fn as_of(millis: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(millis) * 1_000_000)
+        .ok()
+        .and_then(|at| {
+            at.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_default()
+}
+
 struct Feed {
     rooms: Rooms,
     event: Id,
@@ -89,6 +101,8 @@ struct Feed {
     done: bool,
     /// Events to send, last first.
     pending: Vec<Event>,
+    /// When the feed last renewed the place's lease.
+    renewed: tokio::time::Instant,
     _open: OpenStream,
 }
 
@@ -111,18 +125,23 @@ impl Feed {
         })
     }
 
-    /// Until the room published a new snapshot, or a third of a lease passed (then the
-    /// open feed renews the place's lease). `false` when the room is gone.
+    /// Until the room published a new snapshot (every tick), renewing the place's lease
+    /// whenever a third of it has passed since the last renewal: the room publishes more
+    /// often than that, so the renewal cannot wait for a quiet moment. `false` when the
+    /// room is gone.
     async fn wait(&mut self) -> bool {
         let lease = self.rooms.settings().config.lease_ms.max(3_000) as u64;
         let renew = Duration::from_millis(lease / 3);
-        tokio::select! {
+        let due = self.renewed + renew;
+        let changed = tokio::select! {
             changed = self.snapshots.changed() => changed.is_ok(),
-            () = tokio::time::sleep(renew) => {
-                self.rooms.feed_alive(self.event, &self.pid);
-                true
-            }
+            () = tokio::time::sleep_until(due) => true,
+        };
+        if tokio::time::Instant::now() >= due {
+            self.rooms.feed_alive(self.event, &self.pid);
+            self.renewed = tokio::time::Instant::now();
         }
+        changed
     }
 
     fn look(&mut self) {
@@ -143,10 +162,13 @@ impl Feed {
             log_head: snapshot.head.clone().into(),
         };
         let mut events = Vec::new();
-        if self.last.as_ref() != Some(&state)
-            && let Ok(event) = Event::default().event("room-state").json_data(&state)
-        {
-            events.push(event);
+        if self.last.as_ref() != Some(&state) {
+            // When the room computed it, so a client can tell how fresh it is.
+            let mut data = serde_json::to_value(&state).unwrap_or_default();
+            data["asOf"] = serde_json::Value::from(as_of(snapshot.at));
+            if let Ok(event) = Event::default().event("room-state").json_data(data) {
+                events.push(event);
+            }
         }
         if let Some(granted) = snapshot.admissions.get(&self.pid)
             && self.admitted.as_ref() != Some(granted)

@@ -46,7 +46,10 @@ pub async fn run_ticker(
     loop {
         tokio::select! {
             () = stop.cancelled() => return Ok(()),
-            _ = every.tick() => rooms.tick().await?,
+            _ = every.tick() => tokio::select! {
+                () = stop.cancelled() => return Ok(()),
+                ticked = rooms.tick() => ticked?,
+            },
         }
     }
 }

@@ -66,10 +66,19 @@ pub enum RoomError {
 }
 
 /// An admission handed to a buyer.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct Granted {
     pub token: String,
     pub expires_at: OffsetDateTime,
+}
+
+impl std::fmt::Debug for Granted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The token lets its buyer order: never in a log line.
+        f.debug_struct("Granted")
+            .field("expires_at", &self.expires_at)
+            .finish_non_exhaustive()
+    }
 }
 
 /// A room as anyone may see it.
@@ -101,6 +110,13 @@ pub struct Snapshot {
     pub opens_in: i64,
     /// The share of admissions that ordered, once known.
     pub conversion: Option<f64>,
+}
+
+/// What one room's tick decided: the write to wait for, then what to publish.
+struct Ticked<W> {
+    written: W,
+    snapshot: Arc<Snapshot>,
+    grants: Vec<(String, Granted)>,
 }
 
 /// One live room.
@@ -169,11 +185,28 @@ impl Rooms {
         let now = rooms.now();
         for record in store.rooms().await? {
             let event_id = record.event_id;
-            let seed = Seed::from_hex(&record.seed).context("a room's stored seed")?;
             let entries = store.log(event_id).await?;
             let handed = entries.len();
-            let room = Room::restore(seed, record.opens_at, settings.config, entries, now)
-                .with_context(|| format!("restoring the room of event {event_id}"))?;
+            let restored = Seed::from_hex(&record.seed)
+                .context("a room's stored seed is damaged")
+                .and_then(|seed| {
+                    Room::restore(seed, record.opens_at, settings.config, entries, now)
+                });
+            let room = match restored {
+                Ok(room) => room,
+                Err(err) => {
+                    // Not served, and its gate stays shut: the event's tickets cannot be
+                    // ordered until an operator looks — never sold past a broken room.
+                    // The rest of the queue service (other rooms, the lines) goes on.
+                    metrics::counter!(ROOM_LOG_FAULTS).increment(1);
+                    tracing::error!(
+                        event = %event_id,
+                        error = format!("{err:#}"),
+                        "a room's fairness log is damaged; the room is not served"
+                    );
+                    continue;
+                }
+            };
             let members = store.members(event_id).await?.into_iter().collect();
             let starts_at = store
                 .event(event_id)
@@ -442,14 +475,13 @@ impl Rooms {
     }
 
     /// The room's whole fairness log, as exported lines.
+    ///
+    /// Read from the store: only what is written, and without holding the room.
     pub async fn log_lines(&self, event: Id) -> Result<String, RoomError> {
-        let live = self.room(event).ok_or(RoomError::NotFound)?;
-        let lines = {
-            let cell = live.lock();
-            let entries = &cell.room.log().entries()[..cell.handed];
-            entries_to_lines(entries)
-        };
-        Ok(lines)
+        if self.room(event).is_none() {
+            return Err(RoomError::NotFound);
+        }
+        Ok(entries_to_lines(&self.inner.store.log(event).await?))
     }
 
     /// Moves every room on to now: admissions, leases, the opening, the end of the sale.
@@ -460,8 +492,22 @@ impl Rooms {
                 continue;
             }
             let stock = self.inner.store.stock(live.event_id).await?;
-            let written = self.tick_room(&live, stock)?;
+            // The event may have moved since the room was set up.
+            let starts_at = self
+                .inner
+                .store
+                .event(live.event_id)
+                .await?
+                .map_or(live.starts_at, |event| event.starts_at);
+            let Ticked {
+                written,
+                snapshot,
+                grants,
+            } = self.tick_room(&live, stock, starts_at)?;
+            // Nobody hears of a decision, or gets an admission, before the log holds it.
             written.await?;
+            live.lock().admissions.extend(grants);
+            live.snapshot.send_replace(snapshot);
             for view in live.snapshot.borrow().views.values() {
                 match view.state {
                     PlaceState::Prequeue | PlaceState::Waiting => places[0] += 1,
@@ -477,17 +523,20 @@ impl Rooms {
         Ok(())
     }
 
+    /// Moves one room on; what it decided is handed to the writer, and the snapshot and
+    /// the new admissions are returned to be published once it is written.
     fn tick_room(
         &self,
         live: &Arc<LiveRoom>,
         stock: Stock,
-    ) -> anyhow::Result<impl std::future::Future<Output = anyhow::Result<()>> + use<>> {
+        starts_at: i64,
+    ) -> anyhow::Result<Ticked<impl std::future::Future<Output = anyhow::Result<()>> + use<>>> {
         let now_at = self.inner.clock.now();
         let now = millis(now_at);
         let mut cell = live.lock();
         cell.stock = stock;
         let was_open = !cell.room.has_ended();
-        let admitted = if now >= live.starts_at {
+        let admitted = if now >= starts_at {
             cell.room.close(now);
             Vec::new()
         } else {
@@ -499,6 +548,7 @@ impl Rooms {
         };
         metrics::counter!(ROOM_ADMISSIONS).increment(admitted.len() as u64);
         let ttl = Duration::from_millis(self.inner.settings.config.admission_ms.max(0) as u64);
+        let mut grants = Vec::with_capacity(admitted.len());
         for pid in admitted {
             let Some(&user) = cell.members.get(&pid) else {
                 continue;
@@ -515,13 +565,13 @@ impl Rooms {
                 self.inner
                     .keys
                     .issue(user, live.event_id, seq, now_at, ttl)?;
-            cell.admissions.insert(
+            grants.push((
                 pid,
                 Granted {
                     token,
                     expires_at: admission.expires_at,
                 },
-            );
+            ));
         }
         let views: HashMap<String, PlaceView> = cell
             .room
@@ -566,10 +616,12 @@ impl Rooms {
         } else {
             None
         };
+        let mut admissions = cell.admissions.clone();
+        admissions.extend(grants.iter().cloned());
         let snapshot = Snapshot {
             state: cell.room.state(),
             views,
-            admissions: cell.admissions.clone(),
+            admissions,
             head: cell.room.log().head(),
             stock,
             at: now,
@@ -579,9 +631,11 @@ impl Rooms {
             opens_in: (cell.room.opens_at() - now).max(0),
         };
         let written = self.hand_over(live, &mut cell, Vec::new(), gate);
-        drop(cell);
-        live.snapshot.send_replace(Arc::new(snapshot));
-        Ok(written)
+        Ok(Ticked {
+            written,
+            snapshot: Arc::new(snapshot),
+            grants,
+        })
     }
 
     /// Hands what `cell`'s log gained since the last hand-over to the writer, with new
@@ -684,7 +738,7 @@ pub fn estimate(view: &PlaceView, snapshot: &Snapshot, settings: &RoomSettings) 
     let tickets_left = snapshot.stock.free + snapshot.stock.held;
     let ended = matches!(snapshot.state, RoomState::SoldOut)
         || view.state == PlaceState::SoldOut
-        || (tickets_left == 0 && snapshot.state != RoomState::Prequeue);
+        || (tickets_left == 0 && snapshot.stock.sold > 0);
     let ahead = view.ahead.unwrap_or(0);
     let ceiling = f64::from(settings.config.admit_per_minute);
     let (low, high) = if view.state == PlaceState::Prequeue {
@@ -749,7 +803,11 @@ impl LiveRoom {
             views: HashMap::new(),
             admissions: HashMap::new(),
             head: room.log().head(),
-            stock: Stock { free: 0, held: 0 },
+            stock: Stock {
+                free: 0,
+                held: 0,
+                sold: 0,
+            },
             at: 0,
             projection: Arc::new(Projection {
                 admitted_at: Vec::new(),
@@ -769,7 +827,11 @@ impl LiveRoom {
                 handed,
                 members,
                 admissions: HashMap::new(),
-                stock: Stock { free: 0, held: 0 },
+                stock: Stock {
+                    free: 0,
+                    held: 0,
+                    sold: 0,
+                },
             }),
             snapshot,
         })

@@ -166,6 +166,7 @@ pub fn run_sale(seed: u64, buyers: usize, stock: u32, convert: f64) -> SaleRepor
         holds.retain(|&at| at > now);
         sold += paid;
         let stock_now = Stock {
+            sold,
             free: stock - sold - holds.len() as u32,
             held: holds.len() as u32,
         };

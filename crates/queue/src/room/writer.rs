@@ -76,7 +76,16 @@ impl LogWriterTask {
         let mut batch = Vec::new();
         loop {
             tokio::select! {
-                () = stop.cancelled() => return Ok(()),
+                () = stop.cancelled() => {
+                    // Whoever waits for what is still queued is told it was not written.
+                    queue.close();
+                    while let Ok(appendix) = queue.try_recv() {
+                        let _ = appendix
+                            .done
+                            .send(Err(anyhow::anyhow!("the service is stopping")));
+                    }
+                    return Ok(());
+                }
                 received = queue.recv_many(&mut batch, MAX_BATCH) => {
                     if received == 0 {
                         return Ok(());
@@ -94,7 +103,14 @@ impl LogWriterTask {
                             "writing the fairness log; trying again"
                         );
                         tokio::select! {
-                            () = stop.cancelled() => return Ok(()),
+                            () = stop.cancelled() => {
+                                for appendix in batch.drain(..) {
+                                    let _ = appendix
+                                        .done
+                                        .send(Err(anyhow::anyhow!("the service is stopping")));
+                                }
+                                return Ok(());
+                            }
                             () = tokio::time::sleep(pause) => {}
                         }
                         pause = (pause * 2).min(Duration::from_secs(5));

@@ -13,8 +13,13 @@ fn room(opens_at: i64) -> Room {
     Room::new(Seed::generate().expect("seed"), opens_at, config, 0)
 }
 
+/// The stock with something already sold (so that nothing free or held is sold out).
 fn stock(free: u32, held: u32) -> Stock {
-    Stock { free, held }
+    Stock {
+        free,
+        held,
+        sold: 1,
+    }
 }
 
 #[test]
@@ -289,4 +294,27 @@ fn the_projection_admits_a_wave_at_the_opening_and_more_as_admissions_go_unused(
         ended.admitted_at.is_empty(),
         "nothing to project once sold out"
     );
+}
+
+#[test]
+fn a_room_with_no_tickets_yet_pauses_rather_than_selling_out() {
+    let mut room = room(0);
+    room.join("a", 0);
+    let nothing_yet = Stock {
+        free: 0,
+        held: 0,
+        sold: 0,
+    };
+    assert!(room.tick(SECOND, nothing_yet).is_empty());
+    assert_eq!(
+        room.state(),
+        RoomState::Paused,
+        "not sold out: nothing was ever sold"
+    );
+    let listed = Stock {
+        free: 1,
+        held: 0,
+        sold: 0,
+    };
+    assert_eq!(room.tick(2 * SECOND, listed), vec!["a".to_owned()]);
 }

@@ -144,7 +144,7 @@ impl RoomStore for SqliteRoomStore {
     async fn stock(&self, event: Id) -> anyhow::Result<Stock> {
         let rows: Vec<(String, i64)> = sqlx::query_as(
             "SELECT status, COUNT(*) FROM room_stock WHERE event_id = $1 \
-             AND status IN ('free', 'held') GROUP BY status",
+             AND status IN ('free', 'held', 'sold') GROUP BY status",
         )
         .bind(DbId(event))
         .fetch_all(&self.db.reader)
@@ -158,6 +158,7 @@ impl RoomStore for SqliteRoomStore {
         Ok(Stock {
             free: count("free"),
             held: count("held"),
+            sold: count("sold"),
         })
     }
 

@@ -13,7 +13,14 @@ fn sale() -> Room {
     for i in 0..10 {
         room.join(&format!("p{i}"), 500);
     }
-    room.tick(1_000, Stock { free: 3, held: 0 });
+    room.tick(
+        1_000,
+        Stock {
+            free: 3,
+            held: 0,
+            sold: 0,
+        },
+    );
     room.join("late", 1_500);
     room.close(2_000);
     room
