@@ -4,8 +4,9 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use boxoffice_common::OrderId;
+use boxoffice_platform::http::admission::ADMISSION_REQUIRED;
 use boxoffice_platform::http::{ApiError, ApiJson, AuthUser, ErrorBody, PathId};
-use boxoffice_platform::idempotency::respond_once;
+use boxoffice_platform::idempotency::{NotFinal, respond_once};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use utoipa::ToSchema;
@@ -13,7 +14,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::domain::{Order, OrderError, OrderedTicket};
-use crate::service::{OrdersError, OrdersService};
+use crate::service::{OrdersError, OrdersService, TICKET_LIMIT_REACHED};
 
 mod asked;
 
@@ -175,7 +176,21 @@ async fn place_order(
                 Ok(order) => {
                     (StatusCode::CREATED, axum::Json(OrderBody::from(order))).into_response()
                 }
-                Err(err) => asked.refusal(err),
+                Err(err) => {
+                    // The buyer may get an admission, or cancel an order, and try again
+                    // with the same key: these refusals are not the key's final answer.
+                    let not_final = matches!(
+                        err,
+                        OrdersError::Rule(OrderError::Refused(
+                            ADMISSION_REQUIRED | TICKET_LIMIT_REACHED
+                        ))
+                    );
+                    let mut response = asked.refusal(err);
+                    if not_final {
+                        response.extensions_mut().insert(NotFinal);
+                    }
+                    response
+                }
             }
         },
     )

@@ -71,6 +71,13 @@ pub(crate) fn key_state(
     }
 }
 
+/// Marks a response (in its extensions) that a retry with the same key must not get again:
+/// a refusal whose cause the client can remove — say, an order refused for want of a
+/// waiting-room admission the buyer has since received. The key is released, as for a
+/// 404.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NotFinal;
+
 /// A fingerprint of the parts of a request that must match for a replay.
 pub fn request_hash(parts: &[&str]) -> String {
     hex::encode(Sha256::digest(parts.join("\n").as_bytes()))
@@ -79,7 +86,8 @@ pub fn request_hash(parts: &[&str]) -> String {
 /// Runs `run` at most once per (user, `Idempotency-Key`); without the header, just runs it.
 ///
 /// 404 and 5xx answers are not remembered: a retry may succeed (an entity not known *yet*
-/// to an eventually consistent replica, a failure of ours).
+/// to an eventually consistent replica, a failure of ours); nor are answers marked
+/// [`NotFinal`].
 pub async fn respond_once<F, Fut>(
     keys: &dyn IdempotencyKeys,
     user: Id,
@@ -111,11 +119,12 @@ where
     }
     let response = run().await;
     let status = response.status();
+    let final_answer = response.extensions().get::<NotFinal>().is_none();
     let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
         .await
         .map_err(|e| ApiError::Internal(anyhow::anyhow!("reading our own response: {e}")))?;
     let body = String::from_utf8_lossy(&bytes).into_owned();
-    if status.is_server_error() || status == StatusCode::NOT_FOUND {
+    if status.is_server_error() || status == StatusCode::NOT_FOUND || !final_answer {
         keys.release_key(user, &key).await?;
     } else {
         keys.finish_key(user, &key, status.as_u16(), &body).await?;

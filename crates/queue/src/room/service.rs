@@ -127,6 +127,8 @@ struct LiveRoom {
     starts_at: i64,
     cell: Mutex<Cell>,
     snapshot: watch::Sender<Arc<Snapshot>>,
+    /// Held while the room's settings change (see `Rooms::change`).
+    changing: tokio::sync::Mutex<()>,
 }
 
 #[derive(Debug)]
@@ -339,8 +341,10 @@ impl Rooms {
         per_account_limit: u32,
         now: i64,
     ) -> Result<RoomInfo, RoomError> {
+        // One change of a room's settings at a time, so gate versions follow each other.
+        let _changing = live.changing.lock().await;
         let (record, gate) = {
-            let mut cell = live.lock();
+            let cell = live.lock();
             if cell.room.has_ended() {
                 return Err(invalid("opensAt", "The sale of this room is over"));
             }
@@ -348,26 +352,35 @@ impl Rooms {
                 if opens_at <= now {
                     return Err(invalid("opensAt", "OpensAt must be in the future"));
                 }
-                if !cell.room.reschedule(opens_at) {
+                if cell.room.state() != RoomState::Prequeue {
                     return Err(invalid(
                         "opensAt",
                         "The room is open; its opening cannot move",
                     ));
                 }
             }
-            cell.record.opens_at = opens_at;
-            let limit_changed = cell.record.per_account_limit != per_account_limit;
-            cell.record.per_account_limit = per_account_limit;
+            // Decided on a copy, kept only once saved: a failed save changes nothing.
+            let mut record = cell.record.clone();
+            record.opens_at = opens_at;
+            let limit_changed = record.per_account_limit != per_account_limit;
+            record.per_account_limit = per_account_limit;
             let gate = limit_changed.then(|| {
-                cell.record.gate_version += 1;
-                gate_event(&cell.record, true, self.inner.clock.now())
+                record.gate_version += 1;
+                gate_event(&record, true, self.inner.clock.now())
             });
-            (cell.record.clone(), gate)
+            (record, gate)
         };
         self.inner
             .store
             .save_room(&record, &[], gate.as_ref())
             .await?;
+        {
+            let mut cell = live.lock();
+            // Opened in the meantime: the saved opening is the one it opened at or later,
+            // which no longer matters.
+            cell.room.reschedule(opens_at);
+            cell.record = record;
+        }
         Ok(live.info())
     }
 
@@ -834,6 +847,7 @@ impl LiveRoom {
                 },
             }),
             snapshot,
+            changing: tokio::sync::Mutex::new(()),
         })
     }
 
