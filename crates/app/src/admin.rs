@@ -11,6 +11,7 @@ use boxoffice_payments::store::PostgresPaymentStore;
 use boxoffice_platform::db::postgres;
 use boxoffice_platform::outbox::OutboxStore;
 use boxoffice_platform::outbox::postgres::PostgresOutbox;
+use boxoffice_queue::room::store::PostgresRoomStore;
 use boxoffice_queue::store::{QueueStore, RedisQueueStore};
 use boxoffice_tickets::store::PostgresTicketStore;
 use tokio::sync::Notify;
@@ -22,8 +23,11 @@ use crate::keys;
 /// `boxoffice migrate <service>`: applies the service's PostgreSQL migrations.
 pub async fn migrate(service: Service, settings: &Settings) -> anyhow::Result<()> {
     match service {
-        Service::Queue => {
-            println!("the queue keeps its lines in Redis: there is no schema to migrate");
+        Service::Queue if settings.database_url.is_none() => {
+            println!(
+                "the queue keeps its lines in Redis, and its waiting rooms in PostgreSQL only \
+                 with DATABASE_URL: there is no schema to migrate"
+            );
             return Ok(());
         }
         Service::Web => {
@@ -39,7 +43,8 @@ pub async fn migrate(service: Service, settings: &Settings) -> anyhow::Result<()
         Service::Orders => PostgresOrderStore::migrate(&pool).await?,
         Service::Expiration => PostgresJobStore::migrate(&pool).await?,
         Service::Payments => PostgresPaymentStore::migrate(&pool).await?,
-        Service::Queue | Service::Web => {}
+        Service::Queue => PostgresRoomStore::migrate(&pool).await?,
+        Service::Web => {}
     }
     tracing::info!(service = service.name(), "schema is up to date");
     Ok(())

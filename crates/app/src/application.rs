@@ -111,11 +111,18 @@ impl Application {
         (mode, with_pages): (&str, bool),
         wrap_bus: impl FnOnce(Arc<dyn EventBus>) -> Arc<dyn EventBus>,
     ) -> anyhow::Result<Self> {
+        // Bound first: a queue replica tells the others where it takes requests for the
+        // rooms it runs.
+        let listener = TcpListener::bind((settings.host.as_str(), settings.port))
+            .await
+            .with_context(|| format!("binding {}:{}", settings.host, settings.port))?;
+        let address = listener.local_addr()?;
         let sessions = SessionKeys::new(&key, settings.session_ttl(), settings.cookie_secure);
         let shared = Shared {
             settings,
             sessions: sessions.clone(),
             clock: Arc::new(SystemClock) as Arc<dyn Clock>,
+            address,
         };
         let bus = backend.bus().await?;
         let mut parts = Vec::with_capacity(which.len());
@@ -145,10 +152,6 @@ impl Application {
         let router = shed::apply(router, settings.max_in_flight_requests);
         let router = security::apply(router, web::security_policy(settings)?);
 
-        let listener = TcpListener::bind((settings.host.as_str(), settings.port))
-            .await
-            .with_context(|| format!("binding {}:{}", settings.host, settings.port))?;
-        let address = listener.local_addr()?;
         tracing::info!(%address, mode, "BoxOffice listening on http://{address}");
         Ok(Self {
             listener,

@@ -27,7 +27,8 @@ pub enum Backend {
     /// Every service in this process, each on `dir/<service>.db`.
     Embedded { dir: PathBuf },
     /// One service on its own PostgreSQL database (`pg`), NATS (`nats`) and, for the
-    /// queue, Redis (`redis`). Each is `Some` exactly when the service needs it.
+    /// queue, Redis (`redis`). Each is `Some` exactly when the service needs it (the
+    /// queue's PostgreSQL, which keeps its waiting rooms, when it is given one).
     Distributed {
         pg: Option<Secret>,
         nats: Option<String>,
@@ -63,7 +64,11 @@ impl Backend {
                 .redis_url
                 .clone()
                 .context("REDIS_URL is required for `boxoffice serve queue`")?;
-            (None, Some((url, settings.redis_prefix.clone())))
+            // The lines live in Redis; the waiting rooms in PostgreSQL, when given one.
+            (
+                settings.database_url.clone(),
+                Some((url, settings.redis_prefix.clone())),
+            )
         } else {
             (Some(database_url(settings)?.clone()), None)
         };

@@ -172,6 +172,23 @@ pub struct Settings {
     )]
     pub room_admit_per_minute: u32,
 
+    /// Where the other queue replicas reach this one to pass on requests for the waiting
+    /// rooms it runs (distributed mode), e.g. `http://10.0.3.7:4000`. Default: this
+    /// process's port on 127.0.0.1 (replicas on one machine).
+    #[arg(long, env = "ROOM_ADVERTISE_URL", global = true)]
+    pub room_advertise_url: Option<String>,
+
+    /// How long a queue replica's hold on a waiting room lasts unrenewed, in seconds: how
+    /// long a room waits for a new runner after its runner died (distributed mode).
+    #[arg(
+        long,
+        env = "ROOM_RUNNER_LEASE_SECONDS",
+        default_value_t = 6,
+        value_parser = clap::value_parser!(u64).range(2..=300),
+        global = true
+    )]
+    pub room_runner_lease_seconds: u64,
+
     /// How long a session lasts, in seconds (default: 7 days).
     #[arg(
         long,
@@ -326,7 +343,8 @@ pub struct Settings {
     )]
     pub redis_prefix: String,
 
-    /// PostgreSQL URL of the service's own database, for `serve` and `migrate`.
+    /// PostgreSQL URL of the service's own database, for `serve` and `migrate` (the
+    /// queue's keeps its waiting rooms; without it `serve queue` runs no rooms).
     #[arg(long, env = "DATABASE_URL", hide_env_values = true, global = true)]
     pub database_url: Option<Secret>,
 

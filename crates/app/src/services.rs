@@ -16,7 +16,9 @@ use boxoffice_platform::http::SessionKeys;
 use boxoffice_platform::http::admission::AdmissionKeys;
 use boxoffice_platform::runtime::ServiceParts;
 use boxoffice_queue::domain::Rules;
+use boxoffice_queue::room::store::PostgresRoomStore;
 use boxoffice_queue::store::{QueueStore, RedisQueueStore, SqliteQueueStore};
+use boxoffice_queue::{RoomPart, SharedRooms};
 use boxoffice_tickets::store::{PostgresTicketStore, SqliteTicketStore, TicketStore};
 use tokio::sync::Notify;
 
@@ -30,6 +32,8 @@ pub struct Shared<'a> {
     pub settings: &'a Settings,
     pub sessions: SessionKeys,
     pub clock: Arc<dyn Clock>,
+    /// The address this process serves on.
+    pub address: std::net::SocketAddr,
 }
 
 /// Builds `service` on `backend`.
@@ -129,6 +133,7 @@ pub async fn build(
             with_fresh_id_listener(parts, listen_on, fresh)
         }
         Service::Queue => {
+            let mut shared_rooms = None;
             let store: Arc<dyn QueueStore> = match backend {
                 Backend::Embedded { .. } => match backend.database(service).await? {
                     Database::Sqlite(db) => {
@@ -136,10 +141,17 @@ pub async fn build(
                     }
                     Database::Postgres(_) => anyhow::bail!("the queue keeps no PostgreSQL state"),
                 },
-                Backend::Distributed { redis, .. } => {
+                Backend::Distributed { redis, pg, .. } => {
                     let (url, prefix) = redis
                         .as_ref()
                         .context("REDIS_URL is required for the queue")?;
+                    if pg.is_some() {
+                        shared_rooms = Some(rooms_in_postgres(backend, shared).await?);
+                    } else {
+                        tracing::warn!(
+                            "DATABASE_URL is not set for the queue: no waiting rooms are served"
+                        );
+                    }
                     Arc::new(
                         RedisQueueStore::connect(url.expose(), prefix, Arc::clone(&wake)).await?,
                     )
@@ -166,7 +178,11 @@ pub async fn build(
                 clock,
                 Rules { turn },
                 fresh,
-                (admissions, rooms),
+                RoomPart {
+                    admissions,
+                    settings: rooms,
+                    shared: shared_rooms,
+                },
             )
             .await?
         }
@@ -189,6 +205,27 @@ fn with_fresh_id_listener(
         }),
         None => parts,
     }
+}
+
+/// The distributed queue's waiting rooms: kept in its PostgreSQL database, each run by the
+/// replica holding its lease, the others reaching it at `ROOM_ADVERTISE_URL`.
+async fn rooms_in_postgres(backend: &Backend, shared: &Shared<'_>) -> anyhow::Result<SharedRooms> {
+    let Database::Postgres(pool) = backend.database(Service::Queue).await? else {
+        anyhow::bail!("the distributed queue keeps its rooms in PostgreSQL");
+    };
+    let wake = Arc::new(Notify::new());
+    let store = PostgresRoomStore::open(pool, Arc::clone(&wake)).await?;
+    let settings = shared.settings;
+    let address = settings
+        .room_advertise_url
+        .clone()
+        .unwrap_or_else(|| format!("http://127.0.0.1:{}", shared.address.port()));
+    Ok(SharedRooms {
+        store: Arc::new(store),
+        wake,
+        address: address.trim_end_matches('/').to_owned(),
+        lease: std::time::Duration::from_secs(settings.room_runner_lease_seconds),
+    })
 }
 
 /// Whole seconds of a setting as the room engine's milliseconds.

@@ -16,7 +16,9 @@
 //! * [`store`] — the `QueueStore` trait: SQLite (embedded) and Redis (distributed).
 //! * [`room`] — an event's on-sale waiting room (`/api/events/{id}/room`): fair admission
 //!   tied to stock, the hash-chained fairness log and its verifier, signed admissions the
-//!   orders service checks. Served where the store keeps rooms (embedded).
+//!   orders service checks. Kept by the SQLite store (embedded) or, in the distributed
+//!   mode, in PostgreSQL beside the Redis lines ([`SharedRooms`]), each room run by one
+//!   replica holding its lease.
 
 pub mod domain;
 pub mod events;
@@ -32,7 +34,7 @@ use boxoffice_common::Clock;
 use boxoffice_platform::fresh::FreshIds;
 use boxoffice_platform::http::admission::AdmissionKeys;
 use boxoffice_platform::runtime::ServiceParts;
-use boxoffice_platform::store::StoreProbe;
+use boxoffice_platform::store::{Plumbing, StoreProbe};
 use tokio::sync::Notify;
 
 use crate::domain::Rules;
@@ -44,17 +46,68 @@ use crate::store::QueueStore;
 /// Name of this service in event envelopes.
 pub const SOURCE: &str = "queue";
 
+/// How the waiting rooms run.
+#[derive(Debug)]
+pub struct RoomPart {
+    /// What admissions are signed with.
+    pub admissions: AdmissionKeys,
+    pub settings: room::RoomSettings,
+    /// Where the rooms are kept when the queue's store keeps none (the distributed mode).
+    pub shared: Option<SharedRooms>,
+}
+
+/// Rooms kept in PostgreSQL and shared by the queue's replicas, each room run by the one
+/// holding its lease (see [`room::tenancy`]).
+#[derive(Debug)]
+pub struct SharedRooms {
+    pub store: Arc<room::store::PostgresRoomStore>,
+    /// Notified after each commit that wrote to the rooms' outbox.
+    pub wake: Arc<Notify>,
+    /// Where the other replicas reach this one (`http://host:port`).
+    pub address: String,
+    pub lease: std::time::Duration,
+}
+
+/// Where the rooms are kept, which of them this replica runs, and the outbox of their
+/// store when it is not the queue store's own.
+type RoomSource = (
+    Arc<dyn room::store::RoomStore>,
+    Option<room::tenancy::Tenancy>,
+    Option<(Arc<dyn Plumbing>, Arc<Notify>)>,
+);
+
+fn room_source(
+    store: &dyn QueueStore,
+    shared: Option<SharedRooms>,
+) -> anyhow::Result<Option<RoomSource>> {
+    if let Some(rooms) = store.rooms() {
+        return Ok(Some((rooms, None, None)));
+    }
+    let Some(shared) = shared else {
+        return Ok(None);
+    };
+    let leases: Arc<dyn room::tenancy::RoomLeases> = shared.store.clone();
+    let tenancy = room::tenancy::Tenancy::new(leases, shared.address, shared.lease)?;
+    let plumbing: Arc<dyn Plumbing> = Arc::new(shared.store.pool().clone());
+    Ok(Some((
+        shared.store,
+        Some(tenancy),
+        Some((plumbing, shared.wake)),
+    )))
+}
+
 /// The queue service on `store`, whose outbox writes notify `wake`, with turns as long
 /// as `rules` say; joins for a ticket listed moments ago wait for it through `fresh`.
-/// Where the store keeps rooms, the waiting rooms run too (`room`), signing admissions
-/// with `admissions`; they are brought back from their logs first.
+/// Where rooms are kept (the SQLite store, or `room.shared`), the waiting rooms run too,
+/// signing admissions with `room.admissions`; they are brought back from their logs
+/// first (distributed: as this replica takes them).
 pub async fn parts(
     store: Arc<dyn QueueStore>,
     wake: Arc<Notify>,
     clock: Arc<dyn Clock>,
     rules: Rules,
     fresh: FreshIds,
-    (admissions, room): (AdmissionKeys, room::RoomSettings),
+    room: RoomPart,
 ) -> anyhow::Result<ServiceParts> {
     let service = QueueService::new(Arc::clone(&store), Arc::clone(&clock), rules, fresh.clone());
     let probe = StoreProbe::new("queue-store", store.plumbing());
@@ -68,14 +121,24 @@ pub async fn parts(
     let waker = service.clone();
     let mut api = http::router(service.clone());
     let mut rooms = None;
-    if let Some(room_store) = store.rooms() {
+    let mut probes = vec![probe];
+    if let Some((room_store, tenancy, outbox)) = room_source(&*store, room.shared)? {
         let (writer, writer_task) = room::writer::log_writer(Arc::clone(&room_store));
-        let live =
-            room::Rooms::load(Arc::clone(&room_store), clock, admissions, room, writer).await?;
+        let live = room::Rooms::load(
+            Arc::clone(&room_store),
+            clock,
+            room.admissions,
+            (room.settings, tenancy),
+            writer,
+        )
+        .await?;
         api = api.merge(room::http::router(live.clone()));
-        rooms = Some((room_store, live, writer_task));
+        if let Some((plumbing, _)) = &outbox {
+            probes.push(StoreProbe::new("queue-rooms-store", Arc::clone(plumbing)));
+        }
+        rooms = Some((room_store, live, writer_task, outbox));
     }
-    let mut parts = ServiceParts::new(SOURCE, api, vec![probe])
+    let mut parts = ServiceParts::new(SOURCE, api, probes)
         .consumer(CONSUMER, SUBSCRIBES_TO, Arc::new(QueueEvents::new(service)))
         .events(store.plumbing(), wake)
         .task("turn-timer", move |stop| timer.clone().run(stop))
@@ -92,9 +155,20 @@ pub async fn parts(
     if let Some(background) = store.background() {
         parts = parts.task("change-feed", background);
     }
-    if let Some((room_store, live, writer_task)) = rooms {
-        let handler = room::events::RoomEvents::new(room_store, live.clone(), store.plumbing());
+    if let Some((room_store, live, writer_task, outbox)) = rooms {
+        // Dead letters go where the consumer's inbox is.
+        let dead_letters = outbox
+            .as_ref()
+            .map_or_else(|| store.plumbing(), |(plumbing, _)| Arc::clone(plumbing));
+        let handler = room::events::RoomEvents::new(room_store, live.clone(), dead_letters);
+        if let Some((plumbing, wake)) = outbox {
+            parts = parts.events(plumbing, wake);
+        }
+        let holder = live.clone();
         parts = parts
+            .task("room-holder", move |stop| {
+                room::tenancy::run_holder(holder.clone(), stop)
+            })
             .consumer(
                 room::events::CONSUMER,
                 room::events::SUBSCRIBES_TO,

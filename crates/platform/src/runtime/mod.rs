@@ -44,9 +44,11 @@ pub struct ServiceParts {
     pub probes: Vec<Arc<dyn ReadinessProbe>>,
     /// Its event consumers.
     pub consumers: Vec<ConsumerSpec>,
-    /// Its store's outbox, inbox and dead letters, and the notice the store gives after
-    /// each commit that wrote to the outbox.
-    pub events: Option<(Arc<dyn Plumbing>, Arc<Notify>)>,
+    /// Its stores' outboxes, inboxes and dead letters, each with the notice the store
+    /// gives after each commit that wrote to its outbox: usually one store; a service
+    /// whose parts keep state in two databases (the queue's rooms on PostgreSQL beside
+    /// its lines on Redis) has one relay per outbox.
+    pub events: Vec<(Arc<dyn Plumbing>, Arc<Notify>)>,
     /// Its timers and retriers.
     pub tasks: Vec<(&'static str, TaskStart)>,
     /// The waiters for ids its replica has not applied yet, if it keeps a replica.
@@ -78,7 +80,7 @@ impl ServiceParts {
             api,
             probes,
             consumers: Vec::new(),
-            events: None,
+            events: Vec::new(),
             tasks: Vec::new(),
             fresh_ids: None,
         }
@@ -99,9 +101,10 @@ impl ServiceParts {
         self
     }
 
-    /// Publishes the outbox of `store`, woken by `wake` after each commit.
+    /// Publishes the outbox of `store`, woken by `wake` after each commit (once per
+    /// store the service writes events to).
     pub fn events(mut self, store: Arc<dyn Plumbing>, wake: Arc<Notify>) -> Self {
-        self.events = Some((store, wake));
+        self.events.push((store, wake));
         self
     }
 
@@ -186,8 +189,8 @@ pub async fn launch(
         launched.api = std::mem::take(&mut launched.api).merge(service.api);
         launched.probes.extend(service.probes);
         launched.fresh_ids.extend(service.fresh_ids);
-        let needs_bus = !service.consumers.is_empty() || service.events.is_some();
-        if let Some((plumbing, _)) = &service.events {
+        let needs_bus = !service.consumers.is_empty() || !service.events.is_empty();
+        for (plumbing, _) in &service.events {
             launched.stores.push(LaunchedStore {
                 service: service.name,
                 plumbing: Arc::clone(plumbing),
@@ -207,9 +210,14 @@ pub async fn launch(
         later.push((service.name, bus, service.events, service.tasks));
     }
     for (name, bus, events, tasks) in later {
-        if let (Some(bus), Some((store, wake))) = (bus, events) {
+        for (index, (store, wake)) in events.into_iter().enumerate() {
+            let Some(bus) = bus.clone() else { break };
             let outbox = store.outbox();
-            supervisor.supervise(format!("relay {name}"), Stage::Publishing, move |stop| {
+            let task = match index {
+                0 => format!("relay {name}"),
+                n => format!("relay {name} {}", n + 1),
+            };
+            supervisor.supervise(task, Stage::Publishing, move |stop| {
                 let relay = Relay::new(
                     name,
                     Arc::clone(&outbox),

@@ -102,6 +102,7 @@ impl EventHandler for RoomEvents {
                 buyer = Some(order.user_id);
                 WorldChange::Held {
                     tickets: ids(order.basket()),
+                    buyer: order.user_id,
                 }
             }
             Event::OrderCancelled(order) => WorldChange::Freed {

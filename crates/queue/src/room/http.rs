@@ -30,7 +30,11 @@ pub fn admission_cookie_name(event: boxoffice_common::Id) -> String {
     format!("admission-{event}")
 }
 
+/// What a request for a room between two runners is told (with `Retry-After`).
+pub const MOVED: &str = "This waiting room is moving to another server; try again in a moment";
+
 pub fn router(rooms: Rooms) -> OpenApiRouter {
+    let forwarding = rooms.clone();
     OpenApiRouter::new()
         .routes(routes!(set_up_room, show_room))
         .routes(routes!(join_room))
@@ -39,6 +43,10 @@ pub fn router(rooms: Rooms) -> OpenApiRouter {
         .routes(routes!(feed::follow_room))
         .routes(routes!(export_log))
         .routes(routes!(log_head))
+        .route_layer(axum::middleware::from_fn_with_state(
+            forwarding,
+            super::forward::to_runner,
+        ))
         .with_state(rooms)
 }
 
@@ -181,6 +189,10 @@ impl From<RoomError> for ApiError {
             RoomError::NotFound => ApiError::NotFound,
             RoomError::NotCreator => ApiError::Unauthorized,
             RoomError::Invalid { field, message } => ApiError::invalid(field, message),
+            RoomError::Moved => ApiError::Status {
+                status: StatusCode::SERVICE_UNAVAILABLE,
+                message: MOVED.to_owned(),
+            },
             RoomError::Internal(e) => ApiError::Internal(e),
         }
     }

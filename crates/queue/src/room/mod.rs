@@ -8,22 +8,27 @@
 //!   admission tied to stock and conversion, pause, sold out.
 //! * [`verify`] — what `boxoffice verify-room` checks on an exported log: chain, seed,
 //!   shuffle, inversions.
-//! * [`store`] — rooms, logs and members kept (SQLite), and what rooms know of events,
+//! * [`store`] — rooms, logs and members kept (SQLite, PostgreSQL), and what rooms know of events,
 //!   tickets and stock, fed by [`events`].
 //! * [`writer`] — the log's group-committing writer: no buyer hears of a decision the log
 //!   does not hold.
 //! * [`service`] — the live rooms: set-up, join, heartbeat, leave, the tick that admits,
 //!   signed admissions, honest estimates, the snapshot the feeds read.
 //! * [`http`] and [`feed`] — `/api/events/{id}/room…` and its live feed (SSE).
+//! * [`tenancy`] and [`forward`] — the distributed mode: one replica runs each room,
+//!   elected by a lease in PostgreSQL and fenced by its tenure; the others pass the
+//!   room's requests on to it.
 
 pub mod engine;
 pub mod events;
 pub mod fairness;
 pub mod feed;
+pub mod forward;
 pub mod http;
 pub mod log;
 pub mod service;
 pub mod store;
+pub mod tenancy;
 pub mod verify;
 pub mod writer;
 

@@ -6,9 +6,13 @@
 //! One lock per room guards its engine; what a change appended to the log is handed, in
 //! order and still under the lock, to the [`LogWriter`], which writes whatever has queued
 //! up in one transaction (group commit) and then lets the callers answer.
+//!
+//! In the distributed mode a replica runs only the rooms whose lease it holds
+//! ([`super::tenancy`]): it takes lapsed ones, renews its own, and drops a room the moment
+//! its tenure is found over, so requests for it go to its new runner.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
@@ -28,6 +32,7 @@ use super::engine::{PlaceState, PlaceView, Projection, Room, RoomConfig, RoomSta
 use super::fairness::{Seed, pid};
 use super::log::{Entry, Head, What};
 use super::store::{RoomRecord, RoomStore};
+use super::tenancy::{Tenancy, TenureOver};
 use super::verify::verify;
 use super::writer::{Appendix, LogWriter};
 use crate::SOURCE;
@@ -61,6 +66,9 @@ pub enum RoomError {
         field: &'static str,
         message: &'static str,
     },
+    /// Another replica runs the room now (distributed mode): ask again.
+    #[error("the room moved to another replica")]
+    Moved,
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
 }
@@ -129,6 +137,10 @@ struct LiveRoom {
     snapshot: watch::Sender<Arc<Snapshot>>,
     /// Held while the room's settings change (see `Rooms::change`).
     changing: tokio::sync::Mutex<()>,
+    /// This replica's tenure of the room (distributed mode).
+    tenure: Option<i64>,
+    /// The last of the store's recorded orders the room has heard of.
+    orders_seen: AtomicI64,
 }
 
 #[derive(Debug)]
@@ -158,6 +170,8 @@ struct Inner {
     writer: LogWriter,
     /// Inversions found in the logs of the rooms that ended since the start.
     inversions: AtomicU64,
+    /// Which rooms this replica runs (distributed mode); `None`: all of them.
+    tenancy: Option<Tenancy>,
 }
 
 fn millis(at: OffsetDateTime) -> i64 {
@@ -165,14 +179,16 @@ fn millis(at: OffsetDateTime) -> i64 {
 }
 
 impl Rooms {
-    /// The rooms kept in `store`, brought back from their logs.
+    /// The rooms kept in `store`, brought back from their logs — every one, or with a
+    /// `tenancy` none yet: [`Self::hold_rooms`] takes those nobody runs.
     pub async fn load(
         store: Arc<dyn RoomStore>,
         clock: Arc<dyn Clock>,
         keys: AdmissionKeys,
-        settings: RoomSettings,
+        (settings, tenancy): (RoomSettings, Option<Tenancy>),
         writer: LogWriter,
     ) -> anyhow::Result<Self> {
+        let shared = tenancy.is_some();
         let rooms = Self {
             inner: Arc::new(Inner {
                 store: Arc::clone(&store),
@@ -182,43 +198,168 @@ impl Rooms {
                 live: RwLock::new(HashMap::new()),
                 writer,
                 inversions: AtomicU64::new(0),
+                tenancy,
             }),
         };
-        let now = rooms.now();
-        for record in store.rooms().await? {
-            let event_id = record.event_id;
-            let entries = store.log(event_id).await?;
-            let handed = entries.len();
-            let restored = Seed::from_hex(&record.seed)
-                .context("a room's stored seed is damaged")
-                .and_then(|seed| {
-                    Room::restore(seed, record.opens_at, settings.config, entries, now)
-                });
-            let room = match restored {
-                Ok(room) => room,
-                Err(err) => {
-                    // Not served, and its gate stays shut: the event's tickets cannot be
-                    // ordered until an operator looks — never sold past a broken room.
-                    // The rest of the queue service (other rooms, the lines) goes on.
-                    metrics::counter!(ROOM_LOG_FAULTS).increment(1);
-                    tracing::error!(
-                        event = %event_id,
-                        error = format!("{err:#}"),
-                        "a room's fairness log is damaged; the room is not served"
-                    );
-                    continue;
+        if !shared {
+            for record in store.rooms().await? {
+                if let Some(live) = rooms.restore(record, None).await? {
+                    rooms.write_live().insert(live.event_id, live);
                 }
-            };
-            let members = store.members(event_id).await?.into_iter().collect();
-            let starts_at = store
-                .event(event_id)
-                .await?
-                .map_or(i64::MAX, |e| e.starts_at);
-            let live = LiveRoom::new(event_id, &record, starts_at, room, handed, members)?;
-            live.lock().stock = store.stock(event_id).await?;
-            rooms.write_live().insert(event_id, Arc::new(live));
+            }
         }
         Ok(rooms)
+    }
+
+    /// `record`'s room as its log left it, run under `tenure`; `None` when its log is
+    /// damaged.
+    async fn restore(
+        &self,
+        record: RoomRecord,
+        tenure: Option<i64>,
+    ) -> anyhow::Result<Option<Arc<LiveRoom>>> {
+        let store = &self.inner.store;
+        let event_id = record.event_id;
+        let entries = store.log(event_id).await?;
+        let handed = entries.len();
+        let config = self.inner.settings.config;
+        let now = self.now();
+        let restored = Seed::from_hex(&record.seed)
+            .context("a room's stored seed is damaged")
+            .and_then(|seed| Room::restore(seed, record.opens_at, config, entries, now));
+        let room = match restored {
+            Ok(room) => room,
+            Err(err) => {
+                // Not served, and its gate stays shut: the event's tickets cannot be
+                // ordered until an operator looks — never sold past a broken room. The
+                // rest of the queue service (other rooms, the lines) goes on.
+                metrics::counter!(ROOM_LOG_FAULTS).increment(1);
+                tracing::error!(
+                    event = %event_id,
+                    error = format!("{err:#}"),
+                    "a room's fairness log is damaged; the room is not served"
+                );
+                return Ok(None);
+            }
+        };
+        let members = store.members(event_id).await?.into_iter().collect();
+        let starts_at = store
+            .event(event_id)
+            .await?
+            .map_or(i64::MAX, |e| e.starts_at);
+        let live = LiveRoom::new(event_id, &record, starts_at, room, handed, members, tenure)?;
+        live.lock().stock = store.stock(event_id).await?;
+        Ok(Some(Arc::new(live)))
+    }
+
+    /// Whether this replica runs `event`'s room.
+    pub fn runs(&self, event: Id) -> bool {
+        self.room(event).is_some()
+    }
+
+    /// Which rooms this replica runs, in the distributed mode.
+    pub fn tenancy(&self) -> Option<&Tenancy> {
+        self.inner.tenancy.as_ref()
+    }
+
+    /// Renews the leases of the rooms this replica runs — dropping any whose tenure
+    /// ended — and takes the rooms nobody runs. Nothing without a tenancy.
+    pub async fn hold_rooms(&self) -> anyhow::Result<()> {
+        let Some(tenancy) = &self.inner.tenancy else {
+            return Ok(());
+        };
+        for live in self.all() {
+            let held = tenancy
+                .leases
+                .hold(
+                    live.event_id,
+                    &tenancy.holder,
+                    &tenancy.address,
+                    tenancy.lease,
+                )
+                .await?;
+            if held != live.tenure {
+                // Lapsed (and maybe taken and given back since): what this replica holds
+                // in memory may be behind the log.
+                self.drop_room(live.event_id, live.tenure);
+                if let Some(tenure) = held {
+                    self.start_room(live.event_id, tenure).await?;
+                }
+            }
+        }
+        for event in tenancy.leases.unheld().await? {
+            self.take(event).await?;
+        }
+        Ok(())
+    }
+
+    /// Takes `event`'s room if nobody runs it; whether this replica runs it now.
+    pub async fn take(&self, event: Id) -> anyhow::Result<bool> {
+        let Some(tenancy) = &self.inner.tenancy else {
+            return Ok(self.runs(event));
+        };
+        if self.runs(event) {
+            return Ok(true);
+        }
+        let held = tenancy
+            .leases
+            .hold(event, &tenancy.holder, &tenancy.address, tenancy.lease)
+            .await?;
+        match held {
+            Some(tenure) => self.start_room(event, tenure).await,
+            None => Ok(false),
+        }
+    }
+
+    /// Brings `event`'s room back from the store under `tenure`; whether there is one.
+    async fn start_room(&self, event: Id, tenure: i64) -> anyhow::Result<bool> {
+        let Some(record) = self.inner.store.room(event).await? else {
+            return Ok(false);
+        };
+        let Some(live) = self.restore(record, Some(tenure)).await? else {
+            return Ok(false);
+        };
+        tracing::info!(event = %event, tenure, "running a waiting room");
+        self.write_live().insert(event, live);
+        Ok(true)
+    }
+
+    /// Stops running `event`'s room if it is still run under `tenure`.
+    fn drop_room(&self, event: Id, tenure: Option<i64>) {
+        let mut live = self.write_live();
+        if live.get(&event).is_some_and(|room| room.tenure == tenure) {
+            live.remove(&event);
+            tracing::info!(event = %event, "no longer running a waiting room");
+        }
+    }
+
+    /// Lets every lease this replica holds go, so other replicas take its rooms at once
+    /// (a replica stopping).
+    pub async fn let_go(&self) {
+        let Some(tenancy) = &self.inner.tenancy else {
+            return;
+        };
+        for live in self.all() {
+            if let Some(tenure) = live.tenure {
+                self.drop_room(live.event_id, live.tenure);
+                if let Err(err) = tenancy.leases.let_go(live.event_id, tenure).await {
+                    tracing::warn!(error = format!("{err:#}"), "letting a room's lease go");
+                }
+            }
+        }
+    }
+
+    /// What a write of `live`'s room came to: a tenure found over drops the room here
+    /// and tells the caller to ask again (the new runner answers).
+    fn settled(&self, live: &LiveRoom, written: anyhow::Result<()>) -> Result<(), RoomError> {
+        match written {
+            Ok(()) => Ok(()),
+            Err(err) if err.is::<TenureOver>() => {
+                self.drop_room(live.event_id, live.tenure);
+                Err(RoomError::Moved)
+            }
+            Err(err) => Err(RoomError::Internal(err)),
+        }
     }
 
     fn now(&self) -> i64 {
@@ -298,6 +439,26 @@ impl Rooms {
         if opens_at <= now {
             return Err(invalid("opensAt", "OpensAt must be in the future"));
         }
+        // Distributed: the room is this replica's to create only once it holds its lease;
+        // a room another replica just created is then changed here instead.
+        let tenure = match &self.inner.tenancy {
+            None => None,
+            Some(tenancy) => {
+                let held = tenancy
+                    .leases
+                    .hold(event, &tenancy.holder, &tenancy.address, tenancy.lease)
+                    .await?;
+                let Some(tenure) = held else {
+                    return Err(RoomError::Moved);
+                };
+                if self.start_room(event, tenure).await?
+                    && let Some(live) = self.room(event)
+                {
+                    return self.change(&live, opens_at, per_account_limit, now).await;
+                }
+                Some(tenure)
+            }
+        };
         let seed = Seed::generate()?;
         let mut salt = [0_u8; 32];
         getrandom::fill(&mut salt).map_err(|err| anyhow::anyhow!("no randomness: {err}"))?;
@@ -323,6 +484,7 @@ impl Rooms {
             room,
             entries.len(),
             HashMap::new(),
+            tenure,
         )?;
         // Known from the start, so the first joiners are told the truth before a tick.
         live.lock().stock = self.inner.store.stock(event).await?;
@@ -402,7 +564,7 @@ impl Rooms {
             cell.room.join(&pid, now);
             self.hand_over(&live, &mut cell, vec![(pid.clone(), user)], None)
         };
-        written.await?;
+        self.settled(&live, written.await)?;
         Ok(live.place(&pid, now, &self.inner.settings))
     }
 
@@ -419,7 +581,7 @@ impl Rooms {
             cell.room.touch(&pid, now);
             self.hand_over(&live, &mut cell, Vec::new(), None)
         };
-        written.await?;
+        self.settled(&live, written.await)?;
         Ok(live.place(&pid, now, &self.inner.settings))
     }
 
@@ -444,7 +606,7 @@ impl Rooms {
             cell.admissions.remove(&pid);
             self.hand_over(&live, &mut cell, Vec::new(), None)
         };
-        written.await?;
+        self.settled(&live, written.await)?;
         Ok(())
     }
 
@@ -460,7 +622,11 @@ impl Rooms {
             cell.room.ordered(&pid, now);
             self.hand_over(&live, &mut cell, Vec::new(), None)
         };
-        written.await
+        match self.settled(&live, written.await) {
+            // The new runner reads the order from the store.
+            Ok(()) | Err(RoomError::Moved) => Ok(()),
+            Err(err) => Err(anyhow::Error::new(err)),
+        }
     }
 
     /// `user`'s pseudonym in `event`'s room and the room's live snapshots, for a feed.
@@ -505,6 +671,9 @@ impl Rooms {
                 continue;
             }
             let stock = self.inner.store.stock(live.event_id).await?;
+            // Orders another replica consumed (distributed mode): admissions used.
+            let seen = live.orders_seen.load(Ordering::Relaxed);
+            let orders = self.inner.store.orders_after(live.event_id, seen).await?;
             // The event may have moved since the room was set up.
             let starts_at = self
                 .inner
@@ -516,9 +685,16 @@ impl Rooms {
                 written,
                 snapshot,
                 grants,
-            } = self.tick_room(&live, stock, starts_at)?;
+            } = self.tick_room(&live, stock, starts_at, &orders)?;
+            if let Some(&(last, _)) = orders.last() {
+                live.orders_seen.store(last, Ordering::Relaxed);
+            }
             // Nobody hears of a decision, or gets an admission, before the log holds it.
-            written.await?;
+            match self.settled(&live, written.await) {
+                Ok(()) => {}
+                Err(RoomError::Moved) => continue,
+                Err(err) => return Err(anyhow::Error::new(err)),
+            }
             live.lock().admissions.extend(grants);
             live.snapshot.send_replace(snapshot);
             for view in live.snapshot.borrow().views.values() {
@@ -543,11 +719,15 @@ impl Rooms {
         live: &Arc<LiveRoom>,
         stock: Stock,
         starts_at: i64,
+        orders: &[(i64, Id)],
     ) -> anyhow::Result<Ticked<impl std::future::Future<Output = anyhow::Result<()>> + use<>>> {
         let now_at = self.inner.clock.now();
         let now = millis(now_at);
         let mut cell = live.lock();
         cell.stock = stock;
+        for &(_, buyer) in orders {
+            cell.room.ordered(&live.pid_of(buyer), now);
+        }
         let was_open = !cell.room.has_ended();
         let admitted = if now >= starts_at {
             cell.room.close(now);
@@ -670,6 +850,7 @@ impl Rooms {
                 entries,
                 members,
                 gate,
+                tenure: live.tenure,
                 done,
             });
         }
@@ -809,6 +990,7 @@ impl LiveRoom {
         room: Room,
         handed: usize,
         members: HashMap<String, Id>,
+        tenure: Option<i64>,
     ) -> anyhow::Result<Self> {
         let salt = hex::decode(&record.salt).context("a room's stored salt")?;
         let snapshot = Snapshot {
@@ -848,6 +1030,8 @@ impl LiveRoom {
             }),
             snapshot,
             changing: tokio::sync::Mutex::new(()),
+            tenure,
+            orders_seen: AtomicI64::new(0),
         })
     }
 

@@ -1,13 +1,17 @@
 //! Where rooms are kept: their settings, fairness logs and members, and what a room needs
 //! to know of the rest of BoxOffice — each event's creator and start, and each ticket's
-//! event and whether it is free — fed by events. One trait; SQLite in the embedded mode.
+//! event and whether it is free — fed by events. One trait; SQLite in the embedded mode,
+//! PostgreSQL in the distributed one (where [`PostgresRoomStore`] also keeps which replica
+//! runs each room, see [`super::tenancy`]).
 
+mod postgres;
 mod sqlite;
 
 use boxoffice_common::Id;
 use boxoffice_platform::bus::Envelope;
 use boxoffice_platform::store::Claim;
 
+pub use self::postgres::PostgresRoomStore;
 pub use self::sqlite::SqliteRoomStore;
 use super::engine::Stock;
 use super::log::Entry;
@@ -57,8 +61,8 @@ pub enum WorldChange {
     Ticket { id: Id, event: Option<Id> },
     /// A ticket was withdrawn.
     Gone { id: Id },
-    /// A live order holds these tickets.
-    Held { tickets: Vec<Id> },
+    /// `buyer`'s live order holds these tickets.
+    Held { tickets: Vec<Id>, buyer: Id },
     /// The order holding these tickets ended unpaid.
     Freed { tickets: Vec<Id> },
     /// These tickets were paid for.
@@ -77,6 +81,8 @@ pub trait RoomStore: Send + Sync + 'static {
     async fn stock(&self, event: Id) -> anyhow::Result<Stock>;
     /// Every room, for a restart.
     async fn rooms(&self) -> anyhow::Result<Vec<RoomRecord>>;
+    /// One room's settings.
+    async fn room(&self, event: Id) -> anyhow::Result<Option<RoomRecord>>;
     /// Saves a room's settings, its first log `entries` and the `gate` event that
     /// announces them, in one transaction.
     async fn save_room(
@@ -86,12 +92,21 @@ pub trait RoomStore: Send + Sync + 'static {
         gate: Option<&Envelope>,
     ) -> anyhow::Result<()>;
     /// Writes every appendix — log entries, members and gate events of any rooms, in the
-    /// order given — in one transaction.
-    async fn append(&self, batch: &[&Appendix]) -> anyhow::Result<()>;
+    /// order given — in one transaction; but not those of a room this replica no longer
+    /// runs (their tenure is over, see [`super::tenancy`]): those rooms are returned.
+    async fn append(&self, batch: &[&Appendix]) -> anyhow::Result<Vec<Id>>;
     /// A room's log, in order.
     async fn log(&self, event: Id) -> anyhow::Result<Vec<Entry>>;
     /// A room's members (pseudonym, user).
     async fn members(&self, event: Id) -> anyhow::Result<Vec<(String, Id)>>;
+    /// Orders for `event`'s tickets recorded after the `after`-th, (number, buyer): how
+    /// the replica running a room learns that an admission was used when another replica
+    /// consumed the order event. The embedded mode has one replica, whose consumer tells
+    /// the room at once, and records none.
+    async fn orders_after(&self, event: Id, after: i64) -> anyhow::Result<Vec<(i64, Id)>> {
+        let _ = (event, after);
+        Ok(Vec::new())
+    }
 }
 
 impl std::fmt::Debug for dyn RoomStore {

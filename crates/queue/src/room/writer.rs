@@ -13,6 +13,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::log::Entry;
 use super::store::RoomStore;
+use super::tenancy::TenureOver;
 
 /// What one change of one room adds to the store.
 #[derive(Debug)]
@@ -23,6 +24,8 @@ pub struct Appendix {
     pub members: Vec<(String, Id)>,
     /// A `room:gate` to publish, with the version it sets.
     pub gate: Option<(i64, Envelope)>,
+    /// The writer's tenure of the room (distributed mode): written only while it runs.
+    pub tenure: Option<i64>,
     /// Told once the appendix is written.
     pub done: oneshot::Sender<anyhow::Result<()>>,
 }
@@ -93,10 +96,10 @@ impl LogWriterTask {
                 }
             }
             let mut pause = Duration::from_millis(50);
-            loop {
+            let over = loop {
                 let refs: Vec<&Appendix> = batch.iter().collect();
                 match self.store.append(&refs).await {
-                    Ok(()) => break,
+                    Ok(over) => break over,
                     Err(err) => {
                         tracing::warn!(
                             error = format!("{err:#}"),
@@ -116,9 +119,15 @@ impl LogWriterTask {
                         pause = (pause * 2).min(Duration::from_secs(5));
                     }
                 }
-            }
+            };
             for appendix in batch.drain(..) {
-                let _ = appendix.done.send(Ok(()));
+                let outcome = if over.contains(&appendix.event) {
+                    // Another replica runs the room now; what this one decided is void.
+                    Err(TenureOver(appendix.event).into())
+                } else {
+                    Ok(())
+                };
+                let _ = appendix.done.send(outcome);
             }
         }
     }

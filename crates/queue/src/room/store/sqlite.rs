@@ -78,6 +78,31 @@ async fn write_entries(
     Ok(())
 }
 
+/// A room's settings as selected by [`SELECT_ROOMS`].
+pub(super) type RecordRow = (DbId, i64, i64, String, String, i64);
+
+/// Every room's settings, and one room's.
+macro_rules! select_rooms {
+    () => {
+        "SELECT event_id, opens_at, per_account_limit, seed, salt, gate_version FROM rooms"
+    };
+}
+pub(super) const SELECT_ROOMS: &str = select_rooms!();
+pub(super) const SELECT_ROOM: &str = concat!(select_rooms!(), " WHERE event_id = $1");
+
+pub(super) fn record(
+    (event_id, opens_at, limit, seed, salt, gate_version): RecordRow,
+) -> RoomRecord {
+    RoomRecord {
+        event_id: event_id.into(),
+        opens_at,
+        per_account_limit: u32::try_from(limit).unwrap_or(u32::MAX),
+        seed,
+        salt,
+        gate_version,
+    }
+}
+
 #[async_trait::async_trait]
 impl RoomStore for SqliteRoomStore {
     async fn event(&self, event: Id) -> anyhow::Result<Option<EventFacts>> {
@@ -127,7 +152,7 @@ impl RoomStore for SqliteRoomStore {
             WorldChange::Gone { id } => {
                 set_status(&mut tx, &[*id], &["free", "held"], "gone").await?
             }
-            WorldChange::Held { tickets } => {
+            WorldChange::Held { tickets, .. } => {
                 set_status(&mut tx, tickets, &["free"], "held").await?
             }
             WorldChange::Freed { tickets } => {
@@ -163,25 +188,20 @@ impl RoomStore for SqliteRoomStore {
     }
 
     async fn rooms(&self) -> anyhow::Result<Vec<RoomRecord>> {
-        let rows: Vec<(DbId, i64, i64, String, String, i64)> = sqlx::query_as(
-            "SELECT event_id, opens_at, per_account_limit, seed, salt, gate_version FROM rooms",
-        )
-        .fetch_all(&self.db.reader)
-        .await
-        .context("reading rooms")?;
-        Ok(rows
-            .into_iter()
-            .map(
-                |(event_id, opens_at, limit, seed, salt, gate_version)| RoomRecord {
-                    event_id: event_id.into(),
-                    opens_at,
-                    per_account_limit: u32::try_from(limit).unwrap_or(u32::MAX),
-                    seed,
-                    salt,
-                    gate_version,
-                },
-            )
-            .collect())
+        let rows: Vec<RecordRow> = sqlx::query_as(SELECT_ROOMS)
+            .fetch_all(&self.db.reader)
+            .await
+            .context("reading rooms")?;
+        Ok(rows.into_iter().map(record).collect())
+    }
+
+    async fn room(&self, event: Id) -> anyhow::Result<Option<RoomRecord>> {
+        let row: Option<RecordRow> = sqlx::query_as(SELECT_ROOM)
+            .bind(DbId(event))
+            .fetch_optional(&self.db.reader)
+            .await
+            .context("reading a room")?;
+        Ok(row.map(record))
     }
 
     async fn save_room(
@@ -217,7 +237,7 @@ impl RoomStore for SqliteRoomStore {
         Ok(())
     }
 
-    async fn append(&self, batch: &[&Appendix]) -> anyhow::Result<()> {
+    async fn append(&self, batch: &[&Appendix]) -> anyhow::Result<Vec<Id>> {
         let mut tx = self.db.begin_write().await?;
         let mut gates = false;
         for appendix in batch {
@@ -249,7 +269,8 @@ impl RoomStore for SqliteRoomStore {
         if gates {
             self.outbox_written.notify_one();
         }
-        Ok(())
+        // One process runs every room: no tenure ends.
+        Ok(Vec::new())
     }
 
     async fn log(&self, event: Id) -> anyhow::Result<Vec<Entry>> {
