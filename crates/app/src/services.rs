@@ -207,12 +207,19 @@ fn with_fresh_id_listener(
     }
 }
 
+/// Connections of a queue replica to its rooms' database: its writer group-commits, and
+/// each tick reads a little per room, so replicas leave the server's connections to the
+/// services that need them.
+const ROOMS_CONNECTIONS: u32 = 4;
+
 /// The distributed queue's waiting rooms: kept in its PostgreSQL database, each run by the
 /// replica holding its lease, the others reaching it at `ROOM_ADVERTISE_URL`.
 async fn rooms_in_postgres(backend: &Backend, shared: &Shared<'_>) -> anyhow::Result<SharedRooms> {
-    let Database::Postgres(pool) = backend.database(Service::Queue).await? else {
+    let Backend::Distributed { pg: Some(url), .. } = backend else {
         anyhow::bail!("the distributed queue keeps its rooms in PostgreSQL");
     };
+    let pool =
+        boxoffice_platform::db::postgres::connect_at_most(url.expose(), ROOMS_CONNECTIONS).await?;
     let wake = Arc::new(Notify::new());
     let store = PostgresRoomStore::open(pool, Arc::clone(&wake)).await?;
     let settings = shared.settings;

@@ -1,7 +1,7 @@
 //! The distributed mode: every service its own `boxoffice serve <service>` on its own
 //! PostgreSQL database (the queue on Redis, a key prefix per test), talking through NATS
 //! JetStream (a nats-server per test), with two replicas each of orders, payments,
-//! expiration and queue. Requests go straight to the service
+//! expiration and queue (whose waiting rooms share a PostgreSQL database). Requests go straight to the service
 //! that owns the route, as the ingress would send them.
 
 use boxoffice_app::application::Application;
@@ -20,7 +20,7 @@ pub(crate) struct Cluster {
     pub(crate) orders: [TestApp; 2],
     pub(crate) payments: [TestApp; 2],
     _expiration: [TestApp; 2],
-    queue: [TestApp; 2],
+    pub(crate) queue: [TestApp; 2],
     /// The fresh-id waiters of every orders, payments and queue replica.
     fresh: Vec<FreshIds>,
     _databases: Vec<TestDatabase>,
@@ -62,7 +62,14 @@ pub(crate) async fn cluster(adjust: fn(&mut Settings)) -> Cluster {
     let nats = TestNats::start().await.expect("nats-server");
     let redis = TestRedis::new();
     let mut databases = Vec::new();
-    for name in ["auth", "tickets", "orders", "payments", "expiration"] {
+    for name in [
+        "auth",
+        "tickets",
+        "orders",
+        "payments",
+        "expiration",
+        "queue",
+    ] {
         databases.push(
             TestDatabase::create(&format!("boxoffice_dist_{name}"))
                 .await
@@ -99,7 +106,7 @@ pub(crate) async fn cluster(adjust: fn(&mut Settings)) -> Cluster {
             f,
         )
         .await),
-        queue: two(replicas(Service::Queue, &nats, &databases[0], &redis, adjust, 2, f).await),
+        queue: two(replicas(Service::Queue, &nats, &databases[5], &redis, adjust, 2, f).await),
         fresh,
         _databases: databases,
         _nats: nats,

@@ -15,6 +15,7 @@ mod classic_client;
 mod crash;
 mod distributed;
 mod distributed_baskets;
+mod distributed_rooms;
 mod events;
 mod flash_sale;
 mod fresh_ids;

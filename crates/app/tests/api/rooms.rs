@@ -13,19 +13,25 @@ use time::format_description::well_known::Rfc3339;
 use crate::helpers::{Reply, TestApp, User, spawn_app_with};
 use crate::queue_feed::EventStream;
 
-const ADMISSION_REQUIRED: &str = "Waiting room admission required";
+pub(crate) const ADMISSION_REQUIRED: &str = "Waiting room admission required";
 const LIMIT_REACHED: &str = "Ticket limit for this event reached";
 
-async fn send(app: &TestApp, user: &User, method: Method, path: &str, body: Value) -> Reply {
+pub(crate) async fn send(
+    app: &TestApp,
+    user: &User,
+    method: Method,
+    path: &str,
+    body: Value,
+) -> Reply {
     app.send(app.as_user(user, method, path).json(&body)).await
 }
 
-fn rfc3339(at: OffsetDateTime) -> String {
+pub(crate) fn rfc3339(at: OffsetDateTime) -> String {
     at.format(&Rfc3339).expect("format")
 }
 
 /// An event created by `creator`, starting in a year; its id.
-async fn event(app: &TestApp, creator: &User) -> String {
+pub(crate) async fn event(app: &TestApp, creator: &User) -> String {
     let starts = rfc3339(OffsetDateTime::now_utc() + time::Duration::days(365));
     let body = json!({"name": format!("Gig {}", crate::helpers::unique_email()), "venue": "Arena", "startsAt": starts});
     let reply = send(app, creator, Method::POST, "/api/events", body).await;
@@ -34,7 +40,7 @@ async fn event(app: &TestApp, creator: &User) -> String {
 }
 
 /// A ticket of `event` listed by `seller`; its id.
-async fn ticket(app: &TestApp, seller: &User, event: &str) -> String {
+pub(crate) async fn ticket(app: &TestApp, seller: &User, event: &str) -> String {
     let body = json!({"title": "Seat", "price": 10, "eventId": event});
     let reply = send(app, seller, Method::POST, "/api/tickets", body).await;
     assert_eq!(reply.status, 201, "{}", reply.body);
@@ -42,14 +48,14 @@ async fn ticket(app: &TestApp, seller: &User, event: &str) -> String {
 }
 
 /// Sets up the room (waiting until the queue service knows the event).
-async fn set_up(app: &TestApp, creator: &User, event: &str, body: Value) -> Reply {
+pub(crate) async fn set_up(app: &TestApp, creator: &User, event: &str, body: Value) -> Reply {
     let path = format!("/api/events/{event}/room");
     app.send_until_known(|| app.as_user(creator, Method::PUT, &path).json(&body))
         .await
 }
 
 /// Orders `tickets` as `buyer` with `extra` fields (an `admissionToken`).
-async fn order(app: &TestApp, buyer: &User, tickets: &[&str], extra: Value) -> Reply {
+pub(crate) async fn order(app: &TestApp, buyer: &User, tickets: &[&str], extra: Value) -> Reply {
     let mut body = json!({ "ticketIds": tickets });
     body.as_object_mut()
         .expect("object")
@@ -57,14 +63,14 @@ async fn order(app: &TestApp, buyer: &User, tickets: &[&str], extra: Value) -> R
     send(app, buyer, Method::POST, "/api/orders", body).await
 }
 
-fn message(reply: &Reply) -> String {
+pub(crate) fn message(reply: &Reply) -> String {
     assert_eq!(reply.status, 400, "{}", reply.body);
     reply.error_messages().join("; ")
 }
 
 /// Waits until the orders service enforces the room: an order without an admission is
 /// refused. Until then such an order may go through — it is cancelled and tried again.
-async fn until_gated(app: &TestApp, buyer: &User, ticket: &str) {
+pub(crate) async fn until_gated(app: &TestApp, buyer: &User, ticket: &str) {
     let deadline = tokio::time::Instant::now() + crate::helpers::EVENTUALLY;
     loop {
         let reply = order(app, buyer, &[ticket], json!({})).await;
@@ -87,7 +93,7 @@ async fn until_gated(app: &TestApp, buyer: &User, ticket: &str) {
     }
 }
 
-async fn me(app: &TestApp, user: &User, event: &str) -> Reply {
+pub(crate) async fn me(app: &TestApp, user: &User, event: &str) -> Reply {
     app.send(app.as_user(user, Method::GET, &format!("/api/events/{event}/room/me")))
         .await
 }

@@ -12,8 +12,14 @@ const MAX_CONNECTIONS: u32 = 16;
 /// Connects to a service database, failing after a short wait so a misconfigured URL is
 /// reported at start-up rather than on the first request.
 pub async fn connect(url: &str) -> anyhow::Result<PgPool> {
+    connect_at_most(url, MAX_CONNECTIONS).await
+}
+
+/// [`connect`] with at most `max` connections, for a part of a service that needs few
+/// (the queue's waiting rooms: a group-committing writer and a few reads a tick).
+pub async fn connect_at_most(url: &str, max: u32) -> anyhow::Result<PgPool> {
     PgPoolOptions::new()
-        .max_connections(MAX_CONNECTIONS)
+        .max_connections(max)
         .acquire_timeout(Duration::from_secs(5))
         .connect(url)
         .await

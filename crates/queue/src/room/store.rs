@@ -92,9 +92,9 @@ pub trait RoomStore: Send + Sync + 'static {
         gate: Option<&Envelope>,
     ) -> anyhow::Result<()>;
     /// Writes every appendix — log entries, members and gate events of any rooms, in the
-    /// order given — in one transaction; but not those of a room this replica no longer
-    /// runs (their tenure is over, see [`super::tenancy`]): those rooms are returned.
-    async fn append(&self, batch: &[&Appendix]) -> anyhow::Result<Vec<Id>>;
+    /// order given — in one transaction; but not those written under a tenure that is
+    /// over (see [`super::tenancy`]): their positions in `batch` are returned.
+    async fn append(&self, batch: &[&Appendix]) -> anyhow::Result<Vec<usize>>;
     /// A room's log, in order.
     async fn log(&self, event: Id) -> anyhow::Result<Vec<Entry>>;
     /// A room's members (pseudonym, user).

@@ -121,3 +121,6 @@ pub async fn run_holder(
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -120,8 +120,8 @@ impl LogWriterTask {
                     }
                 }
             };
-            for appendix in batch.drain(..) {
-                let outcome = if over.contains(&appendix.event) {
+            for (position, appendix) in batch.drain(..).enumerate() {
+                let outcome = if over.contains(&position) {
                     // Another replica runs the room now; what this one decided is void.
                     Err(TenureOver(appendix.event).into())
                 } else {

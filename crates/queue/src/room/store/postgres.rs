@@ -264,13 +264,14 @@ impl RoomStore for PostgresRoomStore {
         Ok(())
     }
 
-    async fn append(&self, batch: &[&Appendix]) -> anyhow::Result<Vec<Id>> {
+    async fn append(&self, batch: &[&Appendix]) -> anyhow::Result<Vec<usize>> {
         let mut tx = self.pool.begin().await?;
         // Rooms whose tenure is checked, and those it is over for.
         let mut checked: Vec<(Id, Option<i64>)> = Vec::new();
         let mut over = Vec::new();
+        let mut refused = Vec::new();
         let mut gates = false;
-        for appendix in batch {
+        for (position, appendix) in batch.iter().enumerate() {
             let event = appendix.event;
             let key = (event, appendix.tenure);
             if !checked.contains(&key) {
@@ -285,6 +286,7 @@ impl RoomStore for PostgresRoomStore {
                 }
             }
             if over.contains(&key) {
+                refused.push(position);
                 continue;
             }
             write_entries(&mut tx, event, &appendix.entries).await?;
@@ -314,9 +316,7 @@ impl RoomStore for PostgresRoomStore {
         if gates {
             self.outbox_written.notify_one();
         }
-        let mut over: Vec<Id> = over.into_iter().map(|(event, _)| event).collect();
-        over.dedup();
-        Ok(over)
+        Ok(refused)
     }
 
     async fn log(&self, event: Id) -> anyhow::Result<Vec<Entry>> {

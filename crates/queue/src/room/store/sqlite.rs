@@ -237,7 +237,7 @@ impl RoomStore for SqliteRoomStore {
         Ok(())
     }
 
-    async fn append(&self, batch: &[&Appendix]) -> anyhow::Result<Vec<Id>> {
+    async fn append(&self, batch: &[&Appendix]) -> anyhow::Result<Vec<usize>> {
         let mut tx = self.db.begin_write().await?;
         let mut gates = false;
         for appendix in batch {
