@@ -4,3 +4,4 @@ CREATE DATABASE boxoffice_tickets OWNER boxoffice;
 CREATE DATABASE boxoffice_orders OWNER boxoffice;
 CREATE DATABASE boxoffice_payments OWNER boxoffice;
 CREATE DATABASE boxoffice_expiration OWNER boxoffice;
+CREATE DATABASE boxoffice_queue OWNER boxoffice;

@@ -27,8 +27,9 @@ K8S = REPO / "deploy" / "k8s"
 SERVICES = ["auth", "tickets", "orders", "payments", "expiration", "queue", "web"]
 # Serve the public API or pages: autoscaled in prod. Expiration is a timer worker.
 HTTP_SERVICES = [s for s in SERVICES if s != "expiration"]
-# The services with a PostgreSQL database of their own (the queue keeps its lines in Redis).
-DATABASE_SERVICES = ["auth", "tickets", "orders", "payments", "expiration"]
+# The services with a PostgreSQL database of their own (the queue's keeps its waiting
+# rooms; its lines are in Redis).
+DATABASE_SERVICES = ["auth", "tickets", "orders", "payments", "expiration", "queue"]
 
 # CONTRACT.md §10: the configuration names operators rely on.
 CONTRACT_NAMES = {
@@ -101,6 +102,29 @@ def nginx_routes():
     routes = dict(re.findall(r"location\s+(/[\w/]*)\s*\{\s*proxy_pass http://(\w+);", template))
     assert routes.get("/") == "web" and "/api/users" in routes, routes
     return routes
+
+
+# Paths the prefixes cannot route: an event's waiting room is the queue's, not the
+# tickets service's (which has /api/events).
+ROOM_PATHS = ["/api/events/0193c1f2-7b0e-7000-8000-000000000001/room",
+              "/api/events/0193c1f2-7b0e-7000-8000-000000000001/room/events"]
+
+
+def nginx_regex_route(path):
+    """The service the local ingress's regular-expression locations send `path` to."""
+    template = (REPO / "deploy" / "nginx" / "boxoffice.conf.template").read_text()
+    for pattern, service in re.findall(r"location\s+~\s+(\S+)\s*\{\s*proxy_pass http://(\w+);", template):
+        if re.search(pattern, path):
+            return service
+    return None
+
+
+def regex_route(regexes, path):
+    """The backend of the first of `regexes` ({pattern: backend}) matching `path`."""
+    for pattern, backend in regexes.items():
+        if re.search(pattern if pattern.startswith("^") else "^" + pattern, path):
+            return backend
+    return None
 
 
 RENDERED = render_all()
@@ -244,6 +268,7 @@ class Configuration(unittest.TestCase):
                         self.assertIn("NATS_URL", names)
                     if service == "queue":
                         self.assertIn("REDIS_URL", names)
+                        self.assertIn("ROOM_ADVERTISE_URL", names)
                     if service in ("orders", "queue"):
                         self.assertIn("ROOM_ADMISSION_KEY", names)
                     if service == "payments":
@@ -336,13 +361,18 @@ class Routing(unittest.TestCase):
     def test_httproute_routes_like_the_nginx_ingress(self):
         for variant in ("dev", "prod"):
             route = objects(variant, "HTTPRoute")["boxoffice"]
-            table = {}
+            table, regexes = {}, {}
             for rule in route["spec"]["rules"]:
                 for match in rule["matches"]:
+                    if match["path"]["type"] == "RegularExpression":
+                        regexes[match["path"]["value"]] = rule["backendRefs"][0]["name"]
+                        continue
                     self.assertEqual(match["path"]["type"], "PathPrefix")
                     table[match["path"]["value"]] = rule["backendRefs"][0]["name"]
             for prefix, service in nginx_routes().items():
                 self.assertEqual(table.get(prefix), f"boxoffice-{service}", prefix)
+            for path in ROOM_PATHS:
+                self.assertEqual(regex_route(regexes, path), f"boxoffice-{nginx_regex_route(path)}", path)
 
     def test_the_queue_feed_is_not_buffered_nor_cut(self):
         for variant in ("dev", "prod"):
@@ -368,6 +398,9 @@ class Routing(unittest.TestCase):
                     table[path["path"]] = svc["name"]
         for prefix, service in nginx_routes().items():
             self.assertEqual(table.get(prefix), f"boxoffice-{service}", prefix)
+        regexes = {path: svc for path, svc in table.items() if "[" in path}
+        for path in ROOM_PATHS:
+            self.assertEqual(regex_route(regexes, path), f"boxoffice-{nginx_regex_route(path)}", path)
         queue = ingresses["boxoffice-queue"]["metadata"]["annotations"]
         self.assertEqual(queue["nginx.ingress.kubernetes.io/proxy-buffering"], "off")
 

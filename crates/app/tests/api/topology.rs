@@ -158,6 +158,22 @@ async fn the_buyer_journey_runs_through_the_ingress() {
     let bought = queue::order_on_turn(&app, &waiting, &ballet_id).await;
     assert_eq!(bought.status, 201, "{}", bought.body);
 
+    // An event's waiting room, through the ingress: the queue's, not the catalogue's.
+    let organiser = app.user().await;
+    let event = crate::rooms::event(&app, &organiser).await;
+    let opens_at = time::OffsetDateTime::now_utc() + time::Duration::minutes(5);
+    let body = json!({"opensAt": crate::rooms::rfc3339(opens_at)});
+    let room = crate::rooms::set_up(&app, &organiser, &event, body).await;
+    assert_eq!(room.status, 200, "{}", room.body);
+    let path = format!("/api/events/{event}/room/join");
+    let joined = crate::rooms::send(&app, &buyer, Method::POST, &path, json!({})).await;
+    assert_eq!(
+        (joined.status, joined.body["state"].clone()),
+        (202, json!("prequeue")),
+        "{}",
+        joined.body
+    );
+
     let unknown = app.get("/api/nothing").await;
     assert_eq!(
         (unknown.status, unknown.body),
