@@ -244,7 +244,16 @@ class Configuration(unittest.TestCase):
                     self.assertEqual(cm_keys & {"HOST", "PORT"}, {"HOST", "PORT"})
                     self.assertEqual(config_maps[refs[0]]["data"]["HOST"], "0.0.0.0")
                     for env in c.get("env", []):
+                        if env["name"] == "POD_IP":
+                            # The downward API: the pod's own address, which a queue
+                            # replica advertises for room requests passed on to it.
+                            self.assertEqual(env["valueFrom"]["fieldRef"]["fieldPath"], "status.podIP")
+                            continue
                         self.assertIn(env["name"], known)
+                        if env["name"] == "ROOM_ADVERTISE_URL":
+                            port = c["ports"][0]["containerPort"]
+                            self.assertEqual(env["value"], f"http://$(POD_IP):{port}")
+                            continue
                         self.assertNotIn("value", env, f"{env['name']}: literal value")
                         ref = env["valueFrom"]["secretKeyRef"]
                         self.assertEqual(ref["name"], SECRET_OBJECT)
