@@ -107,6 +107,9 @@ pub async fn run_holder(
     stop: tokio_util::sync::CancellationToken,
 ) -> anyhow::Result<()> {
     let Some(every) = rooms.tenancy().map(Tenancy::every) else {
+        // One process runs every room: nothing to hold, but a task that ended would read
+        // as dead to the supervisor.
+        stop.cancelled().await;
         return Ok(());
     };
     let mut ticks = tokio::time::interval(every);
