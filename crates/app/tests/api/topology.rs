@@ -158,21 +158,42 @@ async fn the_buyer_journey_runs_through_the_ingress() {
     let bought = queue::order_on_turn(&app, &waiting, &ballet_id).await;
     assert_eq!(bought.status, 201, "{}", bought.body);
 
-    // An event's waiting room, through the ingress: the queue's, not the catalogue's.
+    // An event's waiting room, through the ingress: the queue's, not the catalogue's. The
+    // admission the queue signs is one the orders service accepts (the same key reached
+    // both processes).
     let organiser = app.user().await;
     let event = crate::rooms::event(&app, &organiser).await;
-    let opens_at = time::OffsetDateTime::now_utc() + time::Duration::minutes(5);
+    let seat = crate::rooms::ticket(&app, &organiser, &event).await;
+    let opens_at = time::OffsetDateTime::now_utc() + time::Duration::seconds(3);
     let body = json!({"opensAt": crate::rooms::rfc3339(opens_at)});
     let room = crate::rooms::set_up(&app, &organiser, &event, body).await;
     assert_eq!(room.status, 200, "{}", room.body);
+    let fan = app.user().await;
     let path = format!("/api/events/{event}/room/join");
-    let joined = crate::rooms::send(&app, &buyer, Method::POST, &path, json!({})).await;
+    let joined = crate::rooms::send(&app, &fan, Method::POST, &path, json!({})).await;
     assert_eq!(
         (joined.status, joined.body["state"].clone()),
         (202, json!("prequeue")),
         "{}",
         joined.body
     );
+    crate::rooms::until_gated(&app, &fan, &seat).await;
+    let deadline = tokio::time::Instant::now() + crate::helpers::EVENTUALLY;
+    let admission = loop {
+        let place = crate::rooms::me(&app, &fan, &event).await;
+        if let Some(token) = place.body["admissionToken"].as_str() {
+            break token.to_owned();
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "never let in: {}",
+            place.body
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    let extra = json!({"admissionToken": admission});
+    let admitted = crate::rooms::order(&app, &fan, &[&seat], extra).await;
+    assert_eq!(admitted.status, 201, "{}", admitted.body);
 
     let unknown = app.get("/api/nothing").await;
     assert_eq!(
