@@ -473,10 +473,17 @@ impl Rooms {
         let room = Room::new(seed, opens_at, self.inner.settings.config, now);
         let entries = room.log().entries().to_vec();
         let gate = gate_event(&record, true, self.inner.clock.now());
-        self.inner
+        let saved = self
+            .inner
             .store
-            .save_room(&record, &entries, Some(&gate))
-            .await?;
+            .save_room(&record, &entries, Some(&gate), tenure)
+            .await;
+        match saved {
+            Ok(()) => {}
+            // The lease lapsed since it was taken: whoever holds it now sets the room up.
+            Err(err) if err.is::<TenureOver>() => return Err(RoomError::Moved),
+            Err(err) => return Err(RoomError::Internal(err)),
+        }
         let live = LiveRoom::new(
             event,
             &record,
@@ -532,10 +539,12 @@ impl Rooms {
             });
             (record, gate)
         };
-        self.inner
+        let saved = self
+            .inner
             .store
-            .save_room(&record, &[], gate.as_ref())
-            .await?;
+            .save_room(&record, &[], gate.as_ref(), live.tenure)
+            .await;
+        self.settled(live, saved)?;
         {
             let mut cell = live.lock();
             // Opened in the meantime: the saved opening is the one it opened at or later,

@@ -84,12 +84,15 @@ pub trait RoomStore: Send + Sync + 'static {
     /// One room's settings.
     async fn room(&self, event: Id) -> anyhow::Result<Option<RoomRecord>>;
     /// Saves a room's settings, its first log `entries` and the `gate` event that
-    /// announces them, in one transaction.
+    /// announces them, in one transaction. Under a `tenure` (distributed), only while that
+    /// tenure runs: otherwise nothing is written and the error is a
+    /// [`TenureOver`](super::tenancy::TenureOver), as for [`append`](Self::append).
     async fn save_room(
         &self,
         room: &RoomRecord,
         entries: &[Entry],
         gate: Option<&Envelope>,
+        tenure: Option<i64>,
     ) -> anyhow::Result<()>;
     /// Writes every appendix — log entries, members and gate events of any rooms, in the
     /// order given — in one transaction; but not those written under a tenure that is

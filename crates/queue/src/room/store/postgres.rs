@@ -19,7 +19,7 @@ use super::sqlite::{RecordRow, SELECT_ROOM, SELECT_ROOMS, record};
 use super::{EventFacts, RoomRecord, RoomStore, WorldChange};
 use crate::room::engine::Stock;
 use crate::room::log::Entry;
-use crate::room::tenancy::{RoomLeases, Runner};
+use crate::room::tenancy::{RoomLeases, Runner, TenureOver};
 use crate::room::writer::Appendix;
 
 /// The database's clock in Unix milliseconds: leases are compared on one clock, whatever
@@ -236,8 +236,14 @@ impl RoomStore for PostgresRoomStore {
         room: &RoomRecord,
         entries: &[Entry],
         gate: Option<&Envelope>,
+        tenure: Option<i64>,
     ) -> anyhow::Result<()> {
         let mut tx = self.pool.begin().await?;
+        if let Some(tenure) = tenure
+            && !tenure_runs(&mut tx, room.event_id, tenure).await?
+        {
+            return Err(TenureOver(room.event_id).into());
+        }
         sqlx::query(
             "INSERT INTO rooms (event_id, opens_at, per_account_limit, seed, salt, gate_version) \
              VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (event_id) DO UPDATE SET \

@@ -204,11 +204,13 @@ impl RoomStore for SqliteRoomStore {
         Ok(row.map(record))
     }
 
+    /// One process runs every room here: there are no tenures to check.
     async fn save_room(
         &self,
         room: &RoomRecord,
         entries: &[Entry],
         gate: Option<&Envelope>,
+        _tenure: Option<i64>,
     ) -> anyhow::Result<()> {
         let mut tx = self.db.begin_write().await?;
         sqlx::query(

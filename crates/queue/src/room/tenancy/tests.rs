@@ -81,7 +81,7 @@ async fn one_holder_at_a_time_and_a_lapsed_tenure_writes_nothing() {
     };
     let mut room = Room::new(seed, 10_000, RoomConfig::default(), 0);
     store
-        .save_room(&record, room.log().entries(), None)
+        .save_room(&record, room.log().entries(), None, Some(first))
         .await
         .expect("saved");
     assert_eq!(
@@ -112,6 +112,25 @@ async fn one_holder_at_a_time_and_a_lapsed_tenure_writes_nothing() {
     let log = store.log(event).await.expect("log");
     assert_eq!(log, restored.log().entries());
     assert_eq!(crate::room::verify(&log).broken_at, None);
+
+    // A changing the room's settings is refused too, and changes nothing.
+    let changed = RoomRecord {
+        per_account_limit: 9,
+        ..record.clone()
+    };
+    let refused = store.save_room(&changed, &[], None, Some(first)).await;
+    assert!(
+        refused.is_err_and(|err| err.is::<super::TenureOver>()),
+        "a lapsed tenure's settings change"
+    );
+    let kept = store.room(event).await.expect("room").expect("a room");
+    assert_eq!(kept.per_account_limit, 1);
+    store
+        .save_room(&changed, &[], None, Some(second))
+        .await
+        .expect("the runner's change");
+    let kept = store.room(event).await.expect("room").expect("a room");
+    assert_eq!(kept.per_account_limit, 9);
 
     // A renewing now is refused: B holds the room.
     assert_eq!(hold("a").await, None);
