@@ -178,19 +178,11 @@ async fn the_buyer_journey_runs_through_the_ingress() {
         joined.body
     );
     crate::rooms::until_gated(&app, &fan, &seat).await;
-    let deadline = tokio::time::Instant::now() + crate::helpers::EVENTUALLY;
-    let admission = loop {
+    let admission = crate::helpers::eventually_some("the fan is let in", || async {
         let place = crate::rooms::me(&app, &fan, &event).await;
-        if let Some(token) = place.body["admissionToken"].as_str() {
-            break token.to_owned();
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "never let in: {}",
-            place.body
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    };
+        place.body["admissionToken"].as_str().map(str::to_owned)
+    })
+    .await;
     let extra = json!({"admissionToken": admission});
     let admitted = crate::rooms::order(&app, &fan, &[&seat], extra).await;
     assert_eq!(admitted.status, 201, "{}", admitted.body);

@@ -352,14 +352,13 @@ impl Rooms {
     /// What a write of `live`'s room came to: a tenure found over drops the room here
     /// and tells the caller to ask again (the new runner answers).
     fn settled(&self, live: &LiveRoom, written: anyhow::Result<()>) -> Result<(), RoomError> {
-        match written {
-            Ok(()) => Ok(()),
-            Err(err) if err.is::<TenureOver>() => {
+        written.map_err(|err| {
+            let refused = write_refused(err);
+            if matches!(refused, RoomError::Moved) {
                 self.drop_room(live.event_id, live.tenure);
-                Err(RoomError::Moved)
             }
-            Err(err) => Err(RoomError::Internal(err)),
-        }
+            refused
+        })
     }
 
     fn now(&self) -> i64 {
@@ -478,12 +477,8 @@ impl Rooms {
             .store
             .save_room(&record, &entries, Some(&gate), tenure)
             .await;
-        match saved {
-            Ok(()) => {}
-            // The lease lapsed since it was taken: whoever holds it now sets the room up.
-            Err(err) if err.is::<TenureOver>() => return Err(RoomError::Moved),
-            Err(err) => return Err(RoomError::Internal(err)),
-        }
+        // The lease lapsed since it was taken: whoever holds it now sets the room up.
+        saved.map_err(write_refused)?;
         let live = LiveRoom::new(
             event,
             &record,
@@ -871,6 +866,16 @@ impl Rooms {
                 .await
                 .map_err(|_| anyhow::anyhow!("the fairness log writer stopped"))?
         }
+    }
+}
+
+/// What a refused write of a room tells the caller: a tenure found over means the room
+/// has another runner now (ask again); anything else is a fault.
+fn write_refused(err: anyhow::Error) -> RoomError {
+    if err.is::<TenureOver>() {
+        RoomError::Moved
+    } else {
+        RoomError::Internal(err)
     }
 }
 

@@ -103,10 +103,24 @@ where
     F: FnMut() -> Fut,
     Fut: Future<Output = bool>,
 {
+    let became_true = || {
+        let checked = check();
+        async move { checked.await.then_some(()) }
+    };
+    eventually_some(what, became_true).await;
+}
+
+/// Polls `find` every 20 ms until it finds something, and returns that; fails the test
+/// after [`EVENTUALLY`].
+pub async fn eventually_some<T, F, Fut>(what: &str, mut find: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
     let deadline = tokio::time::Instant::now() + EVENTUALLY;
     loop {
-        if check().await {
-            return;
+        if let Some(found) = find().await {
+            return found;
         }
         assert!(
             tokio::time::Instant::now() < deadline,

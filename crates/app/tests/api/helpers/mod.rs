@@ -20,7 +20,7 @@ use serde_json::{Value, json};
 use tempfile::TempDir;
 use tokio::sync::oneshot;
 
-pub use journeys::{EVENTUALLY, User, eventually};
+pub use journeys::{EVENTUALLY, User, eventually, eventually_some};
 pub use reply::Reply;
 
 /// The signing key tests use, so they can forge tokens (expired, tampered) on purpose.
