@@ -5,6 +5,14 @@
 //! applied or deliberately ignored, ask for redelivery with back-off when an event
 //! arrived before one it depends on (a version gap) or failed, and after
 //! [`RetryPolicy::max_attempts`] park it as a dead letter and move on.
+//!
+//! **Groups.** When events queue up (an on-sale publishes thousands of orders in a
+//! second) a handler may apply a run of them in one transaction
+//! ([`EventHandler::can_group`], [`EventHandler::handle_group`]): one wait for the
+//! database's single writer and one commit instead of one per event, still in publication
+//! order. Only deliveries already waiting are grouped — a lone event is never held back to
+//! wait for company — and a group that fails is handled again one event at a time, so a
+//! poisoned event meets the same retries and dead-lettering as ever.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -12,7 +20,7 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
-use crate::bus::{Envelope, EventBus};
+use crate::bus::{Delivery, Envelope, EventBus};
 use crate::telemetry::{self, names, request_id};
 
 /// How often and how patiently a consumer retries an event before parking it.
@@ -82,7 +90,30 @@ pub trait EventHandler: Send + Sync + 'static {
 
     /// Stores an event that could not be applied, with the reason, for an operator.
     async fn park(&self, event: &Envelope, reason: &str) -> anyhow::Result<()>;
+
+    /// Whether `event` may be applied together with the events around it by
+    /// [`Self::handle_group`]. None may by default.
+    fn can_group(&self, event: &Envelope) -> bool {
+        let _ = event;
+        false
+    }
+
+    /// Applies `events` — consecutive, each one [`Self::can_group`] accepted — exactly as
+    /// [`Self::handle`] would one after another, but in one transaction: one outcome per
+    /// event, in order. An error means nothing was applied; the runner then hands the
+    /// events to [`Self::handle`] one at a time. By default that is all this does.
+    async fn handle_group(&self, events: &[&Envelope]) -> anyhow::Result<Vec<Handled>> {
+        let mut outcomes = Vec::with_capacity(events.len());
+        for event in events {
+            outcomes.push(self.handle(event).await?);
+        }
+        Ok(outcomes)
+    }
 }
+
+/// The most events applied in one transaction: enough to absorb an on-sale's burst, few
+/// enough that one transaction never holds the writer for long.
+pub const MAX_GROUP: usize = 256;
 
 /// A durable consumer, subscribed and ready to run.
 ///
@@ -90,8 +121,14 @@ pub trait EventHandler: Send + Sync + 'static {
 /// before any relay publishes (nothing is published to nobody), and hand the running to
 /// its supervisor.
 pub struct Consumer {
-    durable: &'static str,
     subscription: Box<dyn crate::bus::Subscription>,
+    rules: Rules,
+}
+
+/// What a consumer does with a delivery, apart from where deliveries come from (which
+/// only the run loop touches).
+struct Rules {
+    durable: &'static str,
     handler: Arc<dyn EventHandler>,
     policy: RetryPolicy,
 }
@@ -99,8 +136,8 @@ pub struct Consumer {
 impl std::fmt::Debug for Consumer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Consumer")
-            .field("durable", &self.durable)
-            .field("policy", &self.policy)
+            .field("durable", &self.rules.durable)
+            .field("policy", &self.rules.policy)
             .finish_non_exhaustive()
     }
 }
@@ -116,10 +153,12 @@ pub async fn subscribe(
     let subscription = bus.subscribe(durable, types).await?;
     telemetry::start_consumer_series(durable);
     Ok(Consumer {
-        durable,
         subscription,
-        handler,
-        policy,
+        rules: Rules {
+            durable,
+            handler,
+            policy,
+        },
     })
 }
 
@@ -127,73 +166,138 @@ impl Consumer {
     /// Handles deliveries until `stop`. Ending any other way — the subscription closed —
     /// is an error, so that the supervisor reports the consumer dead.
     pub async fn run(mut self, stop: CancellationToken) -> anyhow::Result<()> {
-        let (durable, policy) = (self.durable, self.policy);
+        let rules = &self.rules;
+        let durable = rules.durable;
+        // A delivery taken while gathering a group that could not join it: it comes next.
+        let mut held: Option<Delivery> = None;
         loop {
-            let delivery = tokio::select! {
-                () = stop.cancelled() => return Ok(()),
-                next = self.subscription.next() => match next {
-                    Some(delivery) => delivery,
-                    None => anyhow::bail!("the subscription of consumer {durable} ended"),
+            let first = match held.take() {
+                Some(delivery) => delivery,
+                None => tokio::select! {
+                    () = stop.cancelled() => return Ok(()),
+                    next = self.subscription.next() => match next {
+                        Some(delivery) => delivery,
+                        None => anyhow::bail!("the subscription of consumer {durable} ended"),
+                    },
                 },
             };
-            // Every log line of the handling carries the request id the event carries, and
-            // events the handler publishes carry it on.
-            let event = &delivery.event;
-            let rid = event.request_id.as_deref();
-            let span = tracing::info_span!("consume", consumer = durable, event = %event.id, kind = %event.kind, request_id = rid.unwrap_or("-"));
-            let outcome =
-                request_id::scope(rid, self.handler.handle(event).instrument(span.clone())).await;
-            if let Ok(Handled::Applied) = outcome {
-                // From the event's occurring to its effect committed here: how far behind
-                // this service's copy of the world is (e.g. order placed → payments knows).
-                let lag = (time::OffsetDateTime::now_utc() - event.occurred_at).as_seconds_f64();
-                metrics::histogram!(names::CONSUMER_LAG, "consumer" => durable)
-                    .record(lag.max(0.0));
-            }
-            let result = match &outcome {
-                Ok(Handled::Applied) => "applied",
-                Ok(Handled::Ignored) => "ignored",
-                Ok(Handled::NotYet) => "deferred",
-                Err(_) => "failed",
-            };
-            metrics::counter!(names::CONSUMER_EVENTS, "consumer" => durable, "result" => result)
-                .increment(1);
-            tracing::debug!(parent: &span, result, attempt = delivery.attempt, "event handled");
-            let age = (time::OffsetDateTime::now_utc() - event.occurred_at)
-                .try_into()
-                .unwrap_or_default();
-            let gives_up = policy.gives_up(delivery.attempt, &outcome, age);
-            let reason = match outcome {
-                Ok(Handled::Applied | Handled::Ignored) => {
-                    delivery.ack().await;
-                    continue;
-                }
-                Ok(Handled::NotYet) => "an event it depends on never arrived".to_owned(),
-                Err(err) => format!("{err:#}"),
-            };
-            if !gives_up {
-                tracing::debug!(parent: &span, consumer = durable, event = %delivery.event.id, attempt = delivery.attempt, %reason, "will retry");
-                let wait = policy.backoff(delivery.attempt);
-                delivery.nak(wait).await;
-            } else {
-                tracing::error!(parent: &span, consumer = durable, event = %delivery.event.id, kind = %delivery.event.kind, %reason, "parking event as a dead letter");
-                match self.handler.park(&delivery.event, &reason).await {
-                    Ok(()) => {
-                        metrics::counter!(names::DEAD_LETTERS, "consumer" => durable).increment(1);
-                        metrics::counter!(names::CONSUMER_EVENTS, "consumer" => durable, "result" => "parked")
-                            .increment(1);
-                        delivery.ack().await;
+            let mut group = vec![first];
+            if rules.handler.can_group(&group[0].event) {
+                while group.len() < MAX_GROUP {
+                    let Some(next) = self.subscription.try_next() else {
+                        break;
+                    };
+                    if rules.handler.can_group(&next.event) {
+                        group.push(next);
+                    } else {
+                        held = Some(next);
+                        break;
                     }
-                    Err(err) => {
-                        tracing::error!(
-                            parent: &span,
+                }
+            }
+            if group.len() == 1 {
+                let delivery = group.pop().expect("one delivery");
+                let outcome = rules.handle_one(&delivery.event).await;
+                rules.settle(delivery, outcome).await;
+                continue;
+            }
+            let events: Vec<&Envelope> = group.iter().map(|d| &d.event).collect();
+            let span =
+                tracing::info_span!("consume_group", consumer = durable, events = events.len());
+            match rules.handler.handle_group(&events).instrument(span).await {
+                Ok(outcomes) if outcomes.len() == group.len() => {
+                    for (delivery, outcome) in group.into_iter().zip(outcomes) {
+                        rules.record(&delivery.event, &Ok(outcome));
+                        rules.settle(delivery, Ok(outcome)).await;
+                    }
+                }
+                grouped => {
+                    if let Err(err) = grouped {
+                        tracing::debug!(
                             consumer = durable,
                             error = format!("{err:#}"),
-                            "could not park event"
+                            "group failed; handling its events one at a time"
                         );
-                        delivery.nak(policy.max_backoff).await;
+                    }
+                    for delivery in group {
+                        let outcome = rules.handle_one(&delivery.event).await;
+                        rules.settle(delivery, outcome).await;
                     }
                 }
+            }
+        }
+    }
+}
+
+impl Rules {
+    /// Handles one event on its own, with its request id and its metrics.
+    async fn handle_one(&self, event: &Envelope) -> anyhow::Result<Handled> {
+        // Every log line of the handling carries the request id the event carries, and
+        // events the handler publishes carry it on.
+        let rid = event.request_id.as_deref();
+        let span = tracing::info_span!("consume", consumer = self.durable, event = %event.id, kind = %event.kind, request_id = rid.unwrap_or("-"));
+        let outcome = request_id::scope(rid, self.handler.handle(event).instrument(span)).await;
+        self.record(event, &outcome);
+        outcome
+    }
+
+    /// Counts what became of `event` and, once applied, how long after its occurring.
+    fn record(&self, event: &Envelope, outcome: &anyhow::Result<Handled>) {
+        let durable = self.durable;
+        if let Ok(Handled::Applied) = outcome {
+            // From the event's occurring to its effect committed here: how far behind
+            // this service's copy of the world is (e.g. order placed → payments knows).
+            let lag = (time::OffsetDateTime::now_utc() - event.occurred_at).as_seconds_f64();
+            metrics::histogram!(names::CONSUMER_LAG, "consumer" => durable).record(lag.max(0.0));
+        }
+        let result = match outcome {
+            Ok(Handled::Applied) => "applied",
+            Ok(Handled::Ignored) => "ignored",
+            Ok(Handled::NotYet) => "deferred",
+            Err(_) => "failed",
+        };
+        metrics::counter!(names::CONSUMER_EVENTS, "consumer" => durable, "result" => result)
+            .increment(1);
+        tracing::debug!(consumer = durable, event = %event.id, result, "event handled");
+    }
+
+    /// Acknowledges a handled delivery, or asks for it again, or parks it.
+    async fn settle(&self, delivery: Delivery, outcome: anyhow::Result<Handled>) {
+        let (durable, policy) = (self.durable, self.policy);
+        let age = (time::OffsetDateTime::now_utc() - delivery.event.occurred_at)
+            .try_into()
+            .unwrap_or_default();
+        let gives_up = policy.gives_up(delivery.attempt, &outcome, age);
+        let reason = match outcome {
+            Ok(Handled::Applied | Handled::Ignored) => {
+                delivery.ack().await;
+                return;
+            }
+            Ok(Handled::NotYet) => "an event it depends on never arrived".to_owned(),
+            Err(err) => format!("{err:#}"),
+        };
+        let event = &delivery.event;
+        if !gives_up {
+            tracing::debug!(consumer = durable, event = %event.id, attempt = delivery.attempt, %reason, "will retry");
+            let wait = policy.backoff(delivery.attempt);
+            delivery.nak(wait).await;
+            return;
+        }
+        tracing::error!(consumer = durable, event = %event.id, kind = %event.kind, %reason, "parking event as a dead letter");
+        match self.handler.park(event, &reason).await {
+            Ok(()) => {
+                metrics::counter!(names::DEAD_LETTERS, "consumer" => durable).increment(1);
+                metrics::counter!(names::CONSUMER_EVENTS, "consumer" => durable, "result" => "parked")
+                    .increment(1);
+                delivery.ack().await;
+            }
+            Err(err) => {
+                tracing::error!(
+                    consumer = durable,
+                    error = format!("{err:#}"),
+                    "could not park event"
+                );
+                delivery.nak(policy.max_backoff).await;
             }
         }
     }

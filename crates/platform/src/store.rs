@@ -79,6 +79,64 @@ pub enum Modified<T, E> {
     Refused(E),
 }
 
+impl<T, E> Modified<T, E> {
+    /// Whether the change refused (and so wrote nothing).
+    pub fn is_refused(&self) -> bool {
+        matches!(self, Self::Refused(_))
+    }
+}
+
+/// Applies a group of edits in the open write transaction `$tx` and commits it: the body
+/// every store's `modify_all` shares. `|conn, edit| apply` is an async expression that
+/// applies one edit on the transaction's connection and answers `anyhow::Result` of the
+/// edit's [`Modified`] and whether it wrote to the outbox. An edit that refuses takes
+/// back its own writes — the only edit by dropping the transaction, one of several by the
+/// savepoint each runs in — and leaves the others be. Evaluates to `anyhow::Result` of
+/// the outcomes, in order, and whether any edit wrote to the outbox.
+///
+/// A macro rather than a function because `apply` borrows the connection afresh for each
+/// edit, which a closure cannot say of the future it returns.
+#[macro_export]
+macro_rules! apply_edits {
+    ($tx:expr, $edits:expr, |$conn:ident, $edit:ident| $apply:expr) => {
+        async {
+            use ::sqlx::Acquire as _;
+            let mut tx = $tx;
+            let edits = $edits;
+            let alone = edits.len() == 1;
+            let mut outcomes = Vec::with_capacity(edits.len());
+            let mut wrote = false;
+            for $edit in edits {
+                let (outcome, events) = if alone {
+                    let $conn = &mut *tx;
+                    $apply.await?
+                } else {
+                    let mut savepoint = tx.begin().await?;
+                    let applied = {
+                        let $conn = &mut *savepoint;
+                        $apply.await?
+                    };
+                    if $crate::store::Modified::is_refused(&applied.0) {
+                        savepoint.rollback().await?;
+                    } else {
+                        savepoint.commit().await?;
+                    }
+                    applied
+                };
+                if alone && outcome.is_refused() {
+                    // Dropping the transaction takes back the claim as well.
+                    return ::anyhow::Ok((vec![outcome], false));
+                }
+                wrote |= events;
+                outcomes.push(outcome);
+            }
+            tx.commit().await?;
+            ::anyhow::Ok((outcomes, wrote))
+        }
+        .await
+    };
+}
+
 /// What every service store has besides its own data: its outbox, its dead letters and a
 /// cheap reachability check.
 #[async_trait::async_trait]

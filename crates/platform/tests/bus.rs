@@ -79,6 +79,7 @@ contract!(
     a_republished_event_is_delivered_once,
     the_runner_retries_not_yet_events_then_parks_them,
     the_relay_publishes_committed_rows_once_and_marks_them_sent,
+    queued_events_are_applied_in_groups_in_order_and_a_failed_group_one_at_a_time,
 );
 
 async fn a_consumer_receives_its_types_in_publication_order(bus: Bus) {
@@ -350,4 +351,121 @@ async fn the_relay_publishes_committed_rows_once_and_marks_them_sent(bus: Bus) {
     let sent_ids: Vec<_> = sent.iter().map(|e| e.id).collect();
     assert_eq!(seen_ids, sent_ids, "each row delivered once, in order");
     stop.cancel();
+}
+
+/// Applies events alone or in groups, recording which; a group holding version
+/// [`Grouper::POISON`] fails as a whole, and the single handling of version
+/// [`Grouper::HOLD`] waits for `release`, so that later events queue up behind it.
+#[derive(Default)]
+struct Grouper {
+    applied: Mutex<Vec<i64>>,
+    groups: Mutex<Vec<Vec<i64>>>,
+    release: Notify,
+}
+
+impl Grouper {
+    const POISON: i64 = 13;
+    const HOLD: i64 = 29;
+
+    fn version(event: &Envelope) -> i64 {
+        match event.event().expect("an event") {
+            boxoffice_common::events::Event::TicketDeleted(t) => t.version,
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl EventHandler for Grouper {
+    async fn handle(&self, event: &Envelope) -> anyhow::Result<Handled> {
+        let version = Self::version(event);
+        if version == Self::HOLD {
+            self.release.notified().await;
+        }
+        self.applied.lock().expect("lock").push(version);
+        Ok(Handled::Applied)
+    }
+
+    async fn park(&self, _: &Envelope, reason: &str) -> anyhow::Result<()> {
+        panic!("nothing should be parked: {reason}")
+    }
+
+    fn can_group(&self, _: &Envelope) -> bool {
+        true
+    }
+
+    async fn handle_group(&self, events: &[&Envelope]) -> anyhow::Result<Vec<Handled>> {
+        let versions: Vec<i64> = events.iter().map(|e| Self::version(e)).collect();
+        anyhow::ensure!(!versions.contains(&Self::POISON), "a poisoned group");
+        self.applied.lock().expect("lock").extend(&versions);
+        self.groups.lock().expect("lock").push(versions);
+        Ok(vec![Handled::Applied; events.len()])
+    }
+}
+
+async fn queued_events_are_applied_in_groups_in_order_and_a_failed_group_one_at_a_time(bus: Bus) {
+    let in_process = bus._server.is_none();
+    let bus = bus.bus;
+    let grouper = Arc::new(Grouper::default());
+    let consumer = consumer::subscribe(
+        Arc::clone(&bus),
+        "orders",
+        &["ticket:deleted"],
+        grouper.clone(),
+        fast(),
+    )
+    .await
+    .expect("subscribe");
+    // Queued before the consumer runs: the first group holds the poisoned event.
+    let first: Vec<Envelope> = (0..=Grouper::HOLD).map(event).collect();
+    for e in &first {
+        drop(bus.publish(e).await.expect("publish"));
+    }
+    let stop = CancellationToken::new();
+    tokio::spawn(consumer.run(stop.clone()));
+    // While the held event waits, the next ones queue up behind it.
+    tokio::time::timeout(BOUND, async {
+        while grouper.applied.lock().expect("lock").len() < Grouper::HOLD as usize {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    })
+    .await
+    .expect("the first events in time");
+    let second: Vec<Envelope> = (Grouper::HOLD + 1..60).map(event).collect();
+    let mut receipts = Vec::new();
+    for e in &second {
+        receipts.push(bus.publish(e).await.expect("publish"));
+    }
+    grouper.release.notify_one();
+    for receipt in receipts {
+        tokio::time::timeout(BOUND, receipt)
+            .await
+            .expect("in time")
+            .expect("confirmed");
+    }
+    tokio::time::timeout(BOUND, async {
+        while grouper.applied.lock().expect("lock").len() < 60 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    })
+    .await
+    .expect("every event in time");
+    stop.cancel();
+
+    let applied = grouper.applied.lock().expect("lock").clone();
+    assert_eq!(
+        applied,
+        (0..60).collect::<Vec<_>>(),
+        "each once, in publication order"
+    );
+    let groups = grouper.groups.lock().expect("lock").clone();
+    assert!(
+        groups.iter().all(|g| !g.contains(&Grouper::POISON)),
+        "the poisoned group was never applied as a group: {groups:?}"
+    );
+    if in_process {
+        // The in-process bus hands over everything queued: the events that waited behind
+        // the held one form one group of 30; the first group failed and went one by one.
+        assert_eq!(groups, vec![(Grouper::HOLD + 1..60).collect::<Vec<_>>()]);
+    }
 }

@@ -150,6 +150,10 @@ impl Subscription for InProcessSubscription {
     async fn next(&mut self) -> Option<Delivery> {
         self.deliveries.recv().await
     }
+
+    fn try_next(&mut self) -> Option<Delivery> {
+        self.deliveries.try_recv().ok()
+    }
 }
 
 struct InProcessAck {

@@ -64,6 +64,13 @@ pub trait EventBus: Send + Sync + 'static {
 pub trait Subscription: Send {
     /// The next delivery; `None` once the bus has shut down.
     async fn next(&mut self) -> Option<Delivery>;
+
+    /// A delivery that is already waiting, without waiting for one: how a consumer
+    /// gathers a group of queued events. `None` when nothing is at hand (or the bus
+    /// cannot tell without waiting); [`Self::next`] then waits as usual.
+    fn try_next(&mut self) -> Option<Delivery> {
+        None
+    }
 }
 
 /// One delivery of one event. Exactly one of `ack` or `nak` must be called.

@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use async_nats::jetstream::{self, AckKind, consumer, stream};
-use futures::StreamExt;
+use futures::{FutureExt, StreamExt};
 
 use super::{Acknowledge, Delivery, Envelope, EventBus, Receipt, Subscription};
 
@@ -293,22 +293,8 @@ impl Subscription for NatsSubscription {
             };
             match messages.next().await {
                 Some(Ok(message)) => {
-                    let attempt = message
-                        .info()
-                        .map_or(1, |info| u32::try_from(info.delivered).unwrap_or(u32::MAX));
-                    match serde_json::from_slice::<Envelope>(&message.payload) {
-                        Ok(event) => {
-                            return Some(Delivery {
-                                event,
-                                attempt,
-                                acker: Box::new(NatsAck(message)),
-                            });
-                        }
-                        Err(err) => {
-                            // Not an event of ours: nothing will ever read it, so drop it.
-                            tracing::error!(error = %err, subject = %message.subject, "unreadable message dropped");
-                            let _ = message.ack_with(AckKind::Term).await;
-                        }
+                    if let Some(delivery) = delivery_of(message) {
+                        return Some(delivery);
                     }
                 }
                 Some(Err(err)) => {
@@ -321,6 +307,46 @@ impl Subscription for NatsSubscription {
                     tokio::time::sleep(RECONNECT_PAUSE).await;
                 }
             }
+        }
+    }
+
+    /// A message the pull stream already holds; nothing is waited for, and a stream that
+    /// failed is left for [`Self::next`] to recreate.
+    fn try_next(&mut self) -> Option<Delivery> {
+        loop {
+            match self.messages.as_mut()?.next().now_or_never()? {
+                Some(Ok(message)) => {
+                    if let Some(delivery) = delivery_of(message) {
+                        return Some(delivery);
+                    }
+                }
+                Some(Err(_)) | None => {
+                    self.messages = None;
+                    return None;
+                }
+            }
+        }
+    }
+}
+
+/// The delivery a message carries; `None` for one that is not an event of ours, which
+/// nothing will ever read, so it is dropped (terminated, in the background).
+fn delivery_of(message: jetstream::Message) -> Option<Delivery> {
+    let attempt = message
+        .info()
+        .map_or(1, |info| u32::try_from(info.delivered).unwrap_or(u32::MAX));
+    match serde_json::from_slice::<Envelope>(&message.payload) {
+        Ok(event) => Some(Delivery {
+            event,
+            attempt,
+            acker: Box::new(NatsAck(message)),
+        }),
+        Err(err) => {
+            tracing::error!(error = %err, subject = %message.subject, "unreadable message dropped");
+            tokio::spawn(async move {
+                let _ = message.ack_with(AckKind::Term).await;
+            });
+            None
         }
     }
 }
