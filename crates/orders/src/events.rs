@@ -16,12 +16,13 @@ use boxoffice_platform::fresh::FreshIds;
 use boxoffice_platform::metrics;
 use boxoffice_platform::store::{Claim, Decision, Modified};
 use boxoffice_platform::telemetry::names::{EXPIRATION_LAG, ORDERS_CANCELLED, ORDERS_COMPLETED};
+use time::OffsetDateTime;
 
 use crate::domain::{
     LineGate, Order, OrderEvent, RoomGate, TicketReplica, VersionCheck, check_version,
 };
 use crate::service::envelope;
-use crate::store::{OrderStore, ReplicaDecision, ReplicaOutcome};
+use crate::store::{Change, OrderEdit, OrderModified, OrderStore, ReplicaDecision, ReplicaOutcome};
 
 /// Durable consumer name.
 pub const CONSUMER: &str = "orders";
@@ -64,6 +65,10 @@ enum Transition {
         payment: Id,
     },
 }
+
+/// What a transition's change caused: per event it published, `None` for a completion
+/// or the reason of a cancellation.
+type Caused = Arc<Mutex<Vec<Option<&'static str>>>>;
 
 #[derive(Debug, Clone)]
 pub struct OrdersEvents {
@@ -129,60 +134,96 @@ impl OrdersEvents {
         order_id: Id,
         transition: Transition,
     ) -> anyhow::Result<Handled> {
+        let outcomes = self.transitions(&[(event, order_id, transition)]).await?;
+        outcomes
+            .into_iter()
+            .next()
+            .ok_or_else(|| anyhow::anyhow!("no outcome for the transition"))
+    }
+
+    /// [`Self::transition`] for several events, in one transaction.
+    async fn transitions(
+        &self,
+        moves: &[(&Envelope, Id, Transition)],
+    ) -> anyhow::Result<Vec<Handled>> {
         let now = self.clock.now();
+        let mut edits = Vec::with_capacity(moves.len());
+        let mut caused_outcomes = Vec::with_capacity(moves.len());
+        for &(event, order_id, transition) in moves {
+            let (change, caused) = self.change_for(transition, now);
+            edits.push(OrderEdit {
+                id: order_id,
+                claim: Some(claim(event)),
+                change,
+            });
+            caused_outcomes.push(caused);
+        }
+        let outcomes = self.store.modify_all(edits).await?;
+        let mut handled = Vec::with_capacity(outcomes.len());
+        for ((outcome, caused), &(_, _, transition)) in
+            outcomes.into_iter().zip(caused_outcomes).zip(moves)
+        {
+            handled.push(self.transitioned(transition, outcome, &caused)?);
+        }
+        Ok(handled)
+    }
+
+    /// The change a transition makes, and where it leaves what it caused (for the order
+    /// metrics, known only once committed).
+    fn change_for(&self, transition: Transition, now: OffsetDateTime) -> (Change, Caused) {
         let ceiling = self.payment_ceiling;
-        // What the saved change did, for the order metrics: known only once committed.
-        let caused_outcomes: Arc<Mutex<Vec<Option<&'static str>>>> = Arc::default();
+        let caused_outcomes: Caused = Arc::default();
         let outcomes = Arc::clone(&caused_outcomes);
-        let outcome = self
-            .store
-            .modify(
-                order_id,
-                Some(claim(event)),
-                Box::new(move |order: &mut Order| {
-                    let caused: Vec<OrderEvent> = match transition {
-                        Transition::Expire => order
-                            .expire(now)
-                            .map(OrderEvent::Cancelled)
-                            .into_iter()
-                            .collect(),
-                        Transition::AwaitPayment => order
-                            .await_payment(now, ceiling)
-                            .map(OrderEvent::Extended)
-                            .into_iter()
-                            .collect(),
-                        Transition::PaymentFailed => {
-                            order.payment_failed(now).into_iter().collect()
-                        }
-                        Transition::Complete => order
-                            .complete()
-                            .map(OrderEvent::Completed)
-                            .into_iter()
-                            .collect(),
-                        Transition::Decide { payment } => order.decide_payment(payment, now),
-                    };
-                    *outcomes
-                        .lock()
-                        .unwrap_or_else(std::sync::PoisonError::into_inner) = caused
-                        .iter()
-                        .filter_map(|event| match event {
-                            OrderEvent::Completed(_) => Some(None),
-                            OrderEvent::Cancelled(c) => Some(Some(c.reason.as_str())),
-                            _ => None,
-                        })
-                        .collect();
-                    Ok(if caused.is_empty() {
-                        Decision::Keep
-                    } else {
-                        Decision::Save(caused.into_iter().map(|c| envelope(c, now)).collect())
-                    })
-                }),
-            )
-            .await?;
+        let change: Change = Box::new(move |order: &mut Order| {
+            let caused: Vec<OrderEvent> = match transition {
+                Transition::Expire => order
+                    .expire(now)
+                    .map(OrderEvent::Cancelled)
+                    .into_iter()
+                    .collect(),
+                Transition::AwaitPayment => order
+                    .await_payment(now, ceiling)
+                    .map(OrderEvent::Extended)
+                    .into_iter()
+                    .collect(),
+                Transition::PaymentFailed => order.payment_failed(now).into_iter().collect(),
+                Transition::Complete => order
+                    .complete()
+                    .map(OrderEvent::Completed)
+                    .into_iter()
+                    .collect(),
+                Transition::Decide { payment } => order.decide_payment(payment, now),
+            };
+            *outcomes
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner) = caused
+                .iter()
+                .filter_map(|event| match event {
+                    OrderEvent::Completed(_) => Some(None),
+                    OrderEvent::Cancelled(c) => Some(Some(c.reason.as_str())),
+                    _ => None,
+                })
+                .collect();
+            Ok(if caused.is_empty() {
+                Decision::Keep
+            } else {
+                Decision::Save(caused.into_iter().map(|c| envelope(c, now)).collect())
+            })
+        });
+        (change, caused_outcomes)
+    }
+
+    /// What a committed transition means for the consumer, counted in the metrics.
+    fn transitioned(
+        &self,
+        transition: Transition,
+        outcome: OrderModified,
+        caused: &Caused,
+    ) -> anyhow::Result<Handled> {
         Ok(match outcome {
             Modified::Saved(order) => {
                 let caused = std::mem::take(
-                    &mut *caused_outcomes
+                    &mut *caused
                         .lock()
                         .unwrap_or_else(std::sync::PoisonError::into_inner),
                 );
@@ -215,6 +256,23 @@ impl OrdersEvents {
             },
         )
     }
+}
+
+/// The order a payment event moves and how; `None` for a refund, which changes nothing
+/// here (the order it was for is already final).
+fn payment_move(event: &Event) -> Option<(Id, Transition)> {
+    Some(match event {
+        Event::PaymentPending(data) => (data.order_id, Transition::AwaitPayment),
+        Event::PaymentFailed(data) => (data.order_id, Transition::PaymentFailed),
+        Event::PaymentAuthorized(data) => {
+            let payment = data.id;
+            (data.order_id, Transition::Decide { payment })
+        }
+        // Money for an order that can no longer complete is refunded by the payments
+        // service when it sees the order's final state.
+        Event::PaymentCreated(data) => (data.order_id, Transition::Complete),
+        _ => return None,
+    })
 }
 
 /// A listed ticket as `ticket:created` and `ticket:updated` describe it.
@@ -294,28 +352,15 @@ impl EventHandler for OrdersEvents {
                 self.transition(event, data.order_id, Transition::Expire)
                     .await
             }
-            Event::PaymentPending(data) => {
-                self.transition(event, data.order_id, Transition::AwaitPayment)
-                    .await
-            }
-            Event::PaymentFailed(data) => {
-                self.transition(event, data.order_id, Transition::PaymentFailed)
-                    .await
-            }
-            Event::PaymentAuthorized(data) => {
-                let payment = data.id;
-                self.transition(event, data.order_id, Transition::Decide { payment })
-                    .await
-            }
-            Event::PaymentCreated(data) => {
-                // Money for an order that can no longer complete is refunded by the
-                // payments service when it sees the order's final state.
-                self.transition(event, data.order_id, Transition::Complete)
-                    .await
-            }
-            // A refund changes nothing here: the order it was for is already final.
-            Event::PaymentRefunded(_)
-            | Event::OrderCreated(_)
+            payment @ (Event::PaymentPending(_)
+            | Event::PaymentFailed(_)
+            | Event::PaymentAuthorized(_)
+            | Event::PaymentCreated(_)
+            | Event::PaymentRefunded(_)) => match payment_move(&payment) {
+                Some((order_id, transition)) => self.transition(event, order_id, transition).await,
+                None => Ok(Handled::Ignored),
+            },
+            Event::OrderCreated(_)
             | Event::OrderCancelled(_)
             | Event::OrderCompleted(_)
             | Event::OrderExtended(_)
@@ -330,5 +375,31 @@ impl EventHandler for OrdersEvents {
 
     async fn park(&self, event: &Envelope, reason: &str) -> anyhow::Result<()> {
         self.store.plumbing().park(CONSUMER, event, reason).await
+    }
+
+    /// The payments service's events (their own subscription): each moves one order, so
+    /// a queue of them — an on-sale's authorizations — is applied in one transaction.
+    fn can_group(&self, event: &Envelope) -> bool {
+        PAYMENT_EVENTS.contains(&event.kind.as_str())
+    }
+
+    async fn handle_group(&self, events: &[&Envelope]) -> anyhow::Result<Vec<Handled>> {
+        let mut outcomes = vec![Handled::Ignored; events.len()];
+        let mut moves = Vec::with_capacity(events.len());
+        let mut positions = Vec::with_capacity(events.len());
+        for (position, event) in events.iter().enumerate() {
+            if let Some((order_id, transition)) = payment_move(&event.event()?) {
+                moves.push((*event, order_id, transition));
+                positions.push(position);
+            }
+        }
+        if moves.is_empty() {
+            return Ok(outcomes);
+        }
+        let handled = self.transitions(&moves).await?;
+        for (position, handled) in positions.into_iter().zip(handled) {
+            outcomes[position] = handled;
+        }
+        Ok(outcomes)
     }
 }

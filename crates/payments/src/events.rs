@@ -11,7 +11,7 @@ use boxoffice_platform::bus::Envelope;
 use boxoffice_platform::consumer::{EventHandler, Handled};
 
 use crate::domain::{OrderReplica, OrderState};
-use crate::service::PaymentsService;
+use crate::service::{OrderDecision, PaymentsService};
 use crate::store::{Claim, ReplicaOutcome};
 
 pub const CONSUMER: &str = "payments";
@@ -148,6 +148,99 @@ impl EventHandler for OrderEvents {
             .plumbing()
             .park(CONSUMER, event, reason)
             .await
+    }
+
+    /// New orders, which an on-sale publishes by the thousand, each only adding a row to
+    /// the replica; and the decisions about authorized payments (on their own
+    /// subscription, so never mixed with the former), whose verdicts are saved together
+    /// and whose captures run side by side.
+    fn can_group(&self, event: &Envelope) -> bool {
+        [ORDER_CREATED, ORDER_COMPLETED, ORDER_REFUSED].contains(&event.kind.as_str())
+    }
+
+    async fn handle_group(&self, events: &[&Envelope]) -> anyhow::Result<Vec<Handled>> {
+        if events.iter().all(|event| event.kind == ORDER_CREATED) {
+            self.new_orders(events).await
+        } else {
+            self.decisions(events).await
+        }
+    }
+}
+
+impl OrderEvents {
+    /// A group of `order:created`, in one transaction.
+    async fn new_orders(&self, events: &[&Envelope]) -> anyhow::Result<Vec<Handled>> {
+        let mut replicas = Vec::with_capacity(events.len());
+        for event in events {
+            let Event::OrderCreated(order) = event.event()? else {
+                anyhow::bail!("{} is not a new order", event.kind);
+            };
+            let claim = Claim {
+                consumer: CONSUMER,
+                event_id: event.id,
+            };
+            replicas.push((claim, replica_of(&order)));
+        }
+        let outcomes = self.service.store().apply_orders(&replicas).await?;
+        for ((_, replica), outcome) in replicas.iter().zip(&outcomes) {
+            if *outcome == ReplicaOutcome::Applied {
+                self.service.fresh_ids().notify(replica.id);
+            }
+        }
+        Ok(outcomes.into_iter().map(handled).collect())
+    }
+
+    /// A group of `order:completed` and `order:refused`, decided together. A completed
+    /// order this service has not heard of yet waits (`NotYet`) outside the group.
+    async fn decisions(&self, events: &[&Envelope]) -> anyhow::Result<Vec<Handled>> {
+        let store = self.service.store();
+        let mut outcomes = vec![Handled::NotYet; events.len()];
+        let mut known = Vec::with_capacity(events.len());
+        for (position, event) in events.iter().enumerate() {
+            let claim = Claim {
+                consumer: CONSUMER,
+                event_id: event.id,
+            };
+            match event.event()? {
+                Event::OrderCompleted(order) => {
+                    if let Some(current) = store.order(order.id).await? {
+                        let replica = OrderReplica {
+                            version: order.version,
+                            state: OrderState::Complete,
+                            ..current
+                        };
+                        known.push((position, claim, Ok(replica)));
+                    }
+                }
+                Event::OrderRefused(refused) => {
+                    known.push((position, claim, Err((refused.payment_id, refused.reason))));
+                }
+                _ => anyhow::bail!("{} is not a decision about an order", event.kind),
+            }
+        }
+        let decisions: Vec<OrderDecision<'_>> = known
+            .iter()
+            .map(|(_, claim, decision)| match decision {
+                Ok(replica) => OrderDecision::Completed {
+                    claim: *claim,
+                    replica,
+                },
+                Err((payment_id, reason)) => OrderDecision::Refused {
+                    claim: *claim,
+                    payment_id: *payment_id,
+                    reason: *reason,
+                },
+            })
+            .collect();
+        let fresh = self.service.decide_all(&decisions).await?;
+        for ((position, _, _), fresh) in known.iter().zip(fresh) {
+            outcomes[*position] = if fresh {
+                Handled::Applied
+            } else {
+                Handled::Ignored
+            };
+        }
+        Ok(outcomes)
     }
 }
 

@@ -21,6 +21,14 @@ use time::OffsetDateTime;
 /// Builds the event a fired job publishes.
 pub type EventFor<'a> = &'a (dyn Fn(Id) -> Envelope + Sync);
 
+/// An order's hold end to schedule, for the event (`claim`) that announced it.
+#[derive(Debug, Clone, Copy)]
+pub struct Job<'a> {
+    pub claim: Claim<'a>,
+    pub order_id: Id,
+    pub due_at: OffsetDateTime,
+}
+
 #[async_trait::async_trait]
 pub trait JobStore: Send + Sync + 'static {
     /// Schedules the expiry of `order_id` at `due_at` (one job per order and due time),
@@ -31,7 +39,17 @@ pub trait JobStore: Send + Sync + 'static {
         claim: Claim<'_>,
         order_id: Id,
         due_at: OffsetDateTime,
-    ) -> anyhow::Result<bool>;
+    ) -> anyhow::Result<bool> {
+        let job = Job {
+            claim,
+            order_id,
+            due_at,
+        };
+        Ok(self.schedule_all(&[job]).await?.first() == Some(&true))
+    }
+    /// [`Self::schedule`] for each of `jobs`, in one transaction: all of them or (on an
+    /// error) none. One answer per job, in order.
+    async fn schedule_all(&self, jobs: &[Job<'_>]) -> anyhow::Result<Vec<bool>>;
     /// When the earliest job is due, if there is one.
     async fn next_due(&self) -> anyhow::Result<Option<OffsetDateTime>>;
     /// Atomically takes up to `limit` jobs due at `now`, deletes them and writes their

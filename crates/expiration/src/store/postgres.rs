@@ -5,12 +5,12 @@ use std::sync::Arc;
 use anyhow::Context;
 use boxoffice_common::Id;
 use boxoffice_platform::outbox::postgres as outbox;
-use boxoffice_platform::store::{Claim, Plumbing};
+use boxoffice_platform::store::Plumbing;
 use sqlx::postgres::PgPool;
 use time::OffsetDateTime;
 use tokio::sync::Notify;
 
-use super::{EventFor, JobStore, sql};
+use super::{EventFor, Job, JobStore, sql};
 
 #[derive(Debug, Clone)]
 pub struct PostgresJobStore {
@@ -37,21 +37,24 @@ impl PostgresJobStore {
 
 #[async_trait::async_trait]
 impl JobStore for PostgresJobStore {
-    async fn schedule(
-        &self,
-        claim: Claim<'_>,
-        order_id: Id,
-        due_at: OffsetDateTime,
-    ) -> anyhow::Result<bool> {
+    async fn schedule_all(&self, jobs: &[Job<'_>]) -> anyhow::Result<Vec<bool>> {
         let mut tx = self.pool.begin().await?;
-        if !outbox::claim(&mut tx, claim.consumer, claim.event_id).await? {
-            return Ok(false);
-        }
         let now = OffsetDateTime::now_utc();
-        let scheduled = sql::schedule(order_id, due_at, now).execute(&mut *tx).await;
-        scheduled.context("scheduling job")?;
+        let mut fresh = Vec::with_capacity(jobs.len());
+        for job in jobs {
+            let claim = job.claim;
+            if !outbox::claim(&mut tx, claim.consumer, claim.event_id).await? {
+                fresh.push(false);
+                continue;
+            }
+            let scheduled = sql::schedule(job.order_id, job.due_at, now)
+                .execute(&mut *tx)
+                .await;
+            scheduled.context("scheduling job")?;
+            fresh.push(true);
+        }
         tx.commit().await?;
-        Ok(true)
+        Ok(fresh)
     }
 
     async fn next_due(&self) -> anyhow::Result<Option<OffsetDateTime>> {

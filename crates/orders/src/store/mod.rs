@@ -43,6 +43,23 @@ use crate::domain::{LineGate, Order, OrderError, RoomGate, TicketReplica};
 /// A change to one order, decided without I/O.
 pub type Change = Box<dyn FnOnce(&mut Order) -> Result<Decision, OrderError> + Send>;
 
+/// One change of [`OrderStore::modify_all`]: the order, the event claimed for it (if
+/// any), and what to do with it.
+pub struct OrderEdit<'a> {
+    pub id: Id,
+    pub claim: Option<Claim<'a>>,
+    pub change: Change,
+}
+
+impl std::fmt::Debug for OrderEdit<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OrderEdit")
+            .field("id", &self.id)
+            .field("claim", &self.claim)
+            .finish_non_exhaustive()
+    }
+}
+
 /// What [`OrderStore::modify`] did.
 pub type OrderModified = Modified<Order, OrderError>;
 
@@ -118,7 +135,19 @@ pub trait OrderStore: Send + Sync + 'static {
         id: Id,
         claim: Option<Claim<'_>>,
         change: Change,
-    ) -> anyhow::Result<OrderModified>;
+    ) -> anyhow::Result<OrderModified> {
+        let edit = OrderEdit { id, claim, change };
+        let outcomes = self.modify_all(vec![edit]).await?;
+        outcomes
+            .into_iter()
+            .next()
+            .ok_or_else(|| anyhow::anyhow!("no outcome for the change"))
+    }
+    /// [`Self::modify`] for each of `edits`, in order, in one transaction: one commit for
+    /// a queue of payment events. An edit that refuses writes nothing (not its claim
+    /// either) and leaves the others be; an error writes nothing at all. One outcome per
+    /// edit, in order.
+    async fn modify_all(&self, edits: Vec<OrderEdit<'_>>) -> anyhow::Result<Vec<OrderModified>>;
     async fn apply_to_replica(
         &self,
         ticket_id: Id,

@@ -14,11 +14,12 @@ use boxoffice_platform::idempotency::IdempotencyKeys;
 use boxoffice_platform::idempotency::sqlite::SqliteKeys;
 use boxoffice_platform::outbox::sqlite as outbox;
 use boxoffice_platform::store::{Claim, Decision, Modified, Plumbing};
+use sqlx::SqliteConnection;
 use tokio::sync::Notify;
 
 use super::memory::Memory;
 use super::{
-    AccountLimit, Change, OrderModified, OrderStore, Placement, ReplicaChange, ReplicaDecision,
+    AccountLimit, OrderEdit, OrderModified, OrderStore, Placement, ReplicaChange, ReplicaDecision,
     ReplicaOutcome, holds, reads, rows, sql,
 };
 use crate::domain::{LineGate, Order, OrderStatus, RoomGate, TicketReplica};
@@ -51,6 +52,48 @@ impl SqliteOrderStore {
             outbox_written,
             memory: Arc::new(memory),
         })
+    }
+}
+
+impl SqliteOrderStore {
+    /// Applies one edit inside the open transaction `conn` (the order): what
+    /// [`OrderStore::modify_all`] does for each, the commit left to it. The second value
+    /// says whether events were written to the outbox.
+    async fn apply_edit(
+        &self,
+        conn: &mut SqliteConnection,
+        edit: OrderEdit<'_>,
+    ) -> anyhow::Result<(OrderModified, bool)> {
+        if let Some(claim) = edit.claim
+            && !outbox::claim(conn, claim.consumer, claim.event_id).await?
+        {
+            return Ok((Modified::Duplicate, false));
+        }
+        let Some(mut order) = reads::order(&mut *conn, sql::ORDER_BY_ID, edit.id).await? else {
+            return Ok((Modified::Missing, false));
+        };
+        let events = match (edit.change)(&mut order) {
+            Err(refusal) => return Ok((Modified::Refused(refusal), false)),
+            Ok(Decision::Keep) => return Ok((Modified::Unchanged(order), false)),
+            Ok(Decision::Save(events)) => events,
+        };
+        rows::bind_order_update(sqlx::query(sql::UPDATE_ORDER), &order)
+            .execute(&mut *conn)
+            .await
+            .context("saving order")?;
+        if order.status == OrderStatus::Cancelled {
+            sqlx::query(sql::RELEASE_HOLDS)
+                .bind(DbId(order.id))
+                .execute(&mut *conn)
+                .await
+                .context("freeing the order's tickets")?;
+            self.memory
+                .release(order.id, order.tickets().map(|ticket| ticket.id));
+        }
+        for event in &events {
+            outbox::enqueue(conn, event).await?;
+        }
+        Ok((Modified::Saved(order), !events.is_empty()))
     }
 }
 
@@ -109,51 +152,14 @@ impl OrderStore for SqliteOrderStore {
         reads::orders_of(&self.db.reader, user).await
     }
 
-    async fn modify(
-        &self,
-        id: Id,
-        claim: Option<Claim<'_>>,
-        change: Change,
-    ) -> anyhow::Result<OrderModified> {
-        let mut tx = self.db.begin_write().await?;
-        if let Some(claim) = claim
-            && !outbox::claim(&mut tx, claim.consumer, claim.event_id).await?
-        {
-            return Ok(Modified::Duplicate);
-        }
-        let Some(mut order) = reads::order(&mut *tx, sql::ORDER_BY_ID, id).await? else {
-            tx.commit().await?;
-            return Ok(Modified::Missing);
-        };
-        let events = match change(&mut order) {
-            Err(refusal) => return Ok(Modified::Refused(refusal)),
-            Ok(Decision::Keep) => {
-                tx.commit().await?;
-                return Ok(Modified::Unchanged(order));
-            }
-            Ok(Decision::Save(events)) => events,
-        };
-        rows::bind_order_update(sqlx::query(sql::UPDATE_ORDER), &order)
-            .execute(&mut *tx)
-            .await
-            .context("saving order")?;
-        if order.status == OrderStatus::Cancelled {
-            sqlx::query(sql::RELEASE_HOLDS)
-                .bind(DbId(order.id))
-                .execute(&mut *tx)
-                .await
-                .context("freeing the order's tickets")?;
-            self.memory
-                .release(order.id, order.tickets().map(|ticket| ticket.id));
-        }
-        for event in &events {
-            outbox::enqueue(&mut tx, event).await?;
-        }
-        tx.commit().await?;
-        if !events.is_empty() {
+    async fn modify_all(&self, edits: Vec<OrderEdit<'_>>) -> anyhow::Result<Vec<OrderModified>> {
+        let tx = self.db.begin_write().await?;
+        let (outcomes, wrote_events) =
+            boxoffice_platform::apply_edits!(tx, edits, |conn, edit| self.apply_edit(conn, edit))?;
+        if wrote_events {
             self.outbox_written.notify_one();
         }
-        Ok(Modified::Saved(order))
+        Ok(outcomes)
     }
 
     async fn apply_to_replica(

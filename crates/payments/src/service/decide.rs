@@ -19,7 +19,7 @@ use boxoffice_common::events::RefusalReason;
 use super::{PaymentsError, PaymentsService, announce, save_if};
 use crate::decisions::Watch;
 use crate::domain::{OrderReplica, OrderState, Payment, PaymentStatus, Verdict};
-use crate::store::{Claim, Modified, Trigger};
+use crate::store::{Change, Claim, Edit, Modified, Target, Trigger};
 
 /// How long an authorization may wait for the order's decision before the resumer
 /// decides from the replica or asks again.
@@ -67,12 +67,10 @@ impl PaymentsService {
         claim: Claim<'_>,
         replica: &OrderReplica,
     ) -> Result<bool, PaymentsError> {
-        let change = |p: &mut Payment, _: Option<&_>| Ok(save_if(p.decide(Verdict::Capture)));
-        let outcome = self
-            .store
-            .decide_for_order(claim, replica, Box::new(change))
+        let fresh = self
+            .decide_all(&[OrderDecision::Completed { claim, replica }])
             .await?;
-        Ok(self.after_verdict(outcome).await)
+        Ok(fresh.first() == Some(&true))
     }
 
     /// `order:refused`: the authorization of payment `payment_id` is voided. `false` for
@@ -83,55 +81,117 @@ impl PaymentsService {
         payment_id: Id,
         reason: RefusalReason,
     ) -> Result<bool, PaymentsError> {
-        let change =
-            move |p: &mut Payment, _: Option<&_>| Ok(save_if(p.decide(Verdict::refused(reason))));
-        let outcome = self
-            .store
-            .modify(payment_id, Trigger::Event(claim), Box::new(change))
-            .await?;
-        Ok(self.after_verdict(outcome).await)
+        let refused = OrderDecision::Refused {
+            claim,
+            payment_id,
+            reason,
+        };
+        let fresh = self.decide_all(&[refused]).await?;
+        Ok(fresh.first() == Some(&true))
     }
 
-    /// After a verdict's commit: wake the waiting request and tell the provider. A failed
-    /// provider call is left to [`Self::resume`]; the verdict is kept either way.
-    async fn after_verdict(&self, outcome: Modified<Payment, crate::domain::PaymentError>) -> bool {
-        match outcome {
-            Modified::Duplicate => false,
-            Modified::Saved(payment) => {
-                self.decisions.settled(payment.id);
-                let id = payment.id;
-                if let Err(err) = self.finish(payment).await {
-                    tracing::warn!(payment = %id, error = %err, "provider step failed; will retry");
+    /// Several of the orders service's decisions, as [`Self::order_completed`] and
+    /// [`Self::order_refused`] record them one by one, but with one commit for all the
+    /// verdicts and the provider's captures and voids that follow side by side: a queue
+    /// of decisions (an on-sale's) costs one wait for the writer, not one per payment.
+    /// For each decision, `false` if its event was handled before. A provider step that
+    /// fails is left to [`Self::resume`]; the verdict is kept either way.
+    pub async fn decide_all(
+        &self,
+        decisions: &[OrderDecision<'_>],
+    ) -> Result<Vec<bool>, PaymentsError> {
+        let edits = decisions.iter().map(OrderDecision::edit).collect();
+        let outcomes = self.store.modify_all(edits).await?;
+        let fresh = outcomes
+            .iter()
+            .map(|outcome| !matches!(outcome, Modified::Duplicate))
+            .collect();
+        let decided: Vec<Payment> = outcomes
+            .into_iter()
+            .filter_map(|outcome| match outcome {
+                Modified::Saved(payment) => Some(payment),
+                _ => None,
+            })
+            .collect();
+        for payment in &decided {
+            self.decisions.settled(payment.id);
+        }
+        self.finish_all(decided).await;
+        Ok(fresh)
+    }
+
+    /// [`Self::finish`] for several payments: the provider told side by side, what it
+    /// confirmed saved in one transaction. Failures are logged and left to
+    /// [`Self::resume`].
+    async fn finish_all(&self, payments: Vec<Payment>) {
+        let steps = futures::future::join_all(payments.iter().map(|p| self.provider_step(p)));
+        let mut edits = Vec::new();
+        for (payment, step) in payments.iter().zip(steps.await) {
+            match step {
+                Ok(Some(change)) => edits.push(Edit {
+                    target: Target::Payment(payment.id),
+                    trigger: Trigger::Request,
+                    change,
+                }),
+                Ok(None) => {}
+                Err(err) => {
+                    tracing::warn!(payment = %payment.id, error = %err, "provider step failed; will retry");
                 }
-                true
             }
-            Modified::Unchanged(_) | Modified::Missing | Modified::Refused(_) => true,
+        }
+        if edits.is_empty() {
+            return;
+        }
+        match self.store.modify_all(edits).await {
+            Ok(outcomes) => {
+                for outcome in &outcomes {
+                    if let Modified::Saved(payment) = outcome {
+                        self.saved(payment);
+                    }
+                }
+            }
+            Err(err) => {
+                tracing::warn!(
+                    error = format!("{err:#}"),
+                    "saving provider confirmations failed; will retry"
+                );
+            }
         }
     }
 
     /// Does what a payment's status says is left to do with the provider: capture,
     /// void or refund. Anything else is already done.
     pub(super) async fn finish(&self, payment: Payment) -> Result<Payment, PaymentsError> {
+        if payment.status == PaymentStatus::Refunding {
+            return self.refund(payment).await;
+        }
+        match self.provider_step(&payment).await? {
+            Some(change) => self.apply(payment.id, Trigger::Request, change).await,
+            None => Ok(payment),
+        }
+    }
+
+    /// Tells the provider to capture or void a payment whose status says so; the change
+    /// that records the provider's confirmation (`None` when there is nothing to do).
+    async fn provider_step(&self, payment: &Payment) -> Result<Option<Change>, PaymentsError> {
         let provider = self.gateway.provider();
         match payment.status {
             PaymentStatus::Capturing => {
                 provider.capture(payment.charged_as()?, payment.id).await?;
                 tracing::info!(payment = %payment.id, order = %payment.order_id, "captured");
                 let clock = Arc::clone(&self.clock);
-                let change =
-                    move |p: &mut Payment, _: Option<&_>| Ok(announce(&*clock, p.captured()));
-                self.apply(payment.id, Trigger::Request, Box::new(change))
-                    .await
+                Ok(Some(Box::new(move |p: &mut Payment, _: Option<&_>| {
+                    Ok(announce(&*clock, p.captured()))
+                })))
             }
             PaymentStatus::Voiding => {
                 provider.void(payment.charged_as()?, payment.id).await?;
                 tracing::info!(payment = %payment.id, order = %payment.order_id, "voided");
-                let change = |p: &mut Payment, _: Option<&_>| Ok(save_if(p.voided()));
-                self.apply(payment.id, Trigger::Request, Box::new(change))
-                    .await
+                Ok(Some(Box::new(|p: &mut Payment, _: Option<&_>| {
+                    Ok(save_if(p.voided()))
+                })))
             }
-            PaymentStatus::Refunding => self.refund(payment).await,
-            _ => Ok(payment),
+            _ => Ok(None),
         }
     }
 
@@ -196,5 +256,48 @@ impl PaymentsService {
             .apply(payment.id, Trigger::Request, Box::new(change))
             .await?;
         self.finish(decided).await
+    }
+}
+
+/// One of the orders service's decisions about an order a payment is for.
+#[derive(Debug, Clone, Copy)]
+pub enum OrderDecision<'a> {
+    /// `order:completed`: capture the order's active payment; `replica` is the order as
+    /// it now is.
+    Completed {
+        claim: Claim<'a>,
+        replica: &'a OrderReplica,
+    },
+    /// `order:refused`: void payment `payment_id`.
+    Refused {
+        claim: Claim<'a>,
+        payment_id: Id,
+        reason: RefusalReason,
+    },
+}
+
+impl<'a> OrderDecision<'a> {
+    /// The verdict as a change of the payment, recorded with the event's claim.
+    fn edit(&self) -> Edit<'a> {
+        match *self {
+            Self::Completed { claim, replica } => Edit {
+                target: Target::ActiveFor(replica),
+                trigger: Trigger::Event(claim),
+                change: Box::new(|p: &mut Payment, _: Option<&_>| {
+                    Ok(save_if(p.decide(Verdict::Capture)))
+                }),
+            },
+            Self::Refused {
+                claim,
+                payment_id,
+                reason,
+            } => Edit {
+                target: Target::Payment(payment_id),
+                trigger: Trigger::Event(claim),
+                change: Box::new(move |p: &mut Payment, _: Option<&_>| {
+                    Ok(save_if(p.decide(Verdict::refused(reason))))
+                }),
+            },
+        }
     }
 }

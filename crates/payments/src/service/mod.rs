@@ -14,7 +14,7 @@ mod decide;
 mod refund;
 mod settle;
 
-pub use decide::ASK_AGAIN_AFTER;
+pub use decide::{ASK_AGAIN_AFTER, OrderDecision};
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -205,19 +205,26 @@ impl PaymentsService {
     ) -> Result<Payment, PaymentsError> {
         match outcome {
             Modified::Saved(payment) => {
-                self.decisions.settled(payment.id);
-                if let PaymentStatus::Succeeded
-                | PaymentStatus::Failed
-                | PaymentStatus::Voided
-                | PaymentStatus::Refunded = payment.status
-                {
-                    metrics::counter!(PAYMENTS, "outcome" => payment.status.as_str()).increment(1);
-                }
+                self.saved(&payment);
                 Ok(payment)
             }
             Modified::Unchanged(payment) => Ok(payment),
             Modified::Refused(refusal) => Err(refusal.into()),
             Modified::Duplicate | Modified::Missing => self.current(id).await,
+        }
+    }
+}
+
+impl PaymentsService {
+    /// After a change's commit: wakes whoever waits for the payment and counts an end.
+    fn saved(&self, payment: &Payment) {
+        self.decisions.settled(payment.id);
+        if let PaymentStatus::Succeeded
+        | PaymentStatus::Failed
+        | PaymentStatus::Voided
+        | PaymentStatus::Refunded = payment.status
+        {
+            metrics::counter!(PAYMENTS, "outcome" => payment.status.as_str()).increment(1);
         }
     }
 }

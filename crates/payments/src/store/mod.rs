@@ -40,6 +40,42 @@ pub enum Trigger<'a> {
     Webhook { event_id: &'a str },
 }
 
+/// The payment an [`Edit`] changes.
+#[derive(Debug, Clone, Copy)]
+pub enum Target<'a> {
+    /// Payment `id`, decided with its order as the replica knows it.
+    Payment(Id),
+    /// The order's active payment, after keeping this newer state of the order (the
+    /// orders service decided about it).
+    ActiveFor(&'a OrderReplica),
+}
+
+/// One change of [`PaymentStore::modify_all`].
+pub struct Edit<'a> {
+    pub target: Target<'a>,
+    pub trigger: Trigger<'a>,
+    pub change: Change,
+}
+
+impl std::fmt::Debug for Edit<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Edit")
+            .field("target", &self.target)
+            .field("trigger", &self.trigger)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The outcome of a one-edit [`PaymentStore::modify_all`].
+fn only(
+    outcomes: Vec<Modified<Payment, PaymentError>>,
+) -> anyhow::Result<Modified<Payment, PaymentError>> {
+    outcomes
+        .into_iter()
+        .next()
+        .ok_or_else(|| anyhow::anyhow!("no outcome for the change"))
+}
+
 /// How a payment is looked up; each key has its own fixed statement.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PaymentKey<'a> {
@@ -66,7 +102,19 @@ pub trait PaymentStore: Send + Sync + 'static {
         &self,
         claim: Claim<'_>,
         replica: &OrderReplica,
-    ) -> anyhow::Result<ReplicaOutcome>;
+    ) -> anyhow::Result<ReplicaOutcome> {
+        let outcomes = self.apply_orders(&[(claim, replica.clone())]).await?;
+        outcomes
+            .into_iter()
+            .next()
+            .ok_or_else(|| anyhow::anyhow!("no outcome for the replica"))
+    }
+    /// [`Self::apply_order`] for each of `replicas`, in order, in one transaction: all
+    /// of them or (on an error) none.
+    async fn apply_orders(
+        &self,
+        replicas: &[(Claim<'_>, OrderReplica)],
+    ) -> anyhow::Result<Vec<ReplicaOutcome>>;
     /// Inserts a new payment with `events`. `false` when another payment for the order is
     /// already active (nothing was written).
     async fn insert_payment(&self, payment: &Payment, events: &[Envelope]) -> anyhow::Result<bool>;
@@ -81,7 +129,14 @@ pub trait PaymentStore: Send + Sync + 'static {
         id: Id,
         trigger: Trigger<'_>,
         change: Change,
-    ) -> anyhow::Result<Modified<Payment, PaymentError>>;
+    ) -> anyhow::Result<Modified<Payment, PaymentError>> {
+        let edit = Edit {
+            target: Target::Payment(id),
+            trigger,
+            change,
+        };
+        only(self.modify_all(vec![edit]).await?)
+    }
     /// The orders service decided about an order (`order:completed`): in one transaction,
     /// claims the event, keeps `replica` if it is newer, and applies `change` to the
     /// order's active payment, if there is one (`Missing` if not).
@@ -90,7 +145,22 @@ pub trait PaymentStore: Send + Sync + 'static {
         claim: Claim<'_>,
         replica: &OrderReplica,
         change: Change,
-    ) -> anyhow::Result<Modified<Payment, PaymentError>>;
+    ) -> anyhow::Result<Modified<Payment, PaymentError>> {
+        let edit = Edit {
+            target: Target::ActiveFor(replica),
+            trigger: Trigger::Event(claim),
+            change,
+        };
+        only(self.modify_all(vec![edit]).await?)
+    }
+    /// Applies each of `edits` as [`Self::modify`] or [`Self::decide_for_order`] would, in
+    /// order, in one transaction: one commit for a queue of decisions or captures. An edit
+    /// that refuses writes nothing (not its claim either) and leaves the others be; an
+    /// error writes nothing at all. One outcome per edit, in order.
+    async fn modify_all(
+        &self,
+        edits: Vec<Edit<'_>>,
+    ) -> anyhow::Result<Vec<Modified<Payment, PaymentError>>>;
     /// Records a webhook event that concerns no payment of ours. `false` if seen before.
     async fn record_webhook(&self, event_id: &str) -> anyhow::Result<bool>;
     /// Idempotency keys of `POST /api/payments`, in this store's database.

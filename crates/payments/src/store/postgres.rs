@@ -10,13 +10,14 @@ use boxoffice_platform::db::DbId;
 use boxoffice_platform::idempotency::IdempotencyKeys;
 use boxoffice_platform::idempotency::postgres::PostgresKeys;
 use boxoffice_platform::outbox::postgres as outbox;
-use sqlx::{PgPool, Postgres};
+use sqlx::{PgConnection, PgPool, Postgres};
 use time::OffsetDateTime;
 use tokio::sync::Notify;
 
 use super::sql::{self, entity};
 use super::{
-    Change, Claim, Decision, Modified, PaymentKey, PaymentStore, Plumbing, ReplicaOutcome, Trigger,
+    Claim, Decision, Edit, Modified, PaymentKey, PaymentStore, Plumbing, ReplicaOutcome, Target,
+    Trigger,
 };
 use crate::domain::{OrderReplica, Payment, PaymentError};
 
@@ -45,44 +46,76 @@ impl PostgresPaymentStore {
     }
 }
 
-impl PostgresPaymentStore {
-    /// Lets `change` decide about `payment` (read in `tx`, with its order as known here)
-    /// and saves what it decided with its events, ending `tx`. A refusal drops the
-    /// transaction: nothing is written, not even the claim.
-    async fn save(
-        &self,
-        mut tx: sqlx::Transaction<'static, Postgres>,
-        mut payment: Payment,
-        order: Option<&OrderReplica>,
-        change: Change,
-    ) -> anyhow::Result<Modified<Payment, PaymentError>> {
-        let events = match change(&mut payment, order) {
-            Err(refusal) => return Ok(Modified::Refused(refusal)),
-            Ok(Decision::Keep) => {
-                tx.commit().await?;
-                return Ok(Modified::Unchanged(payment));
-            }
-            Ok(Decision::Save(events)) => events,
-        };
-        Bind::update_payment(&payment)
-            .execute(&mut *tx)
-            .await
-            .context("saving payment")?;
-        // A request on another replica may wait for this payment's decision: tell every
-        // replica on commit (they hold one LISTEN connection each). Only for the moves a
-        // waiting request ends on — NOTIFY serialises commits for a moment.
-        if payment.is_decided() {
-            boxoffice_platform::fresh::postgres::announce(&mut tx, payment.id).await?;
+/// Applies one edit inside the open transaction `conn`, the payment locked until it
+/// ends: what [`PaymentStore::modify_all`] does for each, the commit left to it. The
+/// second value says whether events were written to the outbox.
+async fn apply_edit(
+    conn: &mut PgConnection,
+    edit: Edit<'_>,
+) -> anyhow::Result<(Modified<Payment, PaymentError>, bool)> {
+    let fresh = match edit.trigger {
+        Trigger::Request => true,
+        Trigger::Event(claim) => outbox::claim(conn, claim.consumer, claim.event_id).await?,
+        Trigger::Webhook { event_id } => {
+            let at = OffsetDateTime::now_utc();
+            let recorded = Bind::record_webhook(event_id, at)
+                .execute(&mut *conn)
+                .await?;
+            recorded.rows_affected() == 1
         }
-        for event in &events {
-            outbox::enqueue(&mut tx, event).await?;
-        }
-        tx.commit().await?;
-        if !events.is_empty() {
-            self.outbox_written.notify_one();
-        }
-        Ok(Modified::Saved(payment))
+    };
+    if !fresh {
+        return Ok((Modified::Duplicate, false));
     }
+    let (payment, order) = match edit.target {
+        Target::Payment(id) => {
+            let locked =
+                sqlx::query_as::<_, sql::PaymentRow>(sql::PAYMENT_BY_ID_FOR_UPDATE).bind(DbId(id));
+            let Some(payment) = entity::<_, Payment>(locked.fetch_optional(&mut *conn).await?)?
+            else {
+                return Ok((Modified::Missing, false));
+            };
+            let order = entity(
+                Bind::order(payment.order_id)
+                    .fetch_optional(&mut *conn)
+                    .await?,
+            )?;
+            (payment, order)
+        }
+        Target::ActiveFor(replica) => {
+            Bind::save_order(replica)
+                .execute(&mut *conn)
+                .await
+                .context("saving order replica")?;
+            let active = sqlx::query_as::<_, sql::PaymentRow>(sql::ACTIVE_PAYMENT_FOR_UPDATE)
+                .bind(DbId(replica.id));
+            let Some(payment) = entity::<_, Payment>(active.fetch_optional(&mut *conn).await?)?
+            else {
+                return Ok((Modified::Missing, false));
+            };
+            (payment, Some(replica.clone()))
+        }
+    };
+    let mut payment = payment;
+    let events = match (edit.change)(&mut payment, order.as_ref()) {
+        Err(refusal) => return Ok((Modified::Refused(refusal), false)),
+        Ok(Decision::Keep) => return Ok((Modified::Unchanged(payment), false)),
+        Ok(Decision::Save(events)) => events,
+    };
+    Bind::update_payment(&payment)
+        .execute(&mut *conn)
+        .await
+        .context("saving payment")?;
+    // A request on another replica may wait for this payment's decision: tell every
+    // replica on commit (they hold one LISTEN connection each). Only for the moves a
+    // waiting request ends on — NOTIFY serialises commits for a moment.
+    if payment.is_decided() {
+        boxoffice_platform::fresh::postgres::announce(conn, payment.id).await?;
+    }
+    for event in &events {
+        outbox::enqueue(conn, event).await?;
+    }
+    Ok((Modified::Saved(payment), !events.is_empty()))
 }
 
 #[async_trait::async_trait]
@@ -91,26 +124,30 @@ impl PaymentStore for PostgresPaymentStore {
         entity(Bind::order(id).fetch_optional(&self.pool).await?)
     }
 
-    async fn apply_order(
+    async fn apply_orders(
         &self,
-        claim: Claim<'_>,
-        replica: &OrderReplica,
-    ) -> anyhow::Result<ReplicaOutcome> {
+        replicas: &[(Claim<'_>, OrderReplica)],
+    ) -> anyhow::Result<Vec<ReplicaOutcome>> {
         let mut tx = self.pool.begin().await?;
-        if !outbox::claim(&mut tx, claim.consumer, claim.event_id).await? {
-            return Ok(ReplicaOutcome::Duplicate);
-        }
-        let written = Bind::save_order(replica)
-            .execute(&mut *tx)
-            .await
-            .context("saving order replica")?;
-        if replica.version == 0 && written.rows_affected() == 1 {
-            // A new order: wake requests on every replica that wait for it, on commit.
-            // Only for new rows — NOTIFY serialises commits for a moment.
-            boxoffice_platform::fresh::postgres::announce(&mut tx, replica.id).await?;
+        let mut outcomes = Vec::with_capacity(replicas.len());
+        for (claim, replica) in replicas {
+            if !outbox::claim(&mut tx, claim.consumer, claim.event_id).await? {
+                outcomes.push(ReplicaOutcome::Duplicate);
+                continue;
+            }
+            let written = Bind::save_order(replica)
+                .execute(&mut *tx)
+                .await
+                .context("saving order replica")?;
+            if replica.version == 0 && written.rows_affected() == 1 {
+                // A new order: wake requests on every replica that wait for it, on
+                // commit. Only for new rows — NOTIFY serialises commits for a moment.
+                boxoffice_platform::fresh::postgres::announce(&mut tx, replica.id).await?;
+            }
+            outcomes.push(sql::replica_outcome(written.rows_affected()));
         }
         tx.commit().await?;
-        Ok(sql::replica_outcome(written.rows_affected()))
+        Ok(outcomes)
     }
 
     async fn insert_payment(&self, payment: &Payment, events: &[Envelope]) -> anyhow::Result<bool> {
@@ -139,60 +176,17 @@ impl PaymentStore for PostgresPaymentStore {
         rows.into_iter().map(Payment::try_from).collect()
     }
 
-    async fn modify(
+    async fn modify_all(
         &self,
-        id: Id,
-        trigger: Trigger<'_>,
-        change: Change,
-    ) -> anyhow::Result<Modified<Payment, PaymentError>> {
-        let mut tx = self.pool.begin().await?;
-        let fresh = match trigger {
-            Trigger::Request => true,
-            Trigger::Event(claim) => outbox::claim(&mut tx, claim.consumer, claim.event_id).await?,
-            Trigger::Webhook { event_id } => {
-                let at = OffsetDateTime::now_utc();
-                let recorded = Bind::record_webhook(event_id, at).execute(&mut *tx).await?;
-                recorded.rows_affected() == 1
-            }
-        };
-        if !fresh {
-            return Ok(Modified::Duplicate);
+        edits: Vec<Edit<'_>>,
+    ) -> anyhow::Result<Vec<Modified<Payment, PaymentError>>> {
+        let tx = self.pool.begin().await?;
+        let (outcomes, wrote_events) =
+            boxoffice_platform::apply_edits!(tx, edits, |conn, edit| apply_edit(conn, edit))?;
+        if wrote_events {
+            self.outbox_written.notify_one();
         }
-        let locked =
-            sqlx::query_as::<_, sql::PaymentRow>(sql::PAYMENT_BY_ID_FOR_UPDATE).bind(DbId(id));
-        let Some(payment) = entity::<_, Payment>(locked.fetch_optional(&mut *tx).await?)? else {
-            tx.commit().await?;
-            return Ok(Modified::Missing);
-        };
-        let order = entity(
-            Bind::order(payment.order_id)
-                .fetch_optional(&mut *tx)
-                .await?,
-        )?;
-        self.save(tx, payment, order.as_ref(), change).await
-    }
-
-    async fn decide_for_order(
-        &self,
-        claim: Claim<'_>,
-        replica: &OrderReplica,
-        change: Change,
-    ) -> anyhow::Result<Modified<Payment, PaymentError>> {
-        let mut tx = self.pool.begin().await?;
-        if !outbox::claim(&mut tx, claim.consumer, claim.event_id).await? {
-            return Ok(Modified::Duplicate);
-        }
-        Bind::save_order(replica)
-            .execute(&mut *tx)
-            .await
-            .context("saving order replica")?;
-        let active = sqlx::query_as::<_, sql::PaymentRow>(sql::ACTIVE_PAYMENT_FOR_UPDATE)
-            .bind(DbId(replica.id));
-        let Some(payment) = entity::<_, Payment>(active.fetch_optional(&mut *tx).await?)? else {
-            tx.commit().await?;
-            return Ok(Modified::Missing);
-        };
-        self.save(tx, payment, Some(replica), change).await
+        Ok(outcomes)
     }
 
     async fn record_webhook(&self, event_id: &str) -> anyhow::Result<bool> {

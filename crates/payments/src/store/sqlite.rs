@@ -11,13 +11,14 @@ use boxoffice_platform::db::sqlite::SqliteDb;
 use boxoffice_platform::idempotency::IdempotencyKeys;
 use boxoffice_platform::idempotency::sqlite::SqliteKeys;
 use boxoffice_platform::outbox::sqlite as outbox;
-use sqlx::Sqlite;
+use sqlx::{Sqlite, SqliteConnection};
 use time::OffsetDateTime;
 use tokio::sync::Notify;
 
 use super::sql::{self, entity};
 use super::{
-    Change, Claim, Decision, Modified, PaymentKey, PaymentStore, Plumbing, ReplicaOutcome, Trigger,
+    Claim, Decision, Edit, Modified, PaymentKey, PaymentStore, Plumbing, ReplicaOutcome, Target,
+    Trigger,
 };
 use crate::domain::{OrderReplica, Payment, PaymentError};
 
@@ -39,38 +40,69 @@ impl SqlitePaymentStore {
     }
 }
 
-impl SqlitePaymentStore {
-    /// Lets `change` decide about `payment` (read in `tx`, with its order as known here)
-    /// and saves what it decided with its events, ending `tx`. A refusal drops the
-    /// transaction: nothing is written, not even the claim.
-    async fn save(
-        &self,
-        mut tx: sqlx::Transaction<'static, Sqlite>,
-        mut payment: Payment,
-        order: Option<&OrderReplica>,
-        change: Change,
-    ) -> anyhow::Result<Modified<Payment, PaymentError>> {
-        let events = match change(&mut payment, order) {
-            Err(refusal) => return Ok(Modified::Refused(refusal)),
-            Ok(Decision::Keep) => {
-                tx.commit().await?;
-                return Ok(Modified::Unchanged(payment));
-            }
-            Ok(Decision::Save(events)) => events,
-        };
-        Bind::update_payment(&payment)
-            .execute(&mut *tx)
-            .await
-            .context("saving payment")?;
-        for event in &events {
-            outbox::enqueue(&mut tx, event).await?;
+/// Applies one edit inside the open transaction `conn`: what [`PaymentStore::modify_all`]
+/// does for each, the commit left to it. The second value says whether events were
+/// written to the outbox.
+async fn apply_edit(
+    conn: &mut SqliteConnection,
+    edit: Edit<'_>,
+) -> anyhow::Result<(Modified<Payment, PaymentError>, bool)> {
+    let fresh = match edit.trigger {
+        Trigger::Request => true,
+        Trigger::Event(claim) => outbox::claim(conn, claim.consumer, claim.event_id).await?,
+        Trigger::Webhook { event_id } => {
+            let at = OffsetDateTime::now_utc();
+            let recorded = Bind::record_webhook(event_id, at)
+                .execute(&mut *conn)
+                .await?;
+            recorded.rows_affected() == 1
         }
-        tx.commit().await?;
-        if !events.is_empty() {
-            self.outbox_written.notify_one();
-        }
-        Ok(Modified::Saved(payment))
+    };
+    if !fresh {
+        return Ok((Modified::Duplicate, false));
     }
+    let (payment, order) = match edit.target {
+        Target::Payment(id) => {
+            let found = Bind::payment(PaymentKey::Id(id))
+                .fetch_optional(&mut *conn)
+                .await?;
+            let Some(payment) = entity::<_, Payment>(found)? else {
+                return Ok((Modified::Missing, false));
+            };
+            let order = entity(
+                Bind::order(payment.order_id)
+                    .fetch_optional(&mut *conn)
+                    .await?,
+            )?;
+            (payment, order)
+        }
+        Target::ActiveFor(replica) => {
+            Bind::save_order(replica)
+                .execute(&mut *conn)
+                .await
+                .context("saving order replica")?;
+            let active = Bind::payment(PaymentKey::ActiveForOrder(replica.id));
+            let Some(payment) = entity::<_, Payment>(active.fetch_optional(&mut *conn).await?)?
+            else {
+                return Ok((Modified::Missing, false));
+            };
+            (payment, Some(replica.clone()))
+        }
+    };
+    let mut payment = payment;
+    let events = match (edit.change)(&mut payment, order.as_ref()) {
+        Err(refusal) => return Ok((Modified::Refused(refusal), false)),
+        Ok(Decision::Keep) => return Ok((Modified::Unchanged(payment), false)),
+        Ok(Decision::Save(events)) => events,
+    };
+    Bind::update_payment(&payment)
+        .execute(&mut *conn)
+        .await
+        .context("saving payment")?;
+    for event in &events {
+        outbox::enqueue(conn, event).await?;
+    }
+    Ok((Modified::Saved(payment), !events.is_empty()))
 }
 
 #[async_trait::async_trait]
@@ -79,21 +111,25 @@ impl PaymentStore for SqlitePaymentStore {
         entity(Bind::order(id).fetch_optional(&self.db.reader).await?)
     }
 
-    async fn apply_order(
+    async fn apply_orders(
         &self,
-        claim: Claim<'_>,
-        replica: &OrderReplica,
-    ) -> anyhow::Result<ReplicaOutcome> {
+        replicas: &[(Claim<'_>, OrderReplica)],
+    ) -> anyhow::Result<Vec<ReplicaOutcome>> {
         let mut tx = self.db.begin_write().await?;
-        if !outbox::claim(&mut tx, claim.consumer, claim.event_id).await? {
-            return Ok(ReplicaOutcome::Duplicate);
+        let mut outcomes = Vec::with_capacity(replicas.len());
+        for (claim, replica) in replicas {
+            if !outbox::claim(&mut tx, claim.consumer, claim.event_id).await? {
+                outcomes.push(ReplicaOutcome::Duplicate);
+                continue;
+            }
+            let written = Bind::save_order(replica)
+                .execute(&mut *tx)
+                .await
+                .context("saving order replica")?;
+            outcomes.push(sql::replica_outcome(written.rows_affected()));
         }
-        let written = Bind::save_order(replica)
-            .execute(&mut *tx)
-            .await
-            .context("saving order replica")?;
         tx.commit().await?;
-        Ok(sql::replica_outcome(written.rows_affected()))
+        Ok(outcomes)
     }
 
     async fn insert_payment(&self, payment: &Payment, events: &[Envelope]) -> anyhow::Result<bool> {
@@ -122,62 +158,17 @@ impl PaymentStore for SqlitePaymentStore {
         rows.into_iter().map(Payment::try_from).collect()
     }
 
-    async fn modify(
+    async fn modify_all(
         &self,
-        id: Id,
-        trigger: Trigger<'_>,
-        change: Change,
-    ) -> anyhow::Result<Modified<Payment, PaymentError>> {
-        let mut tx = self.db.begin_write().await?;
-        let fresh = match trigger {
-            Trigger::Request => true,
-            Trigger::Event(claim) => outbox::claim(&mut tx, claim.consumer, claim.event_id).await?,
-            Trigger::Webhook { event_id } => {
-                let at = OffsetDateTime::now_utc();
-                let recorded = Bind::record_webhook(event_id, at).execute(&mut *tx).await?;
-                recorded.rows_affected() == 1
-            }
-        };
-        if !fresh {
-            return Ok(Modified::Duplicate);
+        edits: Vec<Edit<'_>>,
+    ) -> anyhow::Result<Vec<Modified<Payment, PaymentError>>> {
+        let tx = self.db.begin_write().await?;
+        let (outcomes, wrote_events) =
+            boxoffice_platform::apply_edits!(tx, edits, |conn, edit| apply_edit(conn, edit))?;
+        if wrote_events {
+            self.outbox_written.notify_one();
         }
-        let Some(payment) = entity::<_, Payment>(
-            Bind::payment(PaymentKey::Id(id))
-                .fetch_optional(&mut *tx)
-                .await?,
-        )?
-        else {
-            tx.commit().await?;
-            return Ok(Modified::Missing);
-        };
-        let order = entity(
-            Bind::order(payment.order_id)
-                .fetch_optional(&mut *tx)
-                .await?,
-        )?;
-        self.save(tx, payment, order.as_ref(), change).await
-    }
-
-    async fn decide_for_order(
-        &self,
-        claim: Claim<'_>,
-        replica: &OrderReplica,
-        change: Change,
-    ) -> anyhow::Result<Modified<Payment, PaymentError>> {
-        let mut tx = self.db.begin_write().await?;
-        if !outbox::claim(&mut tx, claim.consumer, claim.event_id).await? {
-            return Ok(Modified::Duplicate);
-        }
-        Bind::save_order(replica)
-            .execute(&mut *tx)
-            .await
-            .context("saving order replica")?;
-        let active = Bind::payment(PaymentKey::ActiveForOrder(replica.id));
-        let Some(payment) = entity::<_, Payment>(active.fetch_optional(&mut *tx).await?)? else {
-            tx.commit().await?;
-            return Ok(Modified::Missing);
-        };
-        self.save(tx, payment, Some(replica), change).await
+        Ok(outcomes)
     }
 
     async fn record_webhook(&self, event_id: &str) -> anyhow::Result<bool> {

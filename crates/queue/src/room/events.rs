@@ -60,78 +60,110 @@ fn millis(at: time::OffsetDateTime) -> i64 {
     (at.unix_timestamp_nanos() / 1_000_000) as i64
 }
 
+/// What an event changes in the rooms' view of the world, and for a new order its
+/// buyer; `None` for an event of no concern here.
+fn change_of(envelope: &Envelope) -> anyhow::Result<Option<(WorldChange, Option<Id>)>> {
+    let mut buyer = None;
+    let change = match envelope.event()? {
+        Event::EventCreated(event) => {
+            let details = event.0;
+            WorldChange::Event {
+                id: details.id,
+                facts: EventFacts {
+                    creator: details.user_id,
+                    starts_at: millis(details.starts_at),
+                },
+            }
+        }
+        Event::EventUpdated(event) => {
+            let details = event.0;
+            WorldChange::Event {
+                id: details.id,
+                facts: EventFacts {
+                    creator: details.user_id,
+                    starts_at: millis(details.starts_at),
+                },
+            }
+        }
+        Event::TicketCreated(ticket) => WorldChange::Ticket {
+            id: ticket.id,
+            event: ticket.event_id,
+        },
+        Event::TicketUpdated(ticket) => WorldChange::Ticket {
+            id: ticket.id,
+            event: ticket.event_id,
+        },
+        Event::TicketDeleted(ticket) => WorldChange::Gone { id: ticket.id },
+        Event::OrderCreated(order) => {
+            buyer = Some(order.user_id);
+            WorldChange::Held {
+                tickets: ids(order.basket()),
+                buyer: order.user_id,
+            }
+        }
+        Event::OrderCancelled(order) => WorldChange::Freed {
+            tickets: ids(order.basket()),
+        },
+        Event::OrderCompleted(order) => WorldChange::Sold {
+            tickets: ids(order.basket()),
+        },
+        Event::OrderExtended(_)
+        | Event::ExpirationComplete(_)
+        | Event::PaymentCreated(_)
+        | Event::PaymentRefunded(_)
+        | Event::PaymentPending(_)
+        | Event::PaymentFailed(_)
+        | Event::PaymentAuthorized(_)
+        | Event::OrderRefused(_)
+        | Event::QueueLine(_)
+        | Event::SessionRevoked(_)
+        | Event::UserSignedOutEverywhere(_)
+        | Event::RoomGate(_)
+        | Event::Unknown => return Ok(None),
+    };
+    Ok(Some((change, buyer)))
+}
+
 #[async_trait::async_trait]
 impl EventHandler for RoomEvents {
     async fn handle(&self, envelope: &Envelope) -> anyhow::Result<Handled> {
-        let claim = Claim {
-            consumer: CONSUMER,
-            event_id: envelope.id,
-        };
-        let mut buyer = None;
-        let change = match envelope.event()? {
-            Event::EventCreated(event) => {
-                let details = event.0;
-                WorldChange::Event {
-                    id: details.id,
-                    facts: EventFacts {
-                        creator: details.user_id,
-                        starts_at: millis(details.starts_at),
-                    },
-                }
-            }
-            Event::EventUpdated(event) => {
-                let details = event.0;
-                WorldChange::Event {
-                    id: details.id,
-                    facts: EventFacts {
-                        creator: details.user_id,
-                        starts_at: millis(details.starts_at),
-                    },
-                }
-            }
-            Event::TicketCreated(ticket) => WorldChange::Ticket {
-                id: ticket.id,
-                event: ticket.event_id,
-            },
-            Event::TicketUpdated(ticket) => WorldChange::Ticket {
-                id: ticket.id,
-                event: ticket.event_id,
-            },
-            Event::TicketDeleted(ticket) => WorldChange::Gone { id: ticket.id },
-            Event::OrderCreated(order) => {
-                buyer = Some(order.user_id);
-                WorldChange::Held {
-                    tickets: ids(order.basket()),
-                    buyer: order.user_id,
-                }
-            }
-            Event::OrderCancelled(order) => WorldChange::Freed {
-                tickets: ids(order.basket()),
-            },
-            Event::OrderCompleted(order) => WorldChange::Sold {
-                tickets: ids(order.basket()),
-            },
-            Event::OrderExtended(_)
-            | Event::ExpirationComplete(_)
-            | Event::PaymentCreated(_)
-            | Event::PaymentRefunded(_)
-            | Event::PaymentPending(_)
-            | Event::PaymentFailed(_)
-            | Event::PaymentAuthorized(_)
-            | Event::OrderRefused(_)
-            | Event::QueueLine(_)
-            | Event::SessionRevoked(_)
-            | Event::UserSignedOutEverywhere(_)
-            | Event::RoomGate(_)
-            | Event::Unknown => return Ok(Handled::Ignored),
-        };
-        let events = self.store.apply(claim, &change).await?;
-        if let Some(buyer) = buyer {
-            for event in events {
-                self.rooms.ordered(buyer, event).await?;
+        let outcomes = self.handle_group(&[envelope]).await?;
+        Ok(outcomes.first().copied().unwrap_or(Handled::Ignored))
+    }
+
+    /// Every event here is a small write to the rooms' view of the world; an on-sale
+    /// sends them by the thousand, so a queue of them is applied in one transaction.
+    fn can_group(&self, _: &Envelope) -> bool {
+        true
+    }
+
+    async fn handle_group(&self, envelopes: &[&Envelope]) -> anyhow::Result<Vec<Handled>> {
+        let mut outcomes = vec![Handled::Ignored; envelopes.len()];
+        let mut changes = Vec::with_capacity(envelopes.len());
+        let mut buyers = Vec::with_capacity(envelopes.len());
+        for (position, envelope) in envelopes.iter().enumerate() {
+            if let Some((change, buyer)) = change_of(envelope)? {
+                let claim = Claim {
+                    consumer: CONSUMER,
+                    event_id: envelope.id,
+                };
+                changes.push((claim, change));
+                buyers.push(buyer);
+                outcomes[position] = Handled::Applied;
             }
         }
-        Ok(Handled::Applied)
+        if changes.is_empty() {
+            return Ok(outcomes);
+        }
+        let concerned = self.store.apply_all(&changes).await?;
+        for (buyer, events) in buyers.into_iter().zip(concerned) {
+            if let Some(buyer) = buyer {
+                for event in events {
+                    self.rooms.ordered(buyer, event).await?;
+                }
+            }
+        }
+        Ok(outcomes)
     }
 
     async fn park(&self, envelope: &Envelope, reason: &str) -> anyhow::Result<()> {

@@ -117,14 +117,20 @@ impl RoomStore for SqliteRoomStore {
         }))
     }
 
-    async fn apply(&self, claim: Claim<'_>, change: &WorldChange) -> anyhow::Result<Vec<Id>> {
+    async fn apply_all(
+        &self,
+        changes: &[(Claim<'_>, WorldChange)],
+    ) -> anyhow::Result<Vec<Vec<Id>>> {
         let mut tx = self.db.begin_write().await?;
-        if !outbox::claim(&mut tx, claim.consumer, claim.event_id).await? {
-            return Ok(Vec::new());
-        }
-        let events = match change {
-            WorldChange::Event { id, facts } => {
-                sqlx::query(
+        let mut concerned = Vec::with_capacity(changes.len());
+        for (claim, change) in changes {
+            if !outbox::claim(&mut tx, claim.consumer, claim.event_id).await? {
+                concerned.push(Vec::new());
+                continue;
+            }
+            let events = match change {
+                WorldChange::Event { id, facts } => {
+                    sqlx::query(
                     "INSERT INTO room_events (event_id, creator, starts_at) VALUES ($1, $2, $3) \
                      ON CONFLICT (event_id) DO UPDATE SET creator = excluded.creator, \
                      starts_at = excluded.starts_at",
@@ -135,10 +141,10 @@ impl RoomStore for SqliteRoomStore {
                 .execute(&mut *tx)
                 .await
                 .context("keeping an event")?;
-                Vec::new()
-            }
-            WorldChange::Ticket { id, event } => {
-                sqlx::query(
+                    Vec::new()
+                }
+                WorldChange::Ticket { id, event } => {
+                    sqlx::query(
                     "INSERT INTO room_stock (ticket_id, event_id, status) VALUES ($1, $2, 'free') \
                      ON CONFLICT (ticket_id) DO UPDATE SET event_id = excluded.event_id",
                 )
@@ -147,23 +153,25 @@ impl RoomStore for SqliteRoomStore {
                 .execute(&mut *tx)
                 .await
                 .context("keeping a ticket's event")?;
-                Vec::new()
-            }
-            WorldChange::Gone { id } => {
-                set_status(&mut tx, &[*id], &["free", "held"], "gone").await?
-            }
-            WorldChange::Held { tickets, .. } => {
-                set_status(&mut tx, tickets, &["free"], "held").await?
-            }
-            WorldChange::Freed { tickets } => {
-                set_status(&mut tx, tickets, &["held"], "free").await?
-            }
-            WorldChange::Sold { tickets } => {
-                set_status(&mut tx, tickets, &["free", "held"], "sold").await?
-            }
-        };
+                    Vec::new()
+                }
+                WorldChange::Gone { id } => {
+                    set_status(&mut tx, &[*id], &["free", "held"], "gone").await?
+                }
+                WorldChange::Held { tickets, .. } => {
+                    set_status(&mut tx, tickets, &["free"], "held").await?
+                }
+                WorldChange::Freed { tickets } => {
+                    set_status(&mut tx, tickets, &["held"], "free").await?
+                }
+                WorldChange::Sold { tickets } => {
+                    set_status(&mut tx, tickets, &["free", "held"], "sold").await?
+                }
+            };
+            concerned.push(events);
+        }
         tx.commit().await?;
-        Ok(events)
+        Ok(concerned)
     }
 
     async fn stock(&self, event: Id) -> anyhow::Result<Stock> {
