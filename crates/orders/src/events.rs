@@ -150,7 +150,7 @@ impl OrdersEvents {
         let mut edits = Vec::with_capacity(moves.len());
         let mut caused_outcomes = Vec::with_capacity(moves.len());
         for &(event, order_id, transition) in moves {
-            let (change, caused) = self.change_for(transition, now);
+            let (change, caused) = self.change_for(transition, now, event.request_id.clone());
             edits.push(OrderEdit {
                 id: order_id,
                 claim: Some(claim(event)),
@@ -169,8 +169,14 @@ impl OrdersEvents {
     }
 
     /// The change a transition makes, and where it leaves what it caused (for the order
-    /// metrics, known only once committed).
-    fn change_for(&self, transition: Transition, now: OffsetDateTime) -> (Change, Caused) {
+    /// metrics, known only once committed). The events it publishes carry `request_id`,
+    /// the triggering event's.
+    fn change_for(
+        &self,
+        transition: Transition,
+        now: OffsetDateTime,
+        request_id: Option<String>,
+    ) -> (Change, Caused) {
         let ceiling = self.payment_ceiling;
         let caused_outcomes: Caused = Arc::default();
         let outcomes = Arc::clone(&caused_outcomes);
@@ -208,6 +214,7 @@ impl OrdersEvents {
                 Decision::Keep
             } else {
                 Decision::Save(caused.into_iter().map(|c| envelope(c, now)).collect())
+                    .carrying(request_id.as_deref())
             })
         });
         (change, caused_outcomes)

@@ -218,18 +218,21 @@ impl OrderEvents {
                 _ => anyhow::bail!("{} is not a decision about an order", event.kind),
             }
         }
-        let decisions: Vec<OrderDecision<'_>> = known
+        let decisions: Vec<(OrderDecision<'_>, Option<&str>)> = known
             .iter()
-            .map(|(_, claim, decision)| match decision {
-                Ok(replica) => OrderDecision::Completed {
-                    claim: *claim,
-                    replica,
-                },
-                Err((payment_id, reason)) => OrderDecision::Refused {
-                    claim: *claim,
-                    payment_id: *payment_id,
-                    reason: *reason,
-                },
+            .map(|(position, claim, decision)| {
+                let decision = match decision {
+                    Ok(replica) => OrderDecision::Completed {
+                        claim: *claim,
+                        replica,
+                    },
+                    Err((payment_id, reason)) => OrderDecision::Refused {
+                        claim: *claim,
+                        payment_id: *payment_id,
+                        reason: *reason,
+                    },
+                };
+                (decision, events[*position].request_id.as_deref())
             })
             .collect();
         let fresh = self.service.decide_all(&decisions).await?;

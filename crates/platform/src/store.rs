@@ -64,6 +64,21 @@ pub enum Decision {
     Keep,
 }
 
+impl Decision {
+    /// The same decision, its events carrying `request_id` (when there is one) — for a
+    /// change made on behalf of an event handled in a group, outside that event's request
+    /// id scope, so that what it causes still traces back to the request.
+    #[must_use]
+    pub fn carrying(mut self, request_id: Option<&str>) -> Self {
+        if let (Self::Save(events), Some(id)) = (&mut self, request_id) {
+            for event in events {
+                event.request_id = Some(id.to_owned());
+            }
+        }
+        self
+    }
+}
+
 /// What a store's `modify` did with entity `T` when the change could refuse with `E`.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Modified<T, E> {
@@ -153,9 +168,10 @@ pub trait Plumbing: Send + Sync + 'static {
 
 #[cfg(test)]
 mod tests {
+    use boxoffice_common::events::ExpirationComplete;
     use boxoffice_common::new_id;
 
-    use super::Claim;
+    use super::{Claim, Decision, Envelope};
 
     #[test]
     fn parts_of_an_event_get_distinct_stable_claims_and_the_first_keeps_the_events() {
@@ -169,6 +185,30 @@ mod tests {
         assert_ne!(claim.part(1, b).event_id, claim.event_id);
         assert_ne!(claim.part(1, b), claim.part(2, a));
         assert_eq!(claim.part(1, b).consumer, "tickets");
+    }
+
+    #[test]
+    fn a_decision_made_for_a_grouped_event_carries_its_request_id() {
+        let at = time::OffsetDateTime::now_utc();
+        let event = Envelope::new("orders", at, &ExpirationComplete { order_id: new_id() });
+        assert_eq!(event.request_id, None, "no scope here");
+        let Decision::Save(events) = Decision::Save(vec![event.clone()]).carrying(Some("req-7"))
+        else {
+            panic!("still a save");
+        };
+        assert_eq!(events[0].request_id.as_deref(), Some("req-7"));
+        assert_eq!(events[0].id, event.id);
+        let Decision::Save(events) = Decision::Save(vec![event]).carrying(None) else {
+            panic!("still a save");
+        };
+        assert_eq!(
+            events[0].request_id, None,
+            "nothing to carry, nothing changed"
+        );
+        assert!(matches!(
+            Decision::Keep.carrying(Some("req-7")),
+            Decision::Keep
+        ));
     }
 }
 

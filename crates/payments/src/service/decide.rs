@@ -68,7 +68,7 @@ impl PaymentsService {
         replica: &OrderReplica,
     ) -> Result<bool, PaymentsError> {
         let fresh = self
-            .decide_all(&[OrderDecision::Completed { claim, replica }])
+            .decide_all(&[(OrderDecision::Completed { claim, replica }, None)])
             .await?;
         Ok(fresh.first() == Some(&true))
     }
@@ -86,7 +86,7 @@ impl PaymentsService {
             payment_id,
             reason,
         };
-        let fresh = self.decide_all(&[refused]).await?;
+        let fresh = self.decide_all(&[(refused, None)]).await?;
         Ok(fresh.first() == Some(&true))
     }
 
@@ -95,25 +95,31 @@ impl PaymentsService {
     /// verdicts and the provider's captures and voids that follow side by side: a queue
     /// of decisions (an on-sale's) costs one wait for the writer, not one per payment.
     /// For each decision, `false` if its event was handled before. A provider step that
-    /// fails is left to [`Self::resume`]; the verdict is kept either way.
+    /// fails is left to [`Self::resume`]; the verdict is kept either way. Each decision
+    /// comes with the request id its event carried, for the events its capture or void
+    /// publishes (`None`: the caller's scope, if any, as for any change).
     pub async fn decide_all(
         &self,
-        decisions: &[OrderDecision<'_>],
+        decisions: &[(OrderDecision<'_>, Option<&str>)],
     ) -> Result<Vec<bool>, PaymentsError> {
-        let edits = decisions.iter().map(OrderDecision::edit).collect();
+        let edits = decisions
+            .iter()
+            .map(|(decision, _)| decision.edit())
+            .collect();
         let outcomes = self.store.modify_all(edits).await?;
         let fresh = outcomes
             .iter()
             .map(|outcome| !matches!(outcome, Modified::Duplicate))
             .collect();
-        let decided: Vec<Payment> = outcomes
+        let decided: Vec<(Payment, Option<&str>)> = outcomes
             .into_iter()
-            .filter_map(|outcome| match outcome {
-                Modified::Saved(payment) => Some(payment),
+            .zip(decisions)
+            .filter_map(|(outcome, (_, request_id))| match outcome {
+                Modified::Saved(payment) => Some((payment, *request_id)),
                 _ => None,
             })
             .collect();
-        for payment in &decided {
+        for (payment, _) in &decided {
             self.decisions.settled(payment.id);
         }
         self.finish_all(decided).await;
@@ -123,15 +129,16 @@ impl PaymentsService {
     /// [`Self::finish`] for several payments: the provider told side by side, what it
     /// confirmed saved in one transaction. Failures are logged and left to
     /// [`Self::resume`].
-    async fn finish_all(&self, payments: Vec<Payment>) {
-        let steps = futures::future::join_all(payments.iter().map(|p| self.provider_step(p)));
+    async fn finish_all(&self, payments: Vec<(Payment, Option<&str>)>) {
+        let steps = payments.iter().map(|(p, _)| self.provider_step(p));
+        let steps = futures::future::join_all(steps).await;
         let mut edits = Vec::new();
-        for (payment, step) in payments.iter().zip(steps.await) {
+        for ((payment, request_id), step) in payments.iter().zip(steps) {
             match step {
                 Ok(Some(change)) => edits.push(Edit {
                     target: Target::Payment(payment.id),
                     trigger: Trigger::Request,
-                    change,
+                    change: carrying(change, *request_id),
                 }),
                 Ok(None) => {}
                 Err(err) => {
@@ -300,4 +307,14 @@ impl<'a> OrderDecision<'a> {
             },
         }
     }
+}
+
+/// `change`, its events carrying `request_id` when there is one.
+fn carrying(change: Change, request_id: Option<&str>) -> Change {
+    let Some(request_id) = request_id.map(str::to_owned) else {
+        return change;
+    };
+    Box::new(move |payment: &mut Payment, order: Option<&OrderReplica>| {
+        Ok(change(payment, order)?.carrying(Some(&request_id)))
+    })
 }

@@ -164,8 +164,11 @@ async fn old_future_and_non_v7_ids_are_answered_at_once_with_one_look() {
 #[test]
 fn an_id_is_fresh_for_the_bound_after_its_creation_and_a_little_skew_is_forgiven() {
     let fresh = FreshIds::new("test", Duration::from_secs(5));
+    // The id first, then the time it is judged at: an id made a moment after `now`
+    // would be younger than a second.
+    let aged_one = v7_aged(1);
     let now = OffsetDateTime::now_utc();
-    let left = fresh.remaining(v7_aged(1), now).expect("fresh");
+    let left = fresh.remaining(aged_one, now).expect("fresh");
     assert!(left > Duration::from_millis(3_900) && left <= Duration::from_secs(4));
     assert_eq!(
         fresh.remaining(v7_aged(-2), now),
