@@ -5,7 +5,7 @@ use std::sync::Arc;
 use boxoffice_common::events::{Event, ORDER_CREATED, ORDER_EXTENDED};
 use boxoffice_platform::bus::Envelope;
 use boxoffice_platform::consumer::{EventHandler, Handled};
-use boxoffice_platform::store::Claim;
+use boxoffice_platform::store::{Claim, only};
 use tokio::sync::Notify;
 
 use crate::store::{Job, JobStore};
@@ -66,8 +66,7 @@ fn job_of(envelope: &Envelope) -> anyhow::Result<Option<Job<'static>>> {
 #[async_trait::async_trait]
 impl EventHandler for OrderEvents {
     async fn handle(&self, envelope: &Envelope) -> anyhow::Result<Handled> {
-        let outcomes = self.handle_group(&[envelope]).await?;
-        Ok(outcomes.first().copied().unwrap_or(Handled::Ignored))
+        only(self.handle_group(&[envelope]).await?)
     }
 
     /// Every event here only adds a job, so a queue of them (an on-sale's new orders) is

@@ -14,7 +14,7 @@ use boxoffice_platform::bus::Envelope;
 use boxoffice_platform::consumer::{EventHandler, Handled};
 use boxoffice_platform::fresh::FreshIds;
 use boxoffice_platform::metrics;
-use boxoffice_platform::store::{Claim, Decision, Modified};
+use boxoffice_platform::store::{Claim, Decision, Modified, only};
 use boxoffice_platform::telemetry::names::{EXPIRATION_LAG, ORDERS_CANCELLED, ORDERS_COMPLETED};
 use time::OffsetDateTime;
 
@@ -134,11 +134,7 @@ impl OrdersEvents {
         order_id: Id,
         transition: Transition,
     ) -> anyhow::Result<Handled> {
-        let outcomes = self.transitions(&[(event, order_id, transition)]).await?;
-        outcomes
-            .into_iter()
-            .next()
-            .ok_or_else(|| anyhow::anyhow!("no outcome for the transition"))
+        only(self.transitions(&[(event, order_id, transition)]).await?)
     }
 
     /// [`Self::transition`] for several events, in one transaction.

@@ -9,6 +9,7 @@ use boxoffice_common::events::{
 };
 use boxoffice_platform::bus::Envelope;
 use boxoffice_platform::consumer::{EventHandler, Handled};
+use boxoffice_platform::store::only;
 
 use crate::domain::{OrderReplica, OrderState};
 use crate::service::{OrderDecision, PaymentsService};
@@ -67,43 +68,12 @@ impl EventHandler for OrderEvents {
             event_id: event.id,
         };
         let (id, version, state) = match event.event()? {
-            Event::OrderCreated(order) => {
-                let replica = replica_of(&order);
-                let outcome = store.apply_order(claim, &replica).await?;
-                if outcome == ReplicaOutcome::Applied {
-                    // A payment request may be waiting for this order (read your writes).
-                    self.service.fresh_ids().notify(order.id);
-                }
-                return Ok(handled(outcome));
+            // The group paths, for a group of one.
+            Event::OrderCreated(_) => return only(self.new_orders(&[event]).await?),
+            Event::OrderCompleted(_) | Event::OrderRefused(_) => {
+                return only(self.decisions(&[event]).await?);
             }
             Event::OrderCancelled(order) => (order.id, order.version, OrderState::Cancelled),
-            Event::OrderCompleted(order) => {
-                let Some(current) = store.order(order.id).await? else {
-                    return Ok(Handled::NotYet);
-                };
-                let replica = OrderReplica {
-                    version: order.version,
-                    state: OrderState::Complete,
-                    ..current
-                };
-                let fresh = self.service.order_completed(claim, &replica).await?;
-                return Ok(if fresh {
-                    Handled::Applied
-                } else {
-                    Handled::Ignored
-                });
-            }
-            Event::OrderRefused(refused) => {
-                let fresh = self
-                    .service
-                    .order_refused(claim, refused.payment_id, refused.reason)
-                    .await?;
-                return Ok(if fresh {
-                    Handled::Applied
-                } else {
-                    Handled::Ignored
-                });
-            }
             Event::TicketCreated(_)
             | Event::TicketUpdated(_)
             | Event::TicketDeleted(_)
@@ -168,7 +138,8 @@ impl EventHandler for OrderEvents {
 }
 
 impl OrderEvents {
-    /// A group of `order:created`, in one transaction.
+    /// A group of `order:created`, in one transaction. A payment request may be waiting
+    /// for each new order (read your writes): it is told once the order is committed.
     async fn new_orders(&self, events: &[&Envelope]) -> anyhow::Result<Vec<Handled>> {
         let mut replicas = Vec::with_capacity(events.len());
         for event in events {

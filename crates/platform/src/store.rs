@@ -64,6 +64,15 @@ pub enum Decision {
     Keep,
 }
 
+/// The one outcome of a group of one (a store's `…_all` or a handler's group called
+/// with a single item); an error if the group answered nothing.
+pub fn only<T>(outcomes: Vec<T>) -> anyhow::Result<T> {
+    outcomes
+        .into_iter()
+        .next()
+        .ok_or_else(|| anyhow::anyhow!("a group of one gave no outcome"))
+}
+
 impl Decision {
     /// The same decision, its events carrying `request_id` (when there is one) — for a
     /// change made on behalf of an event handled in a group, outside that event's request

@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use boxoffice_common::Id;
 use boxoffice_platform::bus::Envelope;
-use boxoffice_platform::store::{Claim, Plumbing};
+use boxoffice_platform::store::{Claim, Plumbing, only};
 pub use postgres::PostgresJobStore;
 pub use sqlite::SqliteJobStore;
 use time::OffsetDateTime;
@@ -45,7 +45,7 @@ pub trait JobStore: Send + Sync + 'static {
             order_id,
             due_at,
         };
-        Ok(self.schedule_all(&[job]).await?.first() == Some(&true))
+        only(self.schedule_all(&[job]).await?)
     }
     /// [`Self::schedule`] for each of `jobs`, in one transaction: all of them or (on an
     /// error) none. One answer per job, in order.

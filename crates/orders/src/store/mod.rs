@@ -34,7 +34,7 @@ use std::sync::Arc;
 use boxoffice_common::Id;
 use boxoffice_platform::bus::Envelope;
 use boxoffice_platform::idempotency::IdempotencyKeys;
-use boxoffice_platform::store::{Claim, Decision, Modified, Plumbing};
+use boxoffice_platform::store::{Claim, Decision, Modified, Plumbing, only};
 pub use postgres::PostgresOrderStore;
 pub use sqlite::SqliteOrderStore;
 
@@ -137,11 +137,7 @@ pub trait OrderStore: Send + Sync + 'static {
         change: Change,
     ) -> anyhow::Result<OrderModified> {
         let edit = OrderEdit { id, claim, change };
-        let outcomes = self.modify_all(vec![edit]).await?;
-        outcomes
-            .into_iter()
-            .next()
-            .ok_or_else(|| anyhow::anyhow!("no outcome for the change"))
+        only(self.modify_all(vec![edit]).await?)
     }
     /// [`Self::modify`] for each of `edits`, in order, in one transaction: one commit for
     /// a queue of payment events. An edit that refuses writes nothing (not its claim

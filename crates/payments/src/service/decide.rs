@@ -20,6 +20,7 @@ use super::{PaymentsError, PaymentsService, announce, save_if};
 use crate::decisions::Watch;
 use crate::domain::{OrderReplica, OrderState, Payment, PaymentStatus, Verdict};
 use crate::store::{Change, Claim, Edit, Modified, Target, Trigger};
+use boxoffice_platform::store::only;
 
 /// How long an authorization may wait for the order's decision before the resumer
 /// decides from the replica or asks again.
@@ -70,7 +71,7 @@ impl PaymentsService {
         let fresh = self
             .decide_all(&[(OrderDecision::Completed { claim, replica }, None)])
             .await?;
-        Ok(fresh.first() == Some(&true))
+        Ok(only(fresh)?)
     }
 
     /// `order:refused`: the authorization of payment `payment_id` is voided. `false` for
@@ -87,7 +88,7 @@ impl PaymentsService {
             reason,
         };
         let fresh = self.decide_all(&[(refused, None)]).await?;
-        Ok(fresh.first() == Some(&true))
+        Ok(only(fresh)?)
     }
 
     /// Several of the orders service's decisions, as [`Self::order_completed`] and

@@ -19,6 +19,7 @@ use std::sync::Arc;
 use boxoffice_common::Id;
 use boxoffice_platform::bus::Envelope;
 use boxoffice_platform::idempotency::IdempotencyKeys;
+use boxoffice_platform::store::only;
 pub use boxoffice_platform::store::{Claim, Decision, Modified, Plumbing};
 pub use postgres::PostgresPaymentStore;
 pub use sqlite::SqlitePaymentStore;
@@ -66,16 +67,6 @@ impl std::fmt::Debug for Edit<'_> {
     }
 }
 
-/// The outcome of a one-edit [`PaymentStore::modify_all`].
-fn only(
-    outcomes: Vec<Modified<Payment, PaymentError>>,
-) -> anyhow::Result<Modified<Payment, PaymentError>> {
-    outcomes
-        .into_iter()
-        .next()
-        .ok_or_else(|| anyhow::anyhow!("no outcome for the change"))
-}
-
 /// How a payment is looked up; each key has its own fixed statement.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PaymentKey<'a> {
@@ -103,11 +94,7 @@ pub trait PaymentStore: Send + Sync + 'static {
         claim: Claim<'_>,
         replica: &OrderReplica,
     ) -> anyhow::Result<ReplicaOutcome> {
-        let outcomes = self.apply_orders(&[(claim, replica.clone())]).await?;
-        outcomes
-            .into_iter()
-            .next()
-            .ok_or_else(|| anyhow::anyhow!("no outcome for the replica"))
+        only(self.apply_orders(&[(claim, replica.clone())]).await?)
     }
     /// [`Self::apply_order`] for each of `replicas`, in order, in one transaction: all
     /// of them or (on an error) none.

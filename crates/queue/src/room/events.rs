@@ -10,7 +10,7 @@ use boxoffice_common::events::{
 };
 use boxoffice_platform::bus::Envelope;
 use boxoffice_platform::consumer::{EventHandler, Handled};
-use boxoffice_platform::store::Claim;
+use boxoffice_platform::store::{Claim, only};
 
 use super::service::Rooms;
 use super::store::{EventFacts, RoomStore, WorldChange};
@@ -127,8 +127,7 @@ fn change_of(envelope: &Envelope) -> anyhow::Result<Option<(WorldChange, Option<
 #[async_trait::async_trait]
 impl EventHandler for RoomEvents {
     async fn handle(&self, envelope: &Envelope) -> anyhow::Result<Handled> {
-        let outcomes = self.handle_group(&[envelope]).await?;
-        Ok(outcomes.first().copied().unwrap_or(Handled::Ignored))
+        only(self.handle_group(&[envelope]).await?)
     }
 
     /// Every event here is a small write to the rooms' view of the world; an on-sale

@@ -74,14 +74,10 @@ pub enum WorldChange {
 pub trait RoomStore: Send + Sync + 'static {
     /// The event's creator and start, if the catalogue announced it.
     async fn event(&self, event: Id) -> anyhow::Result<Option<EventFacts>>;
-    /// Applies `change` unless the inbox has seen the event; the events of the tickets it
-    /// concerned (for `Held`: whose rooms may learn that an admission was used).
-    async fn apply(&self, claim: Claim<'_>, change: &WorldChange) -> anyhow::Result<Vec<Id>> {
-        let concerned = self.apply_all(&[(claim, change.clone())]).await?;
-        Ok(concerned.into_iter().next().unwrap_or_default())
-    }
-    /// [`Self::apply`] for each of `changes`, in order, in one transaction (a queue of an
-    /// on-sale's order events costs one commit): for each, the events it concerned.
+    /// Applies each of `changes` unless the inbox has seen its event, in order, in one
+    /// transaction (a queue of an on-sale's order events costs one commit): for each, the
+    /// events of the tickets it concerned (for `Held`: whose rooms may learn that an
+    /// admission was used).
     async fn apply_all(&self, changes: &[(Claim<'_>, WorldChange)])
     -> anyhow::Result<Vec<Vec<Id>>>;
     /// The event's free and held tickets.
