@@ -15,7 +15,9 @@
 //! lock, lets the caller's pure closure decide, then saves the ticket with the closure's
 //! events in the outbox — one transaction, so state and events never disagree. Withdrawing
 //! a ticket is such a save too: the ticket comes back marked [`Ticket::deleted`], and from
-//! then on it is [`Modified::Missing`] to every later change.
+//! then on it is [`Modified::Missing`] to every later change. [`TicketStore::modify_all`]
+//! does the same for a group of changes in one transaction (the order events an on-sale
+//! queues), each in a savepoint of its own so a refusal takes back only itself.
 //!
 //! Serial numbers are unique per event among live tickets: the partial unique index
 //! `tickets_serial` decides, on insert ([`Listed::SerialTaken`]) and on every save (a
@@ -38,7 +40,7 @@ use std::sync::Arc;
 
 use boxoffice_common::{Id, Money};
 use boxoffice_platform::bus::Envelope;
-use boxoffice_platform::store::{Claim, Decision, Modified, Plumbing};
+use boxoffice_platform::store::{Claim, Decision, Modified, Plumbing, only};
 pub use catalogue::{CatalogueStore, Catalogued, EventChange, EventQuery};
 pub use postgres::PostgresTicketStore;
 pub use sqlite::SqliteTicketStore;
@@ -47,6 +49,26 @@ use crate::domain::{Ticket, TicketError, TicketStatus};
 
 /// A change to one ticket, decided without I/O.
 pub type Change = Box<dyn FnOnce(&mut Ticket) -> Result<Decision, TicketError> + Send>;
+
+/// One change of [`TicketStore::modify_all`]: the ticket, the event claimed for it (if
+/// any), and what to do with it.
+pub struct TicketEdit<'a> {
+    pub id: Id,
+    pub claim: Option<Claim<'a>>,
+    pub change: Change,
+}
+
+impl std::fmt::Debug for TicketEdit<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TicketEdit")
+            .field("id", &self.id)
+            .field("claim", &self.claim)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What [`TicketStore::modify`] did.
+pub type TicketModified = Modified<Ticket, TicketError>;
 
 /// Sort orders of the listing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -114,7 +136,15 @@ pub trait TicketStore: CatalogueStore + Send + Sync + 'static {
         id: Id,
         claim: Option<Claim<'_>>,
         change: Change,
-    ) -> anyhow::Result<Modified<Ticket, TicketError>>;
+    ) -> anyhow::Result<TicketModified> {
+        let edit = TicketEdit { id, claim, change };
+        only(self.modify_all(vec![edit]).await?)
+    }
+    /// [`Self::modify`] for each of `edits`, in order, in one transaction: one commit for
+    /// a queue of order events. An edit that refuses writes nothing (not its claim
+    /// either) and leaves the others be; an error writes nothing at all. One outcome per
+    /// edit, in order.
+    async fn modify_all(&self, edits: Vec<TicketEdit<'_>>) -> anyhow::Result<Vec<TicketModified>>;
     /// Remembers that an order is over, so its late `order:created` reserves nothing.
     async fn close_order(&self, order_id: Id) -> anyhow::Result<()>;
     async fn is_order_closed(&self, order_id: Id) -> anyhow::Result<bool>;

@@ -10,10 +10,10 @@ use boxoffice_platform::bus::Envelope;
 use boxoffice_platform::db::is_unique_violation;
 use boxoffice_platform::outbox::postgres as outbox;
 use boxoffice_platform::store::{Claim, Decision, Modified, Plumbing};
-use sqlx::postgres::{PgPool, Postgres};
+use sqlx::postgres::{PgConnection, PgPool, Postgres};
 use tokio::sync::Notify;
 
-use super::{Change, ListQuery, Listed, TicketStore, listing, sql};
+use super::{ListQuery, Listed, TicketEdit, TicketModified, TicketStore, listing, sql};
 use crate::domain::{Ticket, TicketError};
 
 #[derive(Debug, Clone)]
@@ -41,6 +41,45 @@ impl PostgresTicketStore {
     }
 }
 
+/// Applies one edit inside the open transaction `conn` (the ticket, locked until it
+/// ends): what [`TicketStore::modify_all`] does for each, the commit left to it. The
+/// second value says whether events were written to the outbox.
+async fn apply_edit(
+    conn: &mut PgConnection,
+    edit: TicketEdit<'_>,
+) -> anyhow::Result<(TicketModified, bool)> {
+    if let Some(claim) = edit.claim
+        && !outbox::claim(conn, claim.consumer, claim.event_id).await?
+    {
+        return Ok((Modified::Duplicate, false));
+    }
+    // Locked until commit: a concurrent change to the same ticket waits here.
+    let Some(row) = sql::select_for_update(edit.id)
+        .fetch_optional(&mut *conn)
+        .await?
+    else {
+        return Ok((Modified::Missing, false));
+    };
+    let mut ticket = Ticket::try_from(row)?;
+    let events = match (edit.change)(&mut ticket) {
+        Err(refusal) => return Ok((Modified::Refused(refusal), false)),
+        Ok(Decision::Keep) => return Ok((Modified::Unchanged(ticket), false)),
+        Ok(Decision::Save(events)) => events,
+    };
+    match sql::update::<Postgres>(&ticket).execute(&mut *conn).await {
+        Ok(_) => {}
+        // Another live ticket of the event has the serial: the edit's writes are undone.
+        Err(err) if is_unique_violation(&err) => {
+            return Ok((Modified::Refused(TicketError::serial_taken()), false));
+        }
+        Err(err) => return Err(anyhow::Error::new(err).context("saving ticket")),
+    }
+    for event in &events {
+        outbox::enqueue(conn, event).await?;
+    }
+    Ok((Modified::Saved(ticket), !events.is_empty()))
+}
+
 #[async_trait::async_trait]
 impl TicketStore for PostgresTicketStore {
     async fn insert(&self, ticket: &Ticket, event: &Envelope) -> anyhow::Result<Listed> {
@@ -64,48 +103,14 @@ impl TicketStore for PostgresTicketStore {
         listing::list(&self.pool, query).await
     }
 
-    async fn modify(
-        &self,
-        id: Id,
-        claim: Option<Claim<'_>>,
-        change: Change,
-    ) -> anyhow::Result<Modified<Ticket, TicketError>> {
-        let mut tx = self.pool.begin().await?;
-        if let Some(claim) = claim
-            && !outbox::claim(&mut tx, claim.consumer, claim.event_id).await?
-        {
-            return Ok(Modified::Duplicate);
-        }
-        // Locked until commit: a concurrent change to the same ticket waits here.
-        let Some(row) = sql::select_for_update(id).fetch_optional(&mut *tx).await? else {
-            tx.commit().await?;
-            return Ok(Modified::Missing);
-        };
-        let mut ticket = Ticket::try_from(row)?;
-        let events = match change(&mut ticket) {
-            Err(refusal) => return Ok(Modified::Refused(refusal)),
-            Ok(Decision::Keep) => {
-                tx.commit().await?;
-                return Ok(Modified::Unchanged(ticket));
-            }
-            Ok(Decision::Save(events)) => events,
-        };
-        match sql::update::<Postgres>(&ticket).execute(&mut *tx).await {
-            Ok(_) => {}
-            // Another live ticket of the event has the serial; dropping `tx` undoes all.
-            Err(err) if is_unique_violation(&err) => {
-                return Ok(Modified::Refused(TicketError::serial_taken()));
-            }
-            Err(err) => return Err(anyhow::Error::new(err).context("saving ticket")),
-        }
-        for event in &events {
-            outbox::enqueue(&mut tx, event).await?;
-        }
-        tx.commit().await?;
-        if !events.is_empty() {
+    async fn modify_all(&self, edits: Vec<TicketEdit<'_>>) -> anyhow::Result<Vec<TicketModified>> {
+        let tx = self.pool.begin().await?;
+        let (outcomes, wrote_events) =
+            boxoffice_platform::apply_edits!(tx, edits, |conn, edit| apply_edit(conn, edit))?;
+        if wrote_events {
             self.outbox_written.notify_one();
         }
-        Ok(Modified::Saved(ticket))
+        Ok(outcomes)
     }
 
     async fn close_order(&self, order_id: Id) -> anyhow::Result<()> {

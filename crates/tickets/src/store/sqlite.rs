@@ -12,11 +12,11 @@ use boxoffice_platform::db::is_unique_violation;
 use boxoffice_platform::db::sqlite::SqliteDb;
 use boxoffice_platform::outbox::sqlite as outbox;
 use boxoffice_platform::store::{Claim, Decision, Modified, Plumbing};
-use sqlx::Sqlite;
+use sqlx::{Sqlite, SqliteConnection};
 use tokio::sync::Notify;
 
 use super::recent::RecentTickets;
-use super::{Change, ListQuery, Listed, TicketStore, listing, sql};
+use super::{ListQuery, Listed, TicketEdit, TicketModified, TicketStore, listing, sql};
 use crate::domain::{Ticket, TicketError};
 
 #[derive(Debug, Clone)]
@@ -40,6 +40,44 @@ impl SqliteTicketStore {
             recent: Arc::default(),
         })
     }
+}
+
+/// Applies one edit inside the open transaction `conn`: what [`TicketStore::modify_all`]
+/// does for each, the commit left to it. The second value says whether events were
+/// written to the outbox.
+async fn apply_edit(
+    conn: &mut SqliteConnection,
+    edit: TicketEdit<'_>,
+) -> anyhow::Result<(TicketModified, bool)> {
+    if let Some(claim) = edit.claim
+        && !outbox::claim(conn, claim.consumer, claim.event_id).await?
+    {
+        return Ok((Modified::Duplicate, false));
+    }
+    let Some(row) = sql::select::<Sqlite>(edit.id)
+        .fetch_optional(&mut *conn)
+        .await?
+    else {
+        return Ok((Modified::Missing, false));
+    };
+    let mut ticket = Ticket::try_from(row)?;
+    let events = match (edit.change)(&mut ticket) {
+        Err(refusal) => return Ok((Modified::Refused(refusal), false)),
+        Ok(Decision::Keep) => return Ok((Modified::Unchanged(ticket), false)),
+        Ok(Decision::Save(events)) => events,
+    };
+    match sql::update::<Sqlite>(&ticket).execute(&mut *conn).await {
+        Ok(_) => {}
+        // Another live ticket of the event has the serial: the edit's writes are undone.
+        Err(err) if is_unique_violation(&err) => {
+            return Ok((Modified::Refused(TicketError::serial_taken()), false));
+        }
+        Err(err) => return Err(anyhow::Error::new(err).context("saving ticket")),
+    }
+    for event in &events {
+        outbox::enqueue(conn, event).await?;
+    }
+    Ok((Modified::Saved(ticket), !events.is_empty()))
 }
 
 #[async_trait::async_trait]
@@ -73,50 +111,21 @@ impl TicketStore for SqliteTicketStore {
         listing::list(&self.db.reader, query).await
     }
 
-    async fn modify(
-        &self,
-        id: Id,
-        claim: Option<Claim<'_>>,
-        change: Change,
-    ) -> anyhow::Result<Modified<Ticket, TicketError>> {
-        // The write lock is held from the first statement, so the ticket read below
-        // cannot change before it is saved.
-        let mut tx = self.db.begin_write().await?;
-        if let Some(claim) = claim
-            && !outbox::claim(&mut tx, claim.consumer, claim.event_id).await?
-        {
-            return Ok(Modified::Duplicate);
-        }
-        let Some(row) = sql::select::<Sqlite>(id).fetch_optional(&mut *tx).await? else {
-            tx.commit().await?;
-            return Ok(Modified::Missing);
-        };
-        let mut ticket = Ticket::try_from(row)?;
-        let events = match change(&mut ticket) {
-            Err(refusal) => return Ok(Modified::Refused(refusal)),
-            Ok(Decision::Keep) => {
-                tx.commit().await?;
-                return Ok(Modified::Unchanged(ticket));
+    async fn modify_all(&self, edits: Vec<TicketEdit<'_>>) -> anyhow::Result<Vec<TicketModified>> {
+        // The write lock is held from the first statement, so no ticket read below can
+        // change before it is saved.
+        let tx = self.db.begin_write().await?;
+        let (outcomes, wrote_events) =
+            boxoffice_platform::apply_edits!(tx, edits, |conn, edit| apply_edit(conn, edit))?;
+        for outcome in &outcomes {
+            if let Modified::Saved(ticket) = outcome {
+                self.recent.saved(ticket);
             }
-            Ok(Decision::Save(events)) => events,
-        };
-        match sql::update::<Sqlite>(&ticket).execute(&mut *tx).await {
-            Ok(_) => {}
-            // Another live ticket of the event has the serial; dropping `tx` undoes all.
-            Err(err) if is_unique_violation(&err) => {
-                return Ok(Modified::Refused(TicketError::serial_taken()));
-            }
-            Err(err) => return Err(anyhow::Error::new(err).context("saving ticket")),
         }
-        for event in &events {
-            outbox::enqueue(&mut tx, event).await?;
-        }
-        tx.commit().await?;
-        self.recent.saved(&ticket);
-        if !events.is_empty() {
+        if wrote_events {
             self.outbox_written.notify_one();
         }
-        Ok(Modified::Saved(ticket))
+        Ok(outcomes)
     }
 
     async fn close_order(&self, order_id: Id) -> anyhow::Result<()> {
