@@ -22,7 +22,9 @@ use crate::domain::{
     LineGate, Order, OrderEvent, RoomGate, TicketReplica, VersionCheck, check_version,
 };
 use crate::service::envelope;
-use crate::store::{Change, OrderEdit, OrderModified, OrderStore, ReplicaDecision, ReplicaOutcome};
+use crate::store::{
+    Change, OrderEdit, OrderModified, OrderStore, ReplicaDecision, ReplicaEdit, ReplicaOutcome,
+};
 
 /// Durable consumer name.
 pub const CONSUMER: &str = "orders";
@@ -52,6 +54,9 @@ pub const PAYMENT_EVENTS: &[&str] = &[
     PAYMENT_CREATED,
     PAYMENT_REFUNDED,
 ];
+
+/// The main subscription's events applied in groups: the replica's and the lines'.
+const REPLICA_EVENTS: &[&str] = &[TICKET_CREATED, TICKET_UPDATED, QUEUE_LINE];
 
 /// What an event does to an order; the event it publishes is what the domain returns.
 #[derive(Debug, Clone, Copy)]
@@ -101,21 +106,14 @@ impl OrdersEvents {
         incoming: TicketReplica,
     ) -> anyhow::Result<Handled> {
         let ticket_id = incoming.id;
-        let outcome = self
-            .store
-            .apply_to_replica(
-                ticket_id,
-                claim(event),
-                Box::new(move |current: Option<&TicketReplica>| {
-                    match check_version(current.map(|c| c.version), incoming.version) {
-                        VersionCheck::Apply => ReplicaDecision::Upsert(incoming),
-                        VersionCheck::Stale => ReplicaDecision::Keep,
-                        VersionCheck::Early => ReplicaDecision::NotYet,
-                    }
-                }),
-            )
-            .await?;
-        Ok(match outcome {
+        let edit = replica_edit(event, incoming);
+        let outcome = only(self.store.apply_to_replicas(vec![edit]).await?)?;
+        Ok(self.replicated(ticket_id, outcome))
+    }
+
+    /// What a committed replica update means for the consumer.
+    fn replicated(&self, ticket_id: Id, outcome: ReplicaOutcome) -> Handled {
+        match outcome {
             ReplicaOutcome::Applied => {
                 // Committed: a request of this process waiting for the ticket may go on.
                 // (Other replicas hear of it from the store; see `PostgresOrderStore`.)
@@ -124,7 +122,50 @@ impl OrdersEvents {
             }
             ReplicaOutcome::Kept | ReplicaOutcome::Duplicate => Handled::Ignored,
             ReplicaOutcome::NotYet => Handled::NotYet,
-        })
+        }
+    }
+
+    /// The replica and line updates of `events` (listings, their changes and the lines
+    /// an on-sale queues), in one transaction. `None` for an event that is neither.
+    async fn replicas(&self, events: &[&Envelope]) -> anyhow::Result<Vec<Handled>> {
+        let mut edits = Vec::with_capacity(events.len());
+        // Per edit: the ticket whose replica it updates, or `None` for a line.
+        let mut tickets = Vec::with_capacity(events.len());
+        for event in events {
+            let (edit, ticket) = match event.event()? {
+                Event::TicketCreated(t) => {
+                    let replica = listed(t.id, t.title, t.price, t.user_id, t.version, t.event_id);
+                    (replica_edit(event, replica), Some(t.id))
+                }
+                Event::TicketUpdated(t) => {
+                    let replica = listed(t.id, t.title, t.price, t.user_id, t.version, t.event_id);
+                    (replica_edit(event, replica), Some(t.id))
+                }
+                Event::QueueLine(line) => {
+                    let gate = LineGate {
+                        ticket_id: line.ticket_id,
+                        version: line.version,
+                        waiting: line.waiting,
+                        turn: line.turn.map(|turn| (turn.user_id, turn.expires_at)),
+                    };
+                    let claim = claim(event);
+                    (ReplicaEdit::Line { claim, gate }, None)
+                }
+                _ => anyhow::bail!("not a replica or line update: {}", event.kind),
+            };
+            edits.push(edit);
+            tickets.push(ticket);
+        }
+        let outcomes = self.store.apply_to_replicas(edits).await?;
+        Ok(tickets
+            .into_iter()
+            .zip(outcomes)
+            .map(|(ticket, outcome)| match ticket {
+                Some(ticket_id) => self.replicated(ticket_id, outcome),
+                None if outcome == ReplicaOutcome::Applied => Handled::Applied,
+                None => Handled::Ignored,
+            })
+            .collect())
     }
 
     /// Applies a state-machine transition to an order and publishes what it caused.
@@ -248,17 +289,6 @@ impl OrdersEvents {
             Modified::Refused(refusal) => anyhow::bail!("unexpected refusal: {refusal}"),
         })
     }
-
-    async fn keep_line(&self, event: &Envelope, gate: LineGate) -> anyhow::Result<Handled> {
-        Ok(
-            match self.store.apply_line_gate(claim(event), &gate).await? {
-                ReplicaOutcome::Applied => Handled::Applied,
-                ReplicaOutcome::Kept | ReplicaOutcome::Duplicate | ReplicaOutcome::NotYet => {
-                    Handled::Ignored
-                }
-            },
-        )
-    }
 }
 
 /// The order a payment event moves and how; `None` for a refund, which changes nothing
@@ -298,6 +328,21 @@ fn listed(
     }
 }
 
+/// The update of a ticket's replica to `incoming`, applied in version order.
+fn replica_edit(event: &Envelope, incoming: TicketReplica) -> ReplicaEdit<'static> {
+    ReplicaEdit::Ticket {
+        id: incoming.id,
+        claim: claim(event),
+        change: Box::new(move |current: Option<&TicketReplica>| {
+            match check_version(current.map(|c| c.version), incoming.version) {
+                VersionCheck::Apply => ReplicaDecision::Upsert(incoming),
+                VersionCheck::Stale => ReplicaDecision::Keep,
+                VersionCheck::Early => ReplicaDecision::NotYet,
+            }
+        }),
+    }
+}
+
 /// The inbox entry this consumer records `event` under.
 fn claim(event: &Envelope) -> Claim<'static> {
     Claim {
@@ -310,13 +355,8 @@ fn claim(event: &Envelope) -> Claim<'static> {
 impl EventHandler for OrdersEvents {
     async fn handle(&self, event: &Envelope) -> anyhow::Result<Handled> {
         match event.event()? {
-            Event::TicketCreated(t) => {
-                let replica = listed(t.id, t.title, t.price, t.user_id, t.version, t.event_id);
-                self.replicate(event, replica).await
-            }
-            Event::TicketUpdated(t) => {
-                let replica = listed(t.id, t.title, t.price, t.user_id, t.version, t.event_id);
-                self.replicate(event, replica).await
+            Event::TicketCreated(_) | Event::TicketUpdated(_) | Event::QueueLine(_) => {
+                only(self.replicas(&[event]).await?)
             }
             Event::TicketDeleted(t) => {
                 let Some(current) = self.store.ticket(t.id).await? else {
@@ -328,15 +368,6 @@ impl EventHandler for OrdersEvents {
                     ..current
                 };
                 self.replicate(event, replica).await
-            }
-            Event::QueueLine(line) => {
-                let gate = LineGate {
-                    ticket_id: line.ticket_id,
-                    version: line.version,
-                    waiting: line.waiting,
-                    turn: line.turn.map(|turn| (turn.user_id, turn.expires_at)),
-                };
-                self.keep_line(event, gate).await
             }
             Event::RoomGate(room) => {
                 let gate = RoomGate {
@@ -381,12 +412,20 @@ impl EventHandler for OrdersEvents {
     }
 
     /// The payments service's events (their own subscription): each moves one order, so
-    /// a queue of them — an on-sale's authorizations — is applied in one transaction.
+    /// a queue of them — an on-sale's authorizations — is applied in one transaction. So
+    /// are the ticket replica's and the lines' updates on the main subscription. The two
+    /// subscriptions are two consumers, so a group holds one kind or the other.
     fn can_group(&self, event: &Envelope) -> bool {
         PAYMENT_EVENTS.contains(&event.kind.as_str())
+            || REPLICA_EVENTS.contains(&event.kind.as_str())
     }
 
     async fn handle_group(&self, events: &[&Envelope]) -> anyhow::Result<Vec<Handled>> {
+        let is = |kinds: &[&str]| events.iter().all(|e| kinds.contains(&e.kind.as_str()));
+        if is(REPLICA_EVENTS) {
+            return self.replicas(events).await;
+        }
+        anyhow::ensure!(is(PAYMENT_EVENTS), "a group of mixed events");
         let mut outcomes = vec![Handled::Ignored; events.len()];
         let mut moves = Vec::with_capacity(events.len());
         let mut positions = Vec::with_capacity(events.len());

@@ -15,7 +15,8 @@
 //!
 //! Changes to an order go through [`OrderStore::modify`] (inbox claim, locked load, pure
 //! decision, save with outbox rows — one transaction, platform's store kit); replica
-//! updates through [`OrderStore::apply_to_replica`] in the same way. Placing an order
+//! updates through [`OrderStore::apply_to_replica`] in the same way, and a queue of them
+//! (with line updates) through [`OrderStore::apply_to_replicas`] in one transaction. Placing an order
 //! inserts it with one `ticket_holds` row per ticket in one transaction; the table's
 //! primary key admits exactly one live or paid order per ticket, so a basket is held
 //! whole or not at all. Cancelling an order deletes its rows in the transaction that
@@ -75,6 +76,35 @@ pub enum ReplicaDecision {
 }
 
 pub type ReplicaChange = Box<dyn FnOnce(Option<&TicketReplica>) -> ReplicaDecision + Send>;
+
+/// One update of [`OrderStore::apply_to_replicas`], recorded in the inbox under its claim.
+pub enum ReplicaEdit<'a> {
+    /// A ticket's replica, as [`OrderStore::apply_to_replica`].
+    Ticket {
+        id: Id,
+        claim: Claim<'a>,
+        change: ReplicaChange,
+    },
+    /// A ticket's line, as [`OrderStore::apply_line_gate`].
+    Line { claim: Claim<'a>, gate: LineGate },
+}
+
+impl std::fmt::Debug for ReplicaEdit<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Ticket { id, claim, .. } => f
+                .debug_struct("Ticket")
+                .field("id", id)
+                .field("claim", claim)
+                .finish_non_exhaustive(),
+            Self::Line { claim, gate } => f
+                .debug_struct("Line")
+                .field("claim", claim)
+                .field("gate", gate)
+                .finish(),
+        }
+    }
+}
 
 /// What became of a replica or line update.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -144,12 +174,29 @@ pub trait OrderStore: Send + Sync + 'static {
     /// either) and leaves the others be; an error writes nothing at all. One outcome per
     /// edit, in order.
     async fn modify_all(&self, edits: Vec<OrderEdit<'_>>) -> anyhow::Result<Vec<OrderModified>>;
+    /// Locks the ticket's replica, lets `change` decide on it and saves what it decided,
+    /// with the claim, in one transaction; [`ReplicaDecision::NotYet`] writes nothing,
+    /// not even the claim.
     async fn apply_to_replica(
         &self,
         ticket_id: Id,
         claim: Claim<'_>,
         change: ReplicaChange,
-    ) -> anyhow::Result<ReplicaOutcome>;
+    ) -> anyhow::Result<ReplicaOutcome> {
+        let edit = ReplicaEdit::Ticket {
+            id: ticket_id,
+            claim,
+            change,
+        };
+        only(self.apply_to_replicas(vec![edit]).await?)
+    }
+    /// [`Self::apply_to_replica`] and [`Self::apply_line_gate`] for each of `edits`, in
+    /// order, in one transaction: one commit for the ticket and line updates an on-sale
+    /// queues. An error writes nothing. One outcome per edit, in order.
+    async fn apply_to_replicas(
+        &self,
+        edits: Vec<ReplicaEdit<'_>>,
+    ) -> anyhow::Result<Vec<ReplicaOutcome>>;
     /// Which of `tickets` a live or completed order holds, in no particular order.
     async fn held_among(&self, tickets: &[Id]) -> anyhow::Result<Vec<Id>>;
     /// The ticket and its line as the queue service last reported it, in one read: what
@@ -169,7 +216,13 @@ pub trait OrderStore: Send + Sync + 'static {
         &self,
         claim: Claim<'_>,
         gate: &LineGate,
-    ) -> anyhow::Result<ReplicaOutcome>;
+    ) -> anyhow::Result<ReplicaOutcome> {
+        let edit = ReplicaEdit::Line {
+            claim,
+            gate: gate.clone(),
+        };
+        only(self.apply_to_replicas(vec![edit]).await?)
+    }
     /// The event's waiting room as the queue service last reported it.
     async fn room_gate(&self, event: Id) -> anyhow::Result<Option<RoomGate>>;
     /// Keeps `gate` if it is newer than the one stored, recording the event in the inbox.

@@ -21,7 +21,7 @@ use sqlx::postgres::PgPool;
 use tokio::sync::Notify;
 
 use super::{
-    AccountLimit, OrderEdit, OrderModified, OrderStore, Placement, ReplicaChange, ReplicaDecision,
+    AccountLimit, OrderEdit, OrderModified, OrderStore, Placement, ReplicaDecision, ReplicaEdit,
     ReplicaOutcome, holds, reads, rows, sql,
 };
 use crate::domain::{LineGate, Order, OrderStatus, RoomGate, TicketReplica};
@@ -89,6 +89,60 @@ impl PostgresOrderStore {
             outbox::enqueue(conn, event).await?;
         }
         Ok((Modified::Saved(order), !events.is_empty()))
+    }
+}
+
+/// Applies one replica or line update inside the open transaction `conn`: what
+/// [`OrderStore::apply_to_replicas`] does for each, the commit left to it.
+async fn apply_replica_edit(
+    conn: &mut PgConnection,
+    edit: ReplicaEdit<'_>,
+) -> anyhow::Result<ReplicaOutcome> {
+    match edit {
+        ReplicaEdit::Ticket { id, claim, change } => {
+            // Until the transaction ends: replicas applying the same ticket take turns.
+            sqlx::query(sql::LOCK_TICKET_PG)
+                .bind(DbId(id))
+                .execute(&mut *conn)
+                .await?;
+            let current = reads::replica(&mut *conn, id).await?;
+            let replica = match change(current.as_ref()) {
+                // Leave the inbox alone too, so the redelivery is not taken for a duplicate.
+                ReplicaDecision::NotYet => return Ok(ReplicaOutcome::NotYet),
+                ReplicaDecision::Keep => None,
+                ReplicaDecision::Upsert(replica) => Some(replica),
+            };
+            if !outbox::claim(conn, claim.consumer, claim.event_id).await? {
+                return Ok(ReplicaOutcome::Duplicate);
+            }
+            let Some(replica) = replica else {
+                return Ok(ReplicaOutcome::Kept);
+            };
+            rows::bind_replica(sqlx::query(sql::UPSERT_TICKET), &replica)
+                .execute(&mut *conn)
+                .await
+                .context("saving ticket replica")?;
+            if current.is_none() {
+                fresh::postgres::announce(conn, id)
+                    .await
+                    .context("announcing a new ticket")?;
+            }
+            Ok(ReplicaOutcome::Applied)
+        }
+        ReplicaEdit::Line { claim, gate } => {
+            if !outbox::claim(conn, claim.consumer, claim.event_id).await? {
+                return Ok(ReplicaOutcome::Duplicate);
+            }
+            let saved = rows::bind_line(sqlx::query(sql::UPSERT_LINE), &gate)
+                .execute(&mut *conn)
+                .await
+                .context("saving a ticket's line")?;
+            Ok(if saved.rows_affected() == 1 {
+                ReplicaOutcome::Applied
+            } else {
+                ReplicaOutcome::Kept
+            })
+        }
     }
 }
 
@@ -163,42 +217,17 @@ impl OrderStore for PostgresOrderStore {
         Ok(outcomes)
     }
 
-    async fn apply_to_replica(
+    async fn apply_to_replicas(
         &self,
-        ticket_id: Id,
-        claim: Claim<'_>,
-        change: ReplicaChange,
-    ) -> anyhow::Result<ReplicaOutcome> {
+        edits: Vec<ReplicaEdit<'_>>,
+    ) -> anyhow::Result<Vec<ReplicaOutcome>> {
         let mut tx = self.pool.begin().await?;
-        sqlx::query(sql::LOCK_TICKET_PG)
-            .bind(DbId(ticket_id))
-            .execute(&mut *tx)
-            .await?;
-        let current = reads::replica(&mut *tx, ticket_id).await?;
-        let replica = match change(current.as_ref()) {
-            // Leave the inbox alone too, so the redelivery is not mistaken for a duplicate.
-            ReplicaDecision::NotYet => return Ok(ReplicaOutcome::NotYet),
-            ReplicaDecision::Keep => None,
-            ReplicaDecision::Upsert(replica) => Some(replica),
-        };
-        if !outbox::claim(&mut tx, claim.consumer, claim.event_id).await? {
-            return Ok(ReplicaOutcome::Duplicate);
-        }
-        let Some(replica) = replica else {
-            tx.commit().await?;
-            return Ok(ReplicaOutcome::Kept);
-        };
-        rows::bind_replica(sqlx::query(sql::UPSERT_TICKET), &replica)
-            .execute(&mut *tx)
-            .await
-            .context("saving ticket replica")?;
-        if current.is_none() {
-            fresh::postgres::announce(&mut tx, ticket_id)
-                .await
-                .context("announcing a new ticket")?;
+        let mut outcomes = Vec::with_capacity(edits.len());
+        for edit in edits {
+            outcomes.push(apply_replica_edit(&mut tx, edit).await?);
         }
         tx.commit().await?;
-        Ok(ReplicaOutcome::Applied)
+        Ok(outcomes)
     }
 
     async fn held_among(&self, tickets: &[Id]) -> anyhow::Result<Vec<Id>> {
@@ -210,27 +239,6 @@ impl OrderStore for PostgresOrderStore {
         id: Id,
     ) -> anyhow::Result<Option<(TicketReplica, Option<LineGate>)>> {
         reads::ticket_with_line(&self.pool, id).await
-    }
-
-    async fn apply_line_gate(
-        &self,
-        claim: Claim<'_>,
-        gate: &LineGate,
-    ) -> anyhow::Result<ReplicaOutcome> {
-        let mut tx = self.pool.begin().await?;
-        if !outbox::claim(&mut tx, claim.consumer, claim.event_id).await? {
-            return Ok(ReplicaOutcome::Duplicate);
-        }
-        let saved = rows::bind_line(sqlx::query(sql::UPSERT_LINE), gate)
-            .execute(&mut *tx)
-            .await
-            .context("saving a ticket's line")?;
-        tx.commit().await?;
-        Ok(if saved.rows_affected() == 1 {
-            ReplicaOutcome::Applied
-        } else {
-            ReplicaOutcome::Kept
-        })
     }
 
     async fn room_gate(&self, event: Id) -> anyhow::Result<Option<RoomGate>> {

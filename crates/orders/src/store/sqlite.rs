@@ -19,7 +19,7 @@ use tokio::sync::Notify;
 
 use super::memory::Memory;
 use super::{
-    AccountLimit, OrderEdit, OrderModified, OrderStore, Placement, ReplicaChange, ReplicaDecision,
+    AccountLimit, OrderEdit, OrderModified, OrderStore, Placement, ReplicaDecision, ReplicaEdit,
     ReplicaOutcome, holds, reads, rows, sql,
 };
 use crate::domain::{LineGate, Order, OrderStatus, RoomGate, TicketReplica};
@@ -97,6 +97,52 @@ impl SqliteOrderStore {
     }
 }
 
+/// Applies one replica or line update inside the open transaction `conn`: what
+/// [`OrderStore::apply_to_replicas`] does for each, the commit left to it. The second
+/// value is the replica saved, for the memory once committed.
+async fn apply_replica_edit(
+    conn: &mut SqliteConnection,
+    edit: ReplicaEdit<'_>,
+) -> anyhow::Result<(ReplicaOutcome, Option<TicketReplica>)> {
+    match edit {
+        ReplicaEdit::Ticket { id, claim, change } => {
+            let current = reads::replica(&mut *conn, id).await?;
+            let replica = match change(current.as_ref()) {
+                // Leave the inbox alone too, so the redelivery is not taken for a duplicate.
+                ReplicaDecision::NotYet => return Ok((ReplicaOutcome::NotYet, None)),
+                ReplicaDecision::Keep => None,
+                ReplicaDecision::Upsert(replica) => Some(replica),
+            };
+            if !outbox::claim(conn, claim.consumer, claim.event_id).await? {
+                return Ok((ReplicaOutcome::Duplicate, None));
+            }
+            let Some(replica) = replica else {
+                return Ok((ReplicaOutcome::Kept, None));
+            };
+            rows::bind_replica(sqlx::query(sql::UPSERT_TICKET), &replica)
+                .execute(&mut *conn)
+                .await
+                .context("saving ticket replica")?;
+            Ok((ReplicaOutcome::Applied, Some(replica)))
+        }
+        ReplicaEdit::Line { claim, gate } => {
+            if !outbox::claim(conn, claim.consumer, claim.event_id).await? {
+                return Ok((ReplicaOutcome::Duplicate, None));
+            }
+            let saved = rows::bind_line(sqlx::query(sql::UPSERT_LINE), &gate)
+                .execute(&mut *conn)
+                .await
+                .context("saving a ticket's line")?;
+            let outcome = if saved.rows_affected() == 1 {
+                ReplicaOutcome::Applied
+            } else {
+                ReplicaOutcome::Kept
+            };
+            Ok((outcome, None))
+        }
+    }
+}
+
 #[async_trait::async_trait]
 impl OrderStore for SqliteOrderStore {
     async fn ticket(&self, id: Id) -> anyhow::Result<Option<TicketReplica>> {
@@ -162,34 +208,23 @@ impl OrderStore for SqliteOrderStore {
         Ok(outcomes)
     }
 
-    async fn apply_to_replica(
+    async fn apply_to_replicas(
         &self,
-        ticket_id: Id,
-        claim: Claim<'_>,
-        change: ReplicaChange,
-    ) -> anyhow::Result<ReplicaOutcome> {
+        edits: Vec<ReplicaEdit<'_>>,
+    ) -> anyhow::Result<Vec<ReplicaOutcome>> {
         let mut tx = self.db.begin_write().await?;
-        let current = reads::replica(&mut *tx, ticket_id).await?;
-        let replica = match change(current.as_ref()) {
-            // Leave the inbox alone too, so the redelivery is not mistaken for a duplicate.
-            ReplicaDecision::NotYet => return Ok(ReplicaOutcome::NotYet),
-            ReplicaDecision::Keep => None,
-            ReplicaDecision::Upsert(replica) => Some(replica),
-        };
-        if !outbox::claim(&mut tx, claim.consumer, claim.event_id).await? {
-            return Ok(ReplicaOutcome::Duplicate);
+        let mut outcomes = Vec::with_capacity(edits.len());
+        let mut saved = Vec::new();
+        for edit in edits {
+            let (outcome, replica) = apply_replica_edit(&mut tx, edit).await?;
+            outcomes.push(outcome);
+            saved.extend(replica);
         }
-        let Some(replica) = replica else {
-            tx.commit().await?;
-            return Ok(ReplicaOutcome::Kept);
-        };
-        rows::bind_replica(sqlx::query(sql::UPSERT_TICKET), &replica)
-            .execute(&mut *tx)
-            .await
-            .context("saving ticket replica")?;
-        self.memory.remember(&replica);
         tx.commit().await?;
-        Ok(ReplicaOutcome::Applied)
+        for replica in &saved {
+            self.memory.remember(replica);
+        }
+        Ok(outcomes)
     }
 
     async fn held_among(&self, tickets: &[Id]) -> anyhow::Result<Vec<Id>> {
@@ -209,27 +244,6 @@ impl OrderStore for SqliteOrderStore {
 
     fn recall(&self, ticket: Id) -> Option<(TicketReplica, bool)> {
         self.memory.recall(ticket)
-    }
-
-    async fn apply_line_gate(
-        &self,
-        claim: Claim<'_>,
-        gate: &LineGate,
-    ) -> anyhow::Result<ReplicaOutcome> {
-        let mut tx = self.db.begin_write().await?;
-        if !outbox::claim(&mut tx, claim.consumer, claim.event_id).await? {
-            return Ok(ReplicaOutcome::Duplicate);
-        }
-        let saved = rows::bind_line(sqlx::query(sql::UPSERT_LINE), gate)
-            .execute(&mut *tx)
-            .await
-            .context("saving a ticket's line")?;
-        tx.commit().await?;
-        Ok(if saved.rows_affected() == 1 {
-            ReplicaOutcome::Applied
-        } else {
-            ReplicaOutcome::Kept
-        })
     }
 
     async fn room_gate(&self, event: Id) -> anyhow::Result<Option<RoomGate>> {

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use boxoffice_common::events::{ExpirationComplete, TicketDeleted};
+use boxoffice_common::events::{ExpirationComplete, QueueLine, TicketDeleted};
 use boxoffice_common::{SystemClock, new_id};
 use boxoffice_orders::domain::{CancelReason, OrderStatus};
 use boxoffice_orders::events::{CONSUMER, OrdersEvents, SUBSCRIBES_TO};
@@ -23,6 +23,7 @@ boxoffice_platform::on_both_databases!(
     versions_arriving_3_1_2_converge_through_the_consumer,
     a_duplicate_ticket_event_changes_nothing,
     a_late_expiry_never_touches_a_cancelled_or_completed_order,
+    a_queue_of_ticket_and_line_updates_in_one_group_ends_as_one_by_one,
 );
 
 async fn versions_arriving_3_1_2_converge_through_the_consumer(s: Subject) {
@@ -222,4 +223,69 @@ async fn a_late_expiry_never_touches_a_cancelled_or_completed_order(s: Subject) 
         (expired.status, expired.cancel_reason, expired.version),
         (OrderStatus::Cancelled, Some(CancelReason::Expired), 1)
     );
+}
+
+async fn a_queue_of_ticket_and_line_updates_in_one_group_ends_as_one_by_one(s: Subject) {
+    let handler = OrdersEvents::new(
+        Arc::clone(&s.store),
+        Arc::new(SystemClock),
+        CEILING,
+        no_waits(),
+    );
+    let id = new_id();
+    let line = |version| {
+        Envelope::new(
+            "queue",
+            OffsetDateTime::now_utc(),
+            &QueueLine {
+                ticket_id: id,
+                version,
+                waiting: 3,
+                turn: None,
+            },
+        )
+    };
+    let (v0, v1, v2) = (
+        ticket_event(id, 0, "v0"),
+        ticket_event(id, 1, "v1"),
+        ticket_event(id, 2, "v2"),
+    );
+    let events = [
+        v0.clone(),
+        // Before its predecessor: deferred, its claim not recorded.
+        v2.clone(),
+        v1.clone(),
+        // A redelivery in the same group, and an older line after a newer one.
+        v0.clone(),
+        line(2),
+        line(1),
+    ];
+    let group: Vec<&Envelope> = events.iter().collect();
+    assert_eq!(
+        handler.handle_group(&group).await.expect("group"),
+        [
+            Handled::Applied,
+            Handled::NotYet,
+            Handled::Applied,
+            Handled::Ignored,
+            Handled::Applied,
+            Handled::Ignored
+        ]
+    );
+    let replica = s.store.ticket(id).await.expect("read").expect("replica");
+    assert_eq!((replica.version, replica.title.as_str()), (1, "v1"));
+    let (_, gate) = s
+        .store
+        .ticket_with_line(id)
+        .await
+        .expect("read")
+        .expect("ticket");
+    assert_eq!(gate.map(|gate| gate.version), Some(2));
+    // The deferred version applies when it comes again; the rest are now duplicates.
+    assert_eq!(
+        handler.handle_group(&[&v2, &v1]).await.expect("again"),
+        [Handled::Applied, Handled::Ignored]
+    );
+    let replica = s.store.ticket(id).await.expect("read").expect("replica");
+    assert_eq!(replica.version, 2);
 }
